@@ -1,0 +1,1 @@
+"""Click command modules of the ``colossus`` CLI; :mod:`colossus.cli` registers them."""

@@ -1,0 +1,1 @@
+"""SimPy simulation of the supercluster."""

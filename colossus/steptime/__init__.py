@@ -1,0 +1,1 @@
+"""Step-time model of transformer training, written once for NumPy and CuPy."""

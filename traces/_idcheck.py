@@ -1,0 +1,110 @@
+"""Bounded-memory uniqueness check of string ids across record batches.
+
+Each id is hashed to 64 bits with vectorised NumPy; seen hashes are kept in sorted chunks
+(8 bytes per id) behind a 32 MiB bitmap prefilter. A hash match is only a *suspect*: the caller
+confirms it by comparing the strings, so a hash collision never reports a false duplicate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+__all__ = ["IdTracker", "hash_strings"]
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_GOLD = np.uint64(0x9E3779B97F4A7C15)
+_BITMAP_BITS = 28  # 2**28 bits = 32 MiB
+_CHUNK_CAP = 1 << 21  # sorted chunks are merged up to this many hashes
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser, element-wise on uint64 (wrap-around arithmetic)."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * _M1
+    h = h ^ (h >> np.uint64(27))
+    h = h * _M2
+    return h ^ (h >> np.uint64(31))
+
+
+def hash_strings(arr: pa.Array) -> np.ndarray:
+    """64-bit hashes of a non-null ``string`` array, shape ``(len(arr),)`` uint64."""
+    n = len(arr)
+    if n == 0:
+        return np.zeros(0, dtype=np.uint64)
+    if arr.type != pa.string():
+        arr = arr.cast(pa.string())
+    _, off_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(off_buf, dtype=np.int32)[arr.offset : arr.offset + n + 1].astype(np.int64)
+    lens = np.diff(offsets)
+    width = int(lens.max())
+    words = max(1, -(-width // 8))
+    base = int(offsets[0])
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8)[base : int(offsets[-1])]
+        if data_buf is not None
+        else np.zeros(0, dtype=np.uint8)
+    )
+    if int(lens.min()) == width and width % 8 == 0 and width > 0:
+        mat = data.reshape(n, width)
+    else:
+        mat = np.zeros((n, words * 8), dtype=np.uint8)
+        if data.size:
+            rows = np.repeat(np.arange(n), lens)
+            cols = np.arange(data.size) - np.repeat(offsets[:-1] - base, lens)
+            mat[rows, cols] = data
+    w = np.ascontiguousarray(mat).view(np.uint64)
+    h = lens.astype(np.uint64) * _GOLD
+    for k in range(w.shape[1]):
+        h = _mix(h ^ w[:, k])
+    return h
+
+
+class IdTracker:
+    """Remembers the hashes of ids seen so far and finds suspected repeats."""
+
+    def __init__(self) -> None:
+        self._bitmap = np.zeros(1 << (_BITMAP_BITS - 3), dtype=np.uint8)
+        self._chunks: list[np.ndarray] = []
+
+    def add(self, hashes: np.ndarray) -> np.ndarray:
+        """Add one batch of hashes; return indices (into ``hashes``) of suspected repeats.
+
+        A suspect is an id whose hash was seen in an earlier batch or earlier in this batch.
+        """
+        if hashes.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        order = np.argsort(hashes, kind="stable")
+        hs = hashes[order]
+        same = np.flatnonzero(hs[1:] == hs[:-1]) + 1
+        suspects = [order[same]]
+        bit = hashes >> np.uint64(64 - _BITMAP_BITS)
+        byte = (bit >> np.uint64(3)).astype(np.int64)
+        mask = np.left_shift(np.uint8(1), (bit & np.uint64(7)).astype(np.uint8))
+        maybe = np.flatnonzero(self._bitmap[byte] & mask)
+        if maybe.size and self._chunks:
+            cand = hashes[maybe]
+            hit = np.zeros(cand.size, dtype=bool)
+            for chunk in self._chunks:
+                pos = np.searchsorted(chunk, cand)
+                pos[pos >= chunk.size] = chunk.size - 1
+                hit |= chunk[pos] == cand
+            suspects.append(maybe[hit])
+        np.bitwise_or.at(self._bitmap, byte, mask) if hashes.size < 1024 else self._set_bits(byte, mask)
+        self._chunks.append(hs)
+        while (
+            len(self._chunks) >= 2
+            and self._chunks[-1].size >= self._chunks[-2].size
+            and self._chunks[-2].size < _CHUNK_CAP
+        ):
+            b = self._chunks.pop()
+            a = self._chunks.pop()
+            self._chunks.append(np.sort(np.concatenate((a, b)), kind="stable"))
+        return np.unique(np.concatenate(suspects))
+
+    def _set_bits(self, byte: np.ndarray, mask: np.ndarray) -> None:
+        # Group by bit value so plain fancy assignment cannot lose bits of the same byte.
+        for b in range(8):
+            sel = byte[mask == (1 << b)]
+            self._bitmap[sel] |= np.uint8(1 << b)

@@ -1,0 +1,1 @@
+"""Importers of public GPU-cluster traces into schema v1."""
