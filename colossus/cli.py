@@ -24,6 +24,10 @@ from colossus import __version__
 # Command modules, in the order ``--help`` lists them.
 _COMMAND_MODULES: tuple[str, ...] = (
     "colossus.commands.scenario",
+    "colossus.commands.schedule",
+    "colossus.commands.steptime",
+    "colossus.commands.simulate",
+    "colossus.commands.plan",
 )
 
 _OUR_SIBLINGS = ("scheduler", "capacity", "traces")

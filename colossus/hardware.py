@@ -73,7 +73,7 @@ CATALOG: dict[str, GpuSpec] = {
     "H100": GpuSpec(name="H100", bf16_tflops=989.4, fp8_tflops=1978.9, hbm_gb=80.0, hbm_tb_s=3.35,
                     nvlink_gb_s=900.0, network_gbit_s=400.0, power_w=700.0, price_usd=27_500.0),
     # H100 96 GB HBM2e at 500 W (Meta Grand Teton, torchtitan rows): ASSUMPTION 2.4 TB/s, ~90% clocks.
-    "H100-96GB": GpuSpec(name="H100-96GB", bf16_tflops=989.4, fp8_tflops=1978.9, hbm_gb=96.0,
+    "H100-96GB": GpuSpec(name="H100-96GB", bf16_tflops=890.5, fp8_tflops=1781.0, hbm_gb=96.0,
                          hbm_tb_s=2.4, nvlink_gb_s=900.0, network_gbit_s=400.0, power_w=500.0,
                          price_usd=27_500.0),
     # H800: H100 compute with NVLink cut to 400 GB/s (export variant).

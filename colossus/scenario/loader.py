@@ -169,11 +169,9 @@ def _cross_check(s: Scenario) -> str | None:
 
 
 def _policy_names() -> list[str]:
-    try:
-        from scheduler.policy import POLICIES
-    except ImportError:  # scheduler not built yet: accept the documented names
-        return ["milp", "fifo", "backfill", "fairshare"]
-    return list(POLICIES)
+    from scheduler.policy import policy_names
+
+    return policy_names()
 
 
 def _plain(value: Any) -> Any:

@@ -278,6 +278,12 @@ class CapacitySection:
     wait_p95_slo_s: Annotated[dict[Str, PosFloat], _d("Division -> p95 wait service level, s.")] = field(default_factory=dict)
     unmet_penalty_usd_per_gpu_month: Annotated[NonNegFloat, _d("Cost of one GPU-month of unmet demand.")] = 20_000.0
     options: Annotated[tuple[PurchaseOption, ...], _d("Purchasable units.")] = ()
+    start_date: Annotated[Date | None, _d("First month of the plan; default scenario.start_date.")] = None
+    base_demand_gpus: Annotated[dict[Str, NonNegFloat], _d("Division -> demand in reference-SKU GPUs at the plan start; default guaranteed_share x all phases' GPUs x usable_fraction (less the hero's GPUs for its division).")] = field(default_factory=dict)
+    usable_fraction: Annotated[Float, _d("Fraction of installed GPUs the divisions can use (the rest are spares and maintenance).", gt=0, le=1)] = 0.95
+    discount_rate_per_year: Annotated[NonNegFloat, _d("Yearly discount rate applied to costs (later spending is cheaper; breaks ties towards buying when needed).")] = 0.08
+    target_utilization: Annotated[Float, _d("Planned busy fraction of each division's GPUs (headroom so queues stay short): capacity needed = demand / target_utilization.", gt=0, le=1)] = 0.85
+    hero_late_penalty_usd_per_gpu_month: Annotated[NonNegFloat, _d("Cost of one hero GPU-month of work not done by the hero's target finish date.")] = 200_000.0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -27,7 +27,7 @@ def cupy_status() -> tuple[ModuleType | None, str]:
     """Probe CuPy once: ``(cupy module or None, reason)``; never raises."""
     try:
         import cupy  # type: ignore[import-not-found]
-    except Exception as exc:  # noqa: BLE001 - any import failure means "not usable"
+    except Exception as exc:
         return None, f"cupy not importable ({type(exc).__name__}: {exc})"
     try:
         if int(cupy.cuda.runtime.getDeviceCount()) < 1:
@@ -35,7 +35,7 @@ def cupy_status() -> tuple[ModuleType | None, str]:
         value = int(cupy.asnumpy(cupy.arange(4).sum()))
         if value != 6:
             return None, f"cupy smoke test returned {value}, expected 6"
-    except Exception as exc:  # noqa: BLE001 - driver/arch/NVRTC errors all mean unusable
+    except Exception as exc:
         return None, f"cupy present but unusable ({type(exc).__name__}: {str(exc)[:200]})"
     return cupy, "cupy usable"
 

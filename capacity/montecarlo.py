@@ -1,0 +1,322 @@
+"""Monte Carlo check of a plan: R replications on any ``concurrent.futures`` executor, cached.
+
+One *task* is one replication: every checked month's division waits plus one hero run, from
+seeds derived with :class:`colossus.streams.Streams` (``rep-<r>`` child; ``workload`` and
+``failures`` streams inside it), so replications are independent and reproducible whatever
+the executor or completion order.  Each task's result is stored as JSON under the SHA-256 of
+its inputs (the cache folder), so a run interrupted after k tasks resumes with R - k.
+
+Defaults (chosen so ``colossus plan`` on ``memphis`` stays well inside 120 s on 2 cores; see
+``benchmarks/plan.py``): 16 replications, every 3rd month checked, a 3-day window per month
+with the first day as warm-up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from capacity.evaluators import EVALUATOR_VERSION, hero_replication, queue_waits
+from capacity.plan import Plan
+from colossus.scenario import Scenario
+from colossus.streams import Streams
+
+__all__ = ["McConfig", "McResult", "SerialExecutor", "make_executor", "mc_tasks", "run_monte_carlo", "run_task"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class McConfig:
+    """Monte Carlo settings.
+
+    Attributes
+    ----------
+    replications : int
+        R, independent replications.
+    check_every_months : int
+        Check months 0, k, 2k, ... (and the last).
+    window_days, warmup_days : float
+        Simulated days per checked month, and the warm-up not measured.
+    seed : int
+        Root seed.
+    """
+
+    replications: int = 16
+    check_every_months: int = 3
+    window_days: float = 3.0
+    warmup_days: float = 1.0
+    seed: int = 0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class McResult:
+    """Aggregated Monte Carlo figures.
+
+    Attributes
+    ----------
+    months : tuple[int, ...]
+        Checked plan months.
+    waits : dict[str, dict[str, list[float]]]
+        Division -> {``p50_mean``, ``p50_lo``, ``p50_hi``, ``p95_mean``, ``p95_lo``, ``p95_hi``}
+        per checked month, s (95% normal confidence interval over replications).
+    slo_misses : list[dict]
+        ``{month, date, division, p95_s, slo_s}`` where the mean p95 exceeds the service level.
+    hero_finish_months : list[float | None]
+        Per replication: month index + fraction when the hero finished (None: not in the horizon).
+    hero_finish : dict
+        ``p50``, ``lo``, ``hi`` (5th/95th percentile) finish dates and ``on_time_fraction``.
+    hero_ettr : dict
+        Mean and 95% interval of the sampled ETTR.
+    computed, cached : int
+        Tasks computed in this call and taken from the cache.
+    replications : list[dict]
+        Raw per-replication results, in replication order.
+    """
+
+    months: tuple[int, ...]
+    waits: dict[str, dict[str, list[float]]]
+    slo_misses: list[dict[str, Any]]
+    hero_finish_months: list[float | None]
+    hero_finish: dict[str, Any]
+    hero_ettr: dict[str, float]
+    computed: int
+    cached: int
+    replications: list[dict[str, Any]]
+
+
+class SerialExecutor(Executor):
+    """An executor that runs each task at submit time, in this process (``--workers 1``)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:  # noqa: D102
+        fut: Future[Any] = Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
+            fut.set_exception(exc)
+        return fut
+
+
+def make_executor(workers: int = 1, cluster: str | None = None) -> tuple[Executor, Callable[[], None]]:
+    """An executor and its closer.
+
+    Parameters
+    ----------
+    workers : int
+        Local processes (1: run in this process).
+    cluster : str, optional
+        ``"local"`` to start a Dask ``LocalCluster`` with ``workers`` workers, or a Dask scheduler
+        address (``tcp://host:8786``). Needs the ``dist`` extra (``pip install colossus-planner[dist]``).
+    """
+    if cluster:
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            from colossus.errors import InputError
+
+            raise InputError("--cluster: Dask distributed is not installed (pip install 'colossus-planner[dist]')") from None
+        if cluster == "local":
+            lc = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True, dashboard_address=None)
+            client = Client(lc)
+
+            def close() -> None:
+                client.close()
+                lc.close()
+        else:
+            client = Client(cluster)
+            lc = None
+
+            def close() -> None:
+                client.close()
+        return client.get_executor(), close
+    if workers <= 1:
+        return SerialExecutor(), lambda: None
+    pool = ProcessPoolExecutor(max_workers=workers)
+    return pool, lambda: pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _check_months(horizon: int, every: int) -> list[int]:
+    months = list(range(0, horizon, max(1, every)))
+    if months[-1] != horizon - 1:
+        months.append(horizon - 1)
+    return months
+
+
+def mc_tasks(plan: Plan, scn: Scenario, cfg: McConfig) -> list[dict[str, Any]]:
+    """The replication tasks of a plan: plain JSON-able dicts (their hash is the cache key)."""
+    inp = plan.inputs
+    months = _check_months(inp.horizon, cfg.check_every_months)
+    root = Streams(cfg.seed)
+    hero = None
+    if inp.hero is not None:
+        h = inp.hero
+        rate = scn.failures.total_per_gpu_year / (365.25 * 86400.0) if scn.failures.enabled else 0.0
+        mtti = 1.0 / (rate * h.gpus) if rate > 0 else math.inf
+        delta = max(scn.checkpoint.blocking_s, 1e-9)
+        tau = math.sqrt(2 * delta * mtti) if math.isfinite(mtti) else 86400.0
+        if scn.checkpoint.interval_policy == "fixed":
+            tau = scn.checkpoint.fixed_interval_s
+        active = [tpm / (h.tokens_per_gpu_s * h.ettr) if h.tokens_per_gpu_s * h.ettr > 0 else 0.0 for tpm in h.tokens_per_gpu_month]
+        hero = {"tokens": h.tokens, "gpus_by_month": [float(h.gpus)] * inp.horizon, "active_s_by_month": active,
+                "tokens_per_gpu_s": h.tokens_per_gpu_s, "failures_per_gpu_s": rate, "interval_s": tau,
+                "blocking_s": delta, "restart_s": scn.checkpoint.restart_s + scn.repair.detection_s}  # fmt: skip
+    cfg_util = scn.capacity.target_utilization if scn.capacity else 1.0
+    tasks = []
+    for r in range(cfg.replications):
+        rep = root.child(f"rep-{r}")
+        tasks.append({
+            "version": EVALUATOR_VERSION, "replication": r,
+            "workload_seed": int(rep.sequence("workload").generate_state(1)[0]),
+            "failures_seed": int(rep.sequence("failures").generate_state(1)[0]),
+            "window_s": cfg.window_days * 86400.0, "warmup_s": cfg.warmup_days * 86400.0,
+            "months": [{"month": m, "divisions": {d: {"capacity_gpus": round(plan.allocated_gpus[d][m], 6),
+                                                       "demand_gpus": round(inp.demand_gpus[d][m] * cfg_util, 6)} for d in inp.divisions}}
+                       for m in months],
+            "hero": hero,
+        })  # fmt: skip
+    return tasks
+
+
+def task_key(task: dict[str, Any]) -> str:
+    """SHA-256 of a task's canonical JSON (the cache file name)."""
+    return hashlib.sha256(json.dumps(task, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def run_task(task: dict[str, Any]) -> dict[str, Any]:
+    """Compute one replication (pure; picklable for any executor)."""
+    wl = np.random.Generator(np.random.PCG64(task["workload_seed"]))
+    out_months = []
+    for mo in task["months"]:
+        divs = {}
+        for d in sorted(mo["divisions"]):
+            v = mo["divisions"][d]
+            divs[d] = queue_waits(capacity_gpus=v["capacity_gpus"], demand_gpus=v["demand_gpus"],
+                                  window_s=task["window_s"], warmup_s=task["warmup_s"], rng=wl)  # fmt: skip
+        out_months.append({"month": mo["month"], "divisions": divs})
+    hero = None
+    if task["hero"] is not None:
+        fr = np.random.Generator(np.random.PCG64(task["failures_seed"]))
+        hero = hero_replication(rng=fr, **task["hero"])
+    return {"replication": task["replication"], "months": out_months, "hero": hero}
+
+
+def _write_json_atomic(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(obj, fh, sort_keys=True)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def run_monte_carlo(plan: Plan, scn: Scenario, cfg: McConfig, *, executor: Executor | None = None,
+                    cache_dir: Path | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> McResult:  # fmt: skip
+    """Run (or resume) the Monte Carlo check of ``plan``.
+
+    Parameters
+    ----------
+    plan, scn : Plan, Scenario
+        The plan and the scenario it came from (failure and checkpoint figures, service levels).
+    cfg : McConfig
+        Replications, months, window, seed.
+    executor : concurrent.futures.Executor, optional
+        Where tasks run (default: this process).
+    cache_dir : Path, optional
+        Folder of per-task JSON results; tasks found there are not recomputed.
+    progress : callable, optional
+        ``progress(done, total)`` after each task.
+    """
+    tasks = mc_tasks(plan, scn, cfg)
+    results: list[dict[str, Any] | None] = [None] * len(tasks)
+    cached = computed = 0
+    pending: list[int] = []
+    for i, t in enumerate(tasks):
+        path = cache_dir / f"{task_key(t)}.json" if cache_dir else None
+        if path is not None and path.exists():
+            try:
+                results[i] = json.loads(path.read_text(encoding="utf-8"))
+                cached += 1
+                continue
+            except (OSError, ValueError):
+                pass  # a damaged cache entry is recomputed
+        pending.append(i)
+    if progress:
+        progress(cached, len(tasks))
+    ex = executor or SerialExecutor()
+    futures = {ex.submit(run_task, tasks[i]): i for i in pending}
+    for fut in as_completed(futures):
+        i = futures[fut]
+        res = fut.result()
+        results[i] = res
+        computed += 1
+        if cache_dir is not None:
+            _write_json_atomic(cache_dir / f"{task_key(tasks[i])}.json", res)
+        if progress:
+            progress(cached + computed, len(tasks))
+    return _aggregate(plan, scn, [r for r in results if r is not None], computed=computed, cached=cached)
+
+
+def _ci(values: Iterable[float]) -> tuple[float, float, float]:
+    a = np.asarray(list(values), dtype=float)
+    a = a[np.isfinite(a)]
+    if a.size == 0:
+        return (math.nan, math.nan, math.nan)
+    mean = float(a.mean())
+    half = 1.96 * float(a.std(ddof=1)) / math.sqrt(a.size) if a.size > 1 else 0.0
+    return mean, max(0.0, mean - half), mean + half
+
+
+def _aggregate(plan: Plan, scn: Scenario, reps: list[dict[str, Any]], *, computed: int, cached: int) -> McResult:
+    inp = plan.inputs
+    months = tuple(m["month"] for m in reps[0]["months"]) if reps else ()
+    slo = scn.capacity.wait_p95_slo_s if scn.capacity else {}
+    waits: dict[str, dict[str, list[float]]] = {}
+    misses = []
+    for d in inp.divisions:
+        row: dict[str, list[float]] = {k: [] for k in ("p50_mean", "p50_lo", "p50_hi", "p95_mean", "p95_lo", "p95_hi")}
+        for j, m in enumerate(months):
+            for q in ("p50", "p95"):
+                mean, lo, hi = _ci(r["months"][j]["divisions"][d][f"{q}_s"] for r in reps)
+                row[f"{q}_mean"].append(mean)
+                row[f"{q}_lo"].append(lo)
+                row[f"{q}_hi"].append(hi)
+            if d in slo and row["p95_mean"][-1] > slo[d]:
+                misses.append({"month": m, "date": inp.months[m].isoformat(), "division": d,
+                               "p95_s": row["p95_mean"][-1], "slo_s": slo[d]})  # fmt: skip
+        waits[d] = row
+    finish = [r["hero"]["finish_month_frac"] if r["hero"] else None for r in reps]
+    hero_finish: dict[str, Any] = {}
+    hero_ettr: dict[str, float] = {}
+    if inp.hero is not None and reps:
+        done = np.array([f for f in finish if f is not None], dtype=float)
+        to_date = lambda f: _month_frac_date(plan, float(f)).isoformat()  # noqa: E731
+        if done.size:
+            hero_finish = {"p50": to_date(np.percentile(done, 50)), "lo": to_date(np.percentile(done, 5)),
+                           "hi": to_date(np.percentile(done, 95))}  # fmt: skip
+        hero_finish["finished_fraction"] = done.size / len(reps)
+        if inp.hero.target_finish_date is not None:
+            on_time = sum(1 for f in finish if f is not None and _month_frac_date(plan, f) <= inp.hero.target_finish_date)
+            hero_finish["on_time_fraction"] = on_time / len(reps)
+        mean, lo, hi = _ci(r["hero"]["ettr"] for r in reps)
+        hero_ettr = {"mean": mean, "lo": lo, "hi": hi}
+    return McResult(months=months, waits=waits, slo_misses=misses, hero_finish_months=finish,
+                    hero_finish=hero_finish, hero_ettr=hero_ettr, computed=computed, cached=cached,
+                    replications=reps)  # fmt: skip
+
+
+def _month_frac_date(plan: Plan, f: float):  # noqa: ANN202 - returns datetime.date
+    import datetime as dt
+
+    inp = plan.inputs
+    m = min(int(f), inp.horizon - 1)
+    days = inp.month_hours[m] / 24.0
+    return inp.months[m] + dt.timedelta(days=(f - m) * days)

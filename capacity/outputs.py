@@ -1,0 +1,84 @@
+"""Writing a plan folder: ``plan.json``, ``plan.parquet`` and ``report.html`` (each atomically)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from capacity.montecarlo import McConfig, McResult
+from capacity.plan import Plan, plan_table, plan_to_dict
+from capacity.report import write_plan_report
+from colossus.scenario import Scenario
+
+__all__ = ["make_plan", "plan_document", "write_plan_folder"]
+
+
+def make_plan(scn: Scenario, *, horizon_months: int | None = None, hero_ettr: float | None = None,
+              solver: str | None = None) -> Plan:  # fmt: skip
+    """Build the inputs from ``scn`` and solve the planning MILP (solver: the scenario's by default)."""
+    from capacity.inputs import plan_inputs
+    from capacity.milp import solve_plan
+
+    inp = plan_inputs(scn, horizon_months=horizon_months, hero_ettr=hero_ettr)
+    return solve_plan(inp, solver=solver or scn.scheduler.solver)
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(type(obj).__name__)
+
+
+def plan_document(plan: Plan, mc: McResult | None, scn: Scenario, cfg: McConfig | None) -> dict[str, Any]:
+    """Everything ``plan.json`` holds: the plan, the Monte Carlo figures and the inputs."""
+    from colossus.scenario.loader import scenario_to_dict
+
+    doc: dict[str, Any] = {"scenario": scn.name, "plan": plan_to_dict(plan)}
+    if mc is not None:
+        doc["monte_carlo"] = {
+            "config": dataclasses.asdict(cfg) if cfg else None,
+            "evaluator": "queue",
+            "months": [plan.inputs.months[m].isoformat() for m in mc.months],
+            "waits_s": mc.waits, "slo_misses": mc.slo_misses, "hero_finish": mc.hero_finish,
+            "hero_ettr": mc.hero_ettr, "replications_computed": mc.computed, "replications_cached": mc.cached,
+        }  # fmt: skip
+    full = scenario_to_dict(scn)
+    doc["inputs"] = {k: full.get(k) for k in ("scenario", "capacity", "power", "phases", "divisions", "hero", "checkpoint")}
+    return doc
+
+
+def _dump(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def write_plan_folder(out_dir: Path, plan: Plan, mc: McResult | None, scn: Scenario, cfg: McConfig | None) -> dict[str, Path]:
+    """Write ``plan.json``, ``plan.parquet`` and ``report.html`` into ``out_dir``; return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    doc = plan_document(plan, mc, scn, cfg)
+    doc_timeless = json.loads(json.dumps(doc, default=_json_default))
+    # solve times differ run to run; keep them out of the file so the same seed gives the same bytes
+    doc_timeless["plan"].pop("build_s", None)
+    doc_timeless["plan"].pop("solve_s", None)
+    _dump(out / "plan.json", json.dumps(doc_timeless, indent=2, sort_keys=False) + "\n")
+    fd, tmp = tempfile.mkstemp(prefix=".plan.parquet.", suffix=".tmp", dir=out)
+    os.close(fd)
+    pq.write_table(plan_table(plan), tmp)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, out / "plan.parquet")
+    phases = [(p.date, p.name) for p in scn.phases]
+    report = write_plan_report(plan, mc, out / "report.html", title=f"Capacity plan: {scn.name}",
+                               inputs=doc_timeless["inputs"], phases=phases)  # fmt: skip
+    return {"plan.json": out / "plan.json", "plan.parquet": out / "plan.parquet", "report.html": report}

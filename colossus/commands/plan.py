@@ -1,0 +1,145 @@
+"""``colossus plan`` (the capacity planner) and ``colossus report`` (HTML for a result folder)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from colossus.commands.common import console, emit_json, out_option, quiet_option, seed_option
+from colossus.errors import InputError
+
+COMMANDS: list[click.Command] = []
+
+
+def _print_plan(plan: Any, mc: Any, con: Any) -> None:
+    from rich.table import Table
+
+    inp = plan.inputs
+    t = Table(title=f"Expansion plan ({plan.status}, {plan.solve_s:.2f} s)", show_lines=False)
+    for col in ("month", "online", "GPUs", "MW / cap", "capex $M", "unmet GPUs", "binding"):
+        t.add_column(col, justify="right" if col not in ("online", "binding") else "left")
+    for m in range(inp.horizon):
+        added = ", ".join(f"{plan.arrays_added[s][m]}x{s}" for s in plan.arrays_added if plan.arrays_added[s][m]) or "-"
+        binds = ", ".join(dict.fromkeys(b.constraint for b in plan.binding if b.month == m)) or "-"
+        t.add_row(inp.months[m].strftime("%Y-%m"), added, f"{sum(plan.gpus_installed[s][m] for s in inp.skus):,.0f}",
+                  f"{plan.power_mw[m]:.0f} / {inp.power_cap_mw[m]:.0f}", f"{plan.capex_usd[m] / 1e6:,.0f}",
+                  f"{sum(plan.unmet_gpus[d][m] for d in inp.divisions):,.0f}", binds)  # fmt: skip
+    con.print(t)
+    arrays = ", ".join(f"{n} x {s} ({n * 512:,} GPUs)" for s, n in plan.total_arrays.items() if n) or "nothing"
+    con.print(f"Buy: {arrays}; capex ${sum(plan.capex_usd) / 1e9:.2f}B; unmet {plan.total_unmet_gpu_months:,.0f} reference GPU-months.")
+    for c, row in plan.binding_summary().items():
+        con.print(f"  binds: {c} in {row['months']} month(s), first {row['first']}")
+    if inp.hero is not None:
+        h = inp.hero
+        con.print(f"Hero {h.name}: planned finish {plan.hero_finish_date} (target {h.target_finish_date}); "
+                  f"ETTR {h.ettr:.2f} ({h.ettr_source}); {h.tokens_per_gpu_s:.0f} tokens/s/GPU ({h.throughput_source}).")  # fmt: skip
+    if mc is not None:
+        if mc.hero_finish:
+            hf = mc.hero_finish
+            con.print(f"Monte Carlo hero finish: p50 {hf.get('p50')} [5%: {hf.get('lo')}, 95%: {hf.get('hi')}], "
+                      f"on time in {hf.get('on_time_fraction', float('nan')):.0%} of replications; sampled ETTR {mc.hero_ettr.get('mean', float('nan')):.2f}.")  # fmt: skip
+        if mc.slo_misses:
+            con.print(f"[yellow]{len(mc.slo_misses)} (month, division) pairs miss their p95 wait SLO[/yellow] (see report.html).")
+        else:
+            con.print("Every checked month meets every division's p95 wait SLO.")
+
+
+@click.command("plan")
+@click.argument("scenario", required=False)
+@click.option("--horizon-months", type=click.IntRange(min=1, max=120), default=None, help="Planning horizon [default: the scenario's].")
+@click.option("--replications", "-r", type=click.IntRange(min=0), default=16, show_default=True,
+              help="Monte Carlo replications (0: plan only).")  # fmt: skip
+@click.option("--workers", "-w", type=click.IntRange(min=1), default=1, show_default=True, help="Local worker processes.")
+@click.option("--cluster", default=None, help="Dask: 'local' (LocalCluster) or a scheduler address; needs the dist extra.")
+@click.option("--check-every", type=click.IntRange(min=1), default=3, show_default=True, help="Check every k-th month by Monte Carlo.")
+@click.option("--window-days", type=click.FloatRange(min=0.1), default=3.0, show_default=True, help="Simulated days per checked month.")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Replication cache [default: OUT/.mc-cache]; an interrupted run resumes from it.")  # fmt: skip
+@seed_option()
+@out_option(default="plan-out", help_text="Folder for plan.json, plan.parquet and report.html.")
+@click.option("--json", "as_json", is_flag=True, help="Print plan.json's content on stdout.")
+@quiet_option()
+def plan_cmd(scenario: str | None, horizon_months: int | None, replications: int, workers: int, cluster: str | None,
+             check_every: int, window_days: float, cache_dir: Path | None, seed: int, out_dir: Path,
+             as_json: bool, quiet: bool) -> None:  # fmt: skip
+    """Plan what to buy when: GPUs by SKU and month under the power cap and the budget.
+
+    Solves a MILP over the horizon (integer 512-GPU arrays per SKU per month; capex + energy +
+    a penalty for unmet demand; power cap, quarterly budget, lead times, the hero's deadline),
+    then checks the plan by Monte Carlo (per-division p95 waits with confidence intervals,
+    hero finish-date distribution) and writes plan.json, plan.parquet and report.html.
+
+    \b
+    Examples:
+      colossus plan                                   # built-in memphis, 24 months
+      colossus plan examples/b200_300mw.toml --out b200
+      colossus plan --replications 64 --workers 2
+      colossus plan --cluster local --workers 2       # Dask LocalCluster (dist extra)
+      colossus plan --replications 0 --json           # plan only, JSON on stdout
+    """
+    from capacity.montecarlo import McConfig, make_executor, run_monte_carlo
+    from capacity.outputs import make_plan, plan_document, write_plan_folder
+    from colossus.scenario import load_scenario
+
+    con = console(stderr=as_json)
+    scn = load_scenario(scenario)
+    if scn.capacity is None:
+        raise InputError(f"{scenario or 'memphis'}: no [capacity] section (the planner needs options and a budget)")
+    t0 = time.perf_counter()
+    plan = make_plan(scn, horizon_months=horizon_months)
+    mc = cfg = None
+    if replications > 0:
+        cfg = McConfig(replications=replications, check_every_months=check_every, window_days=window_days,
+                       warmup_days=min(1.0, window_days / 3), seed=seed)  # fmt: skip
+        executor, close = make_executor(workers, cluster)
+        try:
+            if quiet:
+                mc = run_monte_carlo(plan, scn, cfg, executor=executor, cache_dir=cache_dir or out_dir / ".mc-cache")
+            else:
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+                with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                              TimeElapsedColumn(), console=console(stderr=True), transient=False) as prog:  # fmt: skip
+                    task = prog.add_task("Monte Carlo replications", total=replications)
+                    mc = run_monte_carlo(plan, scn, cfg, executor=executor, cache_dir=cache_dir or out_dir / ".mc-cache",
+                                         progress=lambda done, total: prog.update(task, completed=done, total=total))  # fmt: skip
+        finally:
+            close()
+    paths = write_plan_folder(out_dir, plan, mc, scn, cfg)
+    if as_json:
+        import json
+
+        emit_json(json.loads(paths["plan.json"].read_text(encoding="utf-8")))
+        return
+    if not quiet:
+        _print_plan(plan, mc, con)
+        con.print(f"Wrote {', '.join(str(p) for p in paths.values())} in {time.perf_counter() - t0:.1f} s.")
+    _ = plan_document  # re-exported for library users
+
+
+COMMANDS.append(plan_cmd)
+
+
+@click.command("report")
+@click.argument("results_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@quiet_option()
+def report_cmd(results_dir: Path, quiet: bool) -> None:
+    """Write RESULTS_DIR/report.html for a simulation result folder (self-contained, offline).
+
+    \b
+    Examples:
+      colossus simulate --out run1 && colossus report run1
+    """
+    from capacity.report import write_sim_report
+
+    if not (results_dir / "summary.json").exists() and not (results_dir / "timeseries.parquet").exists():
+        raise InputError(f"{results_dir}: not a result folder (no summary.json or timeseries.parquet)")
+    path = write_sim_report(results_dir)
+    if not quiet:
+        console().print(f"Wrote {path}")
+
+
+COMMANDS.append(report_cmd)

@@ -1,0 +1,207 @@
+"""``colossus simulate`` and ``colossus compare``: run the SimPy model of the supercluster."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from colossus.commands.common import atomic_path, console, emit_json, json_default, out_option, quiet_option, seed_option
+
+__all__ = ["COMMANDS"]
+
+
+def _jobs(scenario: Any, trace: Path | None, days: float, seed: int) -> Iterator[Any]:
+    if trace is not None:
+        from traces.reader import iter_batches
+
+        return iter_batches(trace, divisions=[d.name for d in scenario.divisions])
+    from colossus.sim.workload import workload_batches
+
+    return workload_batches(scenario, days, seed)
+
+
+def _run(scenario: Any, trace: Path | None, days: float, policy: str | None, seed: int, quiet: bool,
+         debug: bool = False) -> Any:
+    from colossus.sim import simulate
+
+    jobs = _jobs(scenario, trace, days, seed)
+    if quiet:
+        return simulate(scenario, jobs, policy, seed, days * 86400.0, debug=debug)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                  TextColumn("day {task.completed:.1f}/{task.total:.0f}"), TimeElapsedColumn(),
+                  console=console(stderr=True), transient=True) as bar:
+        task = bar.add_task(f"simulating ({policy or scenario.scheduler.policy})", total=days)
+        return simulate(scenario, jobs, policy, seed, days * 86400.0, debug=debug,
+                        progress=lambda d, _t: bar.update(task, completed=d))
+
+
+def _fmt_h(s: float | None) -> str:
+    if s is None:
+        return "-"
+    return f"{s / 3600.0:,.2f} h" if s >= 3600 else f"{s:,.0f} s"
+
+
+def _summary_table(res: Any) -> Any:
+    from rich.table import Table
+
+    s = res.summary
+    t = Table(title=f"{s['scenario']} | policy {s['policy']} | {s['days']:.1f} days | seed {s['seed']}")
+    for col in ("division", "jobs", "done", "GPU-h", "util", "wait p50", "wait p95", "wait p99", "preempt", "lost GPU-h"):
+        t.add_column(col, justify="left" if col == "division" else "right")
+    for name, d in s["divisions"].items():
+        t.add_row(name, f"{d['jobs']:,}", f"{d['completed']:,}", f"{d['gpu_hours']:,.0f}",
+                  f"{(d['utilisation'] or 0):.1%}", _fmt_h(d["wait_p50_s"]), _fmt_h(d["wait_p95_s"]),
+                  _fmt_h(d["wait_p99_s"]), f"{d['preemptions']:,}", f"{d['lost_gpu_hours']:,.0f}")
+    return t
+
+
+def _print_summary(res: Any) -> None:
+    con = console()
+    s = res.summary
+    con.print(_summary_table(res))
+    c, p, h, perf = s["cluster"], s["power"], s["hero"], s["performance"]
+    con.print(f"cluster: utilisation {(c['utilisation'] or 0):.1%}, {c['failures']:,} node failures; "
+              f"power peak {p.get('peak_mw', 0):.1f} MW, energy {p.get('energy_mwh', 0):,.0f} MWh "
+              f"(${p.get('energy_cost_usd', 0):,.0f}), {p.get('hours_over_cap', 0):.0f} h over the grid cap")
+    if h is not None:
+        fin = f"finished day {h['finish_day']:.1f}" if h["finish_day"] is not None else (
+            f"{h['progress']:.1%} done (projected finish day {h.get('projected_finish_day') or float('nan'):.0f})")
+        con.print(f"hero {h['job_id']} ({h['gpus']:,} GPUs): {fin}, ETTR {(h['ettr'] or 0):.3f}, "
+                  f"{h['interruptions']} interruptions, checkpoint every {h['checkpoint_interval_s'] or 0:.0f} s")
+    if s.get("policy_note"):
+        con.print(f"[yellow]note:[/] {s['policy_note']}")
+    con.print(f"{s['jobs']['total']:,} jobs, {s['scheduler']['rounds']:,} rounds, {perf['wall_s']:.1f} s wall "
+              f"({perf['jobs_per_wall_s'] or 0:,.0f} jobs/s, {perf['events_per_wall_s'] or 0:,.0f} events/s)")
+
+
+def _write_report(out: Path) -> None:
+    try:
+        from capacity import report
+    except ImportError:
+        return
+    fn = getattr(report, "write_sim_report", None)
+    if fn is not None:
+        fn(out)
+
+
+@click.command("simulate")
+@click.argument("scenario", required=False)
+@click.option("--trace", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Job trace (Parquet, schema v1); default: the scenario's generated workload.")
+@click.option("--days", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Simulated days (default: the scenario's [simulation] days).")
+@click.option("--policy", default=None, help="Scheduling policy (default: the scenario's): milp, fifo, backfill, fairshare.")
+@seed_option()
+@out_option(None, "Results folder: jobs/timeseries/rounds .parquet, summary.json, report.html.")
+@click.option("--debug", is_flag=True, help="Check conservation invariants every round (slow).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@quiet_option()
+def simulate_cmd(scenario: str | None, trace: Path | None, days: float | None, policy: str | None, seed: int,
+                 out_dir: Path | None, debug: bool, as_json: bool, quiet: bool) -> None:
+    """Simulate the cluster: jobs, failures, checkpoints, power and expansion phases.
+
+    \b
+    SCENARIO is a built-in name or a TOML file (default: memphis). Without --trace the scenario's
+    synthetic workload is generated; the hero run is added when the scenario has one.
+
+    \b
+    Examples:
+      colossus simulate                                   # memphis, 30 days, milp
+      colossus simulate --days 7 --policy fifo --out runs/fifo
+      colossus simulate examples/llama3_reliability.toml --days 54
+      colossus simulate examples/philly_replay.toml --trace philly.parquet --policy backfill
+    """
+    from colossus.scenario import load_scenario
+
+    scn = load_scenario(scenario)
+    d = days if days is not None else scn.simulation.days
+    res = _run(scn, trace, d, policy, seed, quiet or as_json, debug)
+    if out_dir is not None:
+        res.write(out_dir)
+        _write_report(out_dir)
+    if as_json:
+        emit_json(res.summary)
+    elif not quiet:
+        _print_summary(res)
+        if out_dir is not None:
+            console().print(f"wrote {out_dir}/")
+
+
+_COMPARE_COLS = ("utilisation", "hero progress", "hero ETTR", "failures", "rounds", "wall s")
+
+
+@click.command("compare")
+@click.argument("scenario", required=False)
+@click.option("--policy", "policies", multiple=True, help="A policy to run (repeat); default: milp, fifo, backfill.")
+@click.option("--trace", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Job trace (Parquet); default: the scenario's generated workload.")
+@click.option("--days", type=click.FloatRange(min=0, min_open=True), default=None, help="Simulated days.")
+@seed_option()
+@out_option(None, "Folder: one results folder per policy plus compare.json.")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@quiet_option()
+def compare_cmd(scenario: str | None, policies: tuple[str, ...], trace: Path | None, days: float | None, seed: int,
+                out_dir: Path | None, as_json: bool, quiet: bool) -> None:
+    """Run the same trace and seed under several policies; print them side by side.
+
+    \b
+    Examples:
+      colossus compare --policy milp --policy fifo --policy backfill --days 7
+      colossus compare examples/philly_replay.toml --trace philly.parquet --policy fifo --policy backfill --out cmp/
+    """
+    from colossus.scenario import load_scenario
+
+    scn = load_scenario(scenario)
+    d = days if days is not None else scn.simulation.days
+    pols = policies or ("milp", "fifo", "backfill")
+    rows: dict[str, Any] = {}
+    for p in pols:
+        res = _run(scn, trace, d, p, seed, quiet or as_json)
+        if out_dir is not None:
+            res.write(out_dir / p)
+            _write_report(out_dir / p)
+        s = res.summary
+        rows[p] = {"divisions": {k: {"wait_p50_s": v["wait_p50_s"], "wait_p95_s": v["wait_p95_s"],
+                                     "wait_p99_s": v["wait_p99_s"], "gpu_hours": v["gpu_hours"],
+                                     "utilisation": v["utilisation"], "preemptions": v["preemptions"]}
+                                 for k, v in s["divisions"].items()},
+                   "utilisation": s["cluster"]["utilisation"], "failures": s["cluster"]["failures"],
+                   "hero_progress": s["hero"]["progress"] if s["hero"] else None,
+                   "hero_ettr": s["hero"]["ettr"] if s["hero"] else None,
+                   "rounds": s["scheduler"]["rounds"], "wall_s": s["performance"]["wall_s"], "note": s.get("policy_note")}
+    out = {"scenario": scn.name, "days": d, "seed": seed, "policies": rows}
+    if out_dir is not None:
+        with atomic_path(out_dir / "compare.json") as tmp:
+            tmp.write_text(json.dumps(out, indent=2, default=json_default) + "\n")
+    if as_json:
+        emit_json(out)
+        return
+    if quiet:
+        return
+    from rich.table import Table
+
+    t = Table(title=f"{scn.name}: {d:g} days, seed {seed}")
+    t.add_column("metric")
+    for p in pols:
+        t.add_column(p, justify="right")
+    for name in rows[pols[0]]["divisions"]:
+        for key, label in (("wait_p50_s", "wait p50"), ("wait_p95_s", "wait p95"), ("wait_p99_s", "wait p99")):
+            t.add_row(f"{name} {label}", *[_fmt_h(rows[p]["divisions"][name][key]) for p in pols])
+    t.add_row("cluster utilisation", *[f"{(rows[p]['utilisation'] or 0):.1%}" for p in pols])
+    t.add_row("hero progress", *[f"{rows[p]['hero_progress']:.1%}" if rows[p]["hero_progress"] is not None else "-" for p in pols])
+    t.add_row("hero ETTR", *[f"{rows[p]['hero_ettr']:.3f}" if rows[p]["hero_ettr"] is not None else "-" for p in pols])
+    t.add_row("rounds", *[f"{rows[p]['rounds']:,}" for p in pols])
+    t.add_row("wall s", *[f"{rows[p]['wall_s']:.1f}" for p in pols])
+    console().print(t)
+    for p in pols:
+        if rows[p]["note"]:
+            console().print(f"[yellow]note ({p}):[/] {rows[p]['note']}")
+
+
+COMMANDS = [simulate_cmd, compare_cmd]

@@ -1,0 +1,607 @@
+"""The SimPy model of the supercluster: :func:`simulate`.
+
+SimPy processes: arrivals (streamed from the job iterator, one timeout per arrival), the hero
+submission, scheduling rounds (requested by arrivals, completions, failures and repairs, at most
+one per ``scheduler.min_interval_s``, plus a periodic ``scheduler.round_s`` tick while jobs wait),
+job completions (one timeout per run segment; stale ones are ignored by epoch), one superposed
+failure process for the whole fleet (thinning over every node of every phase), repairs, phases
+coming online, and time-series sampling. Cluster state lives in NumPy arrays
+(:mod:`colossus.sim.cluster`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import simpy
+
+from colossus.errors import InputError
+from colossus.scenario.types import Scenario
+from colossus.sim.cluster import SECONDS_PER_YEAR, build_cluster
+from colossus.sim.jobs import SimJob, checkpoint_interval_s, iter_job_records, throughput_fn
+from colossus.sim.results import Results
+from colossus.sim.tables import build_results
+from colossus.streams import Streams
+from scheduler.types import ClusterView, Decision, DivisionState, PendingJob, RunningJob
+
+__all__ = ["SimulationError", "resolve_policy", "simulate"]
+
+_FALSE_FIX_REFAIL_S = 86400.0  # ASSUMPTION: a falsely fixed node fails again within a day (uniform)
+_HERO_PRIORITY = 1_000_000
+
+
+class SimulationError(AssertionError):
+    """A conservation check failed in debug mode (a bug, not bad input)."""
+
+
+def resolve_policy(policy: Any, scenario: Scenario) -> tuple[Any, str | None]:
+    """A policy object for ``policy`` (a name or an object) and a note if a fallback was used."""
+    if not isinstance(policy, str):
+        return policy, None
+    from scheduler.errors import SchedulerInputError
+    from scheduler.policy import make_policy
+
+    s = scenario.scheduler
+    try:
+        if policy == "milp":
+            try:
+                return make_policy(policy, time_limit_s=s.time_limit_s, solver=s.solver, gap=s.gap,
+                                   threads=s.threads), None
+            except SchedulerInputError as exc:
+                if "unknown policy" in str(exc):
+                    raise
+                return make_policy(policy), None
+        return make_policy(policy), None
+    except ImportError as exc:
+        from colossus.sim.fallback import SimpleFifo
+
+        return SimpleFifo(), f"policy {policy!r} unavailable ({exc}); used the built-in strict FIFO"
+
+
+class _Sim:
+    """One run: state and SimPy callbacks (internal)."""
+
+    def __init__(self, scenario: Scenario, policy: Any, seed: int, horizon_s: float, debug: bool,
+                 progress: Callable[[float, float], None] | None) -> None:
+        self.sc = scenario
+        self.policy = policy
+        self.horizon_s = float(horizon_s)
+        self.debug = debug
+        self.progress = progress
+        self.streams = Streams(seed)
+        self.rng_fail = self.streams.get("failures")
+        self.rng_repair = self.streams.get("repairs")
+        self.cl = build_cluster(scenario, self.streams.get("lemons"))
+        self.env = simpy.Environment()
+        self.div_names = [d.name for d in scenario.divisions]
+        self.div_index = {n: i for i, n in enumerate(self.div_names)}
+        self.div_alloc = np.zeros(len(self.div_names), dtype=np.int64)
+        self.div_decayed = np.zeros(len(self.div_names), dtype=np.float64)
+        self.decay_t = 0.0
+        self.jobs: list[SimJob] = []
+        self.pending: dict[int, SimJob] = {}
+        self.running: dict[int, SimJob] = {}
+        self.hero: SimJob | None = None
+        self.tps = throughput_fn(scenario)
+        f = scenario.failures
+        self.fail_rate_gpu_s = f.total_per_gpu_year / SECONDS_PER_YEAR if f.enabled else 0.0
+        comp = sorted(f.rates_per_gpu_year.items())
+        self.comp_names = [c for c, _ in comp]
+        w = np.asarray([r for _, r in comp], dtype=np.float64)
+        self.comp_p = w / w.sum() if w.sum() > 0 else None
+        self.failures_by_comp: dict[str, int] = {c: 0 for c in self.comp_names}
+        self.n_failures = 0
+        self.events = 0
+        self.round_pending = False
+        self.last_round_s = -math.inf
+        self.rounds: list[tuple[float, Any]] = []
+        self.round_wall_s = 0.0
+        self.samples: list[dict[str, Any]] = []
+        self.alloc_gpu_s_check = 0.0
+        self.healthy_gpu_s_check = 0.0
+        self.last_check_t = 0.0
+        self.last_alloc_total = 0
+        self.last_healthy_total = self.cl.gpus_healthy()
+
+    # -- helpers -----------------------------------------------------------------------------
+    def request_round(self) -> None:
+        if self.round_pending:
+            return
+        self.round_pending = True
+        now = self.env.now
+        t = max(now, self.last_round_s + self.sc.scheduler.min_interval_s)
+        self.env.timeout(t - now).callbacks.append(self._round_cb)
+
+    def _configure(self, job: SimJob) -> None:
+        ck = self.sc.checkpoint
+        if job.ckpt:
+            mtti = 1.0 / (self.fail_rate_gpu_s * job.num_gpus) if self.fail_rate_gpu_s > 0 else math.inf
+            job.ckpt_interval_s = checkpoint_interval_s(ck, mtti)
+            job.ckpt_cost_s = ck.blocking_s
+            job.restart_s = ck.restart_s
+        job.pending_obj = PendingJob(
+            job_id=job.job_id, division=job.division, num_gpus=job.num_gpus, kind=job.kind,
+            priority=_HERO_PRIORITY if job.is_hero else job.priority,
+            preemptible=job.preemptible and not job.is_hero, min_gpus=job.min_gpus,
+            submit_time_s=job.submit_s, expected_duration_s=job.duration_s, is_hero=job.is_hero,
+            restart_cost_s=job.restart_s)
+
+    def _rate(self, job: SimJob, gpus: int) -> float:
+        if job.work_tokens is None:
+            return 1.0
+        sku = self.sc.hero.sku if (job.is_hero and self.sc.hero) else self.cl.sku_names[int(self.cl.node_sku[job.nodes[0]])]
+        if not job.model:
+            raise InputError(f"job {job.job_id!r}: work_tokens needs a model")
+        return self.tps(str(job.model), sku, max(1, gpus))
+
+    def submit(self, rec: dict[str, Any]) -> None:
+        div = self.div_index.get(str(rec["division"]))
+        if div is None:
+            raise InputError(f"job {rec['job_id']!r}: division {rec['division']!r} is not a division of the scenario "
+                             f"(choices: {', '.join(self.div_names)})")
+        job = SimJob(len(self.jobs), rec, div)
+        self._configure(job)
+        self.jobs.append(job)
+        self.pending[job.idx] = job
+        if job.is_hero:
+            self.hero = job
+        self.request_round()
+
+    # -- processes ---------------------------------------------------------------------------
+    def arrivals(self, records: Iterable[dict[str, Any]]):  # noqa: ANN201 - SimPy generator
+        env = self.env
+        last = 0.0
+        for rec in records:
+            t = float(rec["submit_time_s"])
+            if t >= self.horizon_s:
+                break
+            if t < last:
+                raise InputError(f"job {rec['job_id']!r}: submit_time_s {t} is earlier than the previous job's; traces must be in submit order")
+            last = t
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            self.events += 1
+            self.submit(rec)
+
+    def hero_process(self):  # noqa: ANN201
+        h = self.sc.hero
+        assert h is not None
+        t = h.start_day * 86400.0
+        if t >= self.horizon_s:
+            return
+        if t > 0:
+            yield self.env.timeout(t)
+        self.submit({"job_id": h.name, "division": h.division, "num_gpus": h.gpus, "kind": "pretrain",
+                     "priority": _HERO_PRIORITY, "preemptible": False, "submit_time_s": t,
+                     "work_tokens": h.tokens, "model": h.model, "is_hero": True})
+
+    def ticks(self):  # noqa: ANN201
+        while True:
+            yield self.env.timeout(self.sc.scheduler.round_s)
+            if self.pending or (self.hero is not None and self.hero.missing_nodes):
+                self.request_round()
+
+    def phases(self):  # noqa: ANN201
+        order = np.argsort(self.cl.phase_start_s, kind="stable")
+        for p in order:
+            t = float(self.cl.phase_start_s[p])
+            if t <= 0:
+                continue
+            if t >= self.horizon_s:
+                return
+            yield self.env.timeout(t - self.env.now)
+            self.cl.online[self.cl.node_phase == p] = True
+            self.events += 1
+            self._track_capacity()
+            self.request_round()
+
+    def failures(self):  # noqa: ANN201
+        if self.fail_rate_gpu_s <= 0 or self.cl.num_nodes == 0:
+            return
+        cl = self.cl
+        cum = np.cumsum(cl.fail_weight)
+        total_rate = self.fail_rate_gpu_s * cl.gpus_per_node * float(cum[-1])
+        rng = self.rng_fail
+        while True:
+            yield self.env.timeout(float(rng.exponential(1.0 / total_rate)))
+            node = int(np.searchsorted(cum, rng.random() * cum[-1], side="right"))
+            node = min(node, cl.num_nodes - 1)
+            comp = self.comp_names[int(rng.choice(len(self.comp_names), p=self.comp_p))]
+            if cl.online[node] and cl.healthy[node]:  # thinning: failed/offline nodes cannot fail
+                self.fail_node(node, comp)
+
+    def sampler(self):  # noqa: ANN201
+        dt = self.sc.simulation.sample_interval_s
+        k = 0
+        while True:
+            self.sample()
+            if self.progress is not None:
+                self.progress(self.env.now / 86400.0, self.horizon_s / 86400.0)
+            k += 1
+            t = k * dt
+            if t >= self.horizon_s:
+                return
+            yield self.env.timeout(t - self.env.now)
+
+    # -- state changes -------------------------------------------------------------------------
+    def _track_capacity(self) -> None:
+        """Integrate allocated and healthy GPU-seconds (for the conservation check)."""
+        now = self.env.now
+        dt = now - self.last_check_t
+        if dt > 0:
+            self.alloc_gpu_s_check += dt * self.last_alloc_total
+            self.healthy_gpu_s_check += dt * self.last_healthy_total
+            self.last_check_t = now
+        self.last_alloc_total = int(self.div_alloc.sum())
+        self.last_healthy_total = self.cl.gpus_healthy()
+
+    def _attach(self, job: SimJob, nodes: np.ndarray, gpus: np.ndarray) -> None:
+        cl = self.cl
+        cl.alloc_gpus[nodes] += gpus
+        for n in nodes.tolist():
+            cl.node_jobs[n].add(job.idx)
+        g = int(gpus.sum())
+        job.alloc_gpus += g
+        self.div_alloc[job.div_idx] += g
+        if job.nodes is None or job.nodes.size == 0:
+            job.nodes, job.gpus = nodes, gpus
+        else:
+            job.nodes = np.concatenate([job.nodes, nodes])
+            job.gpus = np.concatenate([job.gpus, gpus])
+
+    def _detach_all(self, job: SimJob) -> None:
+        cl = self.cl
+        if job.nodes is not None and job.nodes.size:
+            cl.alloc_gpus[job.nodes] -= job.gpus
+            for n in job.nodes.tolist():
+                cl.node_jobs[n].discard(job.idx)
+        self.div_alloc[job.div_idx] -= job.alloc_gpus
+        job.alloc_gpus = 0
+        job.nodes = None
+        job.gpus = None
+
+    def _detach_node(self, job: SimJob, node: int) -> None:
+        cl = self.cl
+        assert job.nodes is not None and job.gpus is not None
+        keep = job.nodes != node
+        g = int(job.gpus[~keep].sum())
+        cl.alloc_gpus[node] -= g
+        cl.node_jobs[node].discard(job.idx)
+        job.nodes, job.gpus = job.nodes[keep], job.gpus[keep]
+        job.alloc_gpus -= g
+        self.div_alloc[job.div_idx] -= g
+
+    def _start_segment(self, job: SimJob, overhead_s: float) -> None:
+        now = self.env.now
+        job.epoch += 1
+        job.seg_start_s = now
+        job.seg_overhead_s = overhead_s
+        job.seg_rate = self._rate(job, job.alloc_gpus)
+        wall = job.segment_wall_s()
+        epoch = job.epoch
+        job.running_obj = RunningJob(
+            job_id=job.job_id, division=job.division, num_gpus=job.num_gpus,
+            allocation=tuple(zip(job.nodes.tolist(), job.gpus.tolist())), kind=job.kind,
+            priority=_HERO_PRIORITY if job.is_hero else job.priority,
+            preemptible=job.preemptible and not job.is_hero, start_time_s=now,
+            expected_end_s=now + wall, restart_cost_s=job.restart_s, is_hero=job.is_hero)
+        if now + wall < self.horizon_s + 1.0:
+            ev = self.env.timeout(wall)
+            ev.callbacks.append(lambda _e, j=job, ep=epoch: self._complete(j, ep))
+
+    def start(self, job: SimJob, allocation: Any) -> None:
+        now = self.env.now
+        nodes = np.fromiter((n for n, _ in allocation), dtype=np.int64, count=len(allocation))
+        gpus = np.fromiter((g for _, g in allocation), dtype=np.int64, count=len(allocation))
+        del self.pending[job.idx]
+        job.queue_s += now - job.pending_since_s
+        restart = job.work_saved > 0 or job.interruptions + job.preemptions > 0
+        if math.isnan(job.first_start_s):
+            job.first_start_s = now
+        job.state = "running"
+        self.running[job.idx] = job
+        self._attach(job, nodes, gpus)
+        self._start_segment(job, job.restart_s if restart else 0.0)
+
+    def _complete(self, job: SimJob, epoch: int) -> None:
+        if job.epoch != epoch or job.state != "running":
+            return
+        self.events += 1
+        now = self.env.now
+        job.close_segment(now, completed=True)
+        job.state = "completed"
+        job.end_s = now
+        self._detach_all(job)
+        del self.running[job.idx]
+        job.running_obj = None
+        self._track_capacity()
+        self.request_round()
+
+    def _requeue(self, job: SimJob, at_s: float) -> None:
+        job.state = "pending"
+        job.running_obj = None
+        job.pending_since_s = at_s
+        if job.ckpt is False:
+            job.work_saved = 0.0
+        self.pending[job.idx] = job
+
+    def interrupt(self, job: SimJob, *, failure: bool) -> None:
+        """Stop a running job (failure or preemption), keep its checkpointed work, requeue it."""
+        now = self.env.now
+        if job.missing_nodes == 0:
+            job.close_segment(now, completed=False)
+        job.epoch += 1
+        job.missing_nodes = 0
+        self._detach_all(job)
+        del self.running[job.idx]
+        if failure:
+            job.interruptions += 1
+        else:
+            job.preemptions += 1
+        delay = self.sc.repair.detection_s if failure else 0.0
+        if delay > 0:
+            ev = self.env.timeout(delay)
+            ev.callbacks.append(lambda _e, j=job, t=now + delay: self._requeue_later(j, t))
+            job.state = "detecting"
+        else:
+            self._requeue(job, now)
+
+    def _requeue_later(self, job: SimJob, t: float) -> None:
+        if job.state == "detecting":
+            self._requeue(job, t)
+            self.request_round()
+
+    def fail_node(self, node: int, comp: str) -> None:
+        self.events += 1
+        cl = self.cl
+        now = self.env.now
+        self.n_failures += 1
+        self.failures_by_comp[comp] += 1
+        cl.healthy[node] = False
+        for idx in sorted(cl.node_jobs[node]):
+            job = self.jobs[idx]
+            if job.is_hero and job is self.hero:
+                self._hero_failure(job, node)
+            else:
+                self.interrupt(job, failure=True)
+        r = self.sc.repair
+        fix = r.soft_fix_s if self.rng_repair.random() < r.soft_fix_fraction else r.manual_repair_s
+        refail = self.rng_repair.random() < r.false_fixed_probability
+        ev = self.env.timeout(r.detection_s + fix)
+        ev.callbacks.append(lambda _e, n=node, rf=refail: self._repaired(n, rf))
+        self._track_capacity()
+        self.request_round()
+
+    def _hero_failure(self, job: SimJob, node: int) -> None:
+        now = self.env.now
+        job.interruptions += 1
+        if job.missing_nodes == 0:
+            job.close_segment(now, completed=False)
+        job.epoch += 1
+        self._detach_node(job, node)
+        h = self.sc.hero
+        spare = self.cl.whole_free_nodes()
+        overhead = self.sc.repair.detection_s + job.restart_s
+        if spare.size and job.missing_nodes == 0:
+            n = int(spare[0])
+            self._attach(job, np.asarray([n]), np.asarray([self.cl.gpus_per_node]))
+            self._start_segment(job, overhead)
+        elif h is not None and h.on_failure == "shrink":
+            job.missing_nodes = 0
+            if job.alloc_gpus > 0:
+                self._start_segment(job, overhead)
+            else:
+                self.interrupt(job, failure=False)
+                job.preemptions -= 1
+        else:
+            job.missing_nodes += 1
+            job.running_obj = None
+
+    def _hero_regrow(self) -> None:
+        """Give a waiting (or shrunk) hero run free whole nodes back; restart it when whole."""
+        job = self.hero
+        if job is None or job.state != "running":
+            return
+        want_nodes = -(-job.num_gpus // self.cl.gpus_per_node) - (job.alloc_gpus // self.cl.gpus_per_node)
+        if want_nodes <= 0:
+            return
+        free = self.cl.whole_free_nodes()
+        if free.size == 0:
+            return
+        take = free[:want_nodes]
+        now = self.env.now
+        if job.missing_nodes == 0:  # shrunk and running: close the segment before regrowing
+            job.close_segment(now, completed=False)
+        self._attach(job, take, np.full(take.size, self.cl.gpus_per_node, dtype=np.int64))
+        job.missing_nodes = max(0, job.missing_nodes - int(take.size))
+        if job.missing_nodes == 0:
+            self._start_segment(job, job.restart_s)
+
+    def _repaired(self, node: int, refail: bool) -> None:
+        self.events += 1
+        self.cl.healthy[node] = True
+        if refail and self.fail_rate_gpu_s > 0:
+            t = float(self.rng_repair.random()) * _FALSE_FIX_REFAIL_S
+            comp = "false_fixed"
+            self.failures_by_comp.setdefault(comp, 0)
+            ev = self.env.timeout(t)
+            ev.callbacks.append(lambda _e, n=node: self.fail_node(n, comp) if self.cl.healthy[n] else None)
+        self._track_capacity()
+        self.request_round()
+
+    # -- rounds ----------------------------------------------------------------------------
+    def _view(self) -> ClusterView:
+        cl = self.cl
+        now = self.env.now
+        online = cl.gpus_online()
+        hl = self.sc.scheduler.usage_half_life_s
+        dt = now - self.decay_t
+        if dt > 0:
+            self.div_decayed = self.div_decayed * 2.0 ** (-dt / hl) + self.div_alloc * dt
+            self.decay_t = now
+        divs = tuple(
+            DivisionState(name=d.name, guaranteed_gpus=int(d.guaranteed_share * online), weight=d.weight,
+                          borrow_limit_gpus=int(d.borrow_limit_share * online), usage_gpus=int(self.div_alloc[i]),
+                          decayed_usage_gpu_s=float(self.div_decayed[i]))
+            for i, d in enumerate(self.sc.divisions))
+        spares = self.sc.hero.hot_spare_nodes if (self.sc.hero and self.hero is not None
+                                                  and self.hero.state == "running") else 0
+        return ClusterView(free_gpus=cl.free_gpus(), node_pool=cl.node_pool, pool_hall=cl.pool_hall,
+                           divisions=divs, gpus_per_node=cl.gpus_per_node, pool_sku=cl.pool_sku,
+                           hot_spare_nodes=spares)
+
+    def _round_cb(self, _ev: Any) -> None:
+        self.round_pending = False
+        self.events += 1
+        now = self.env.now
+        self.last_round_s = now
+        self._hero_regrow()
+        if not self.pending:
+            if self.debug:
+                self.check()
+            return
+        view = self._view()
+        pending = [j.pending_obj for j in self.pending.values()]
+        running = [j.running_obj for j in self.running.values() if j.running_obj is not None]
+        t0 = time.perf_counter()
+        decision: Decision = self.policy.schedule(view, pending, running, now)
+        self.round_wall_s += time.perf_counter() - t0
+        if self.debug:
+            from scheduler.check import check_decision
+
+            check_decision(view, pending, running, decision)
+        by_id = {j.job_id: j for j in self.running.values()}
+        for p in decision.preemptions:
+            job = by_id[p.job_id]
+            self.interrupt(job, failure=False)
+        if decision.starts:
+            pend_by_id = {j.job_id: j for j in self.pending.values()}
+            for jid, alloc in decision.starts.items():
+                self.start(pend_by_id[jid], alloc)
+        self.rounds.append((now, decision.record))
+        self._track_capacity()
+        if self.debug:
+            self.check()
+
+    # -- sampling and checks ---------------------------------------------------------------------
+    def sample(self) -> None:
+        cl = self.cl
+        now = self.env.now
+        sc = self.sc
+        day = now / 86400.0
+        online = cl.online_by_sku()
+        busy = cl.allocated_by_sku()
+        mw = 0.0
+        for i, sku in enumerate(cl.sku_names):
+            mw += busy[i] * sc.facility_mw_per_gpu(sku, True) + (online[i] - busy[i]) * sc.facility_mw_per_gpu(sku, False)
+        pend_div = np.zeros(len(self.div_names), dtype=np.int64)
+        for j in self.pending.values():
+            pend_div[j.div_idx] += j.num_gpus
+        hero = self.hero
+        row: dict[str, Any] = {
+            "time_s": float(now), "day": day, "gpus_online": int(online.sum()),
+            "gpus_healthy": cl.gpus_healthy(), "gpus_allocated": int(self.div_alloc.sum()),
+            "pending_jobs": len(self.pending), "pending_gpus": int(pend_div.sum()),
+            "running_jobs": len(self.running), "power_mw": float(mw),
+            "grid_cap_mw": float(sc.grid_mw(day)),
+            "hero_gpus": int(hero.alloc_gpus) if hero is not None and not hero.missing_nodes else 0,
+            "hero_progress": float((hero.work_saved + hero.inflight_work(now)) / hero.work_total) if hero is not None else 0.0,
+        }
+        for i, name in enumerate(self.div_names):
+            row[f"allocated_gpus.{name}"] = int(self.div_alloc[i])
+        for i, name in enumerate(self.div_names):
+            row[f"pending_gpus.{name}"] = int(pend_div[i])
+        self.samples.append(row)
+        self.events += 1
+
+    def check(self) -> None:
+        """Conservation checks (debug mode): raise :class:`SimulationError` on any violation."""
+        cl = self.cl
+        gpn = cl.gpus_per_node
+        alloc = np.zeros(cl.num_nodes, dtype=np.int64)
+        for job in self.running.values():
+            if job.nodes is None:
+                continue
+            if np.unique(job.nodes).size != job.nodes.size:
+                raise SimulationError(f"job {job.job_id}: a node appears twice in its allocation")
+            alloc[job.nodes] += job.gpus
+            if job.alloc_gpus != int(job.gpus.sum()):
+                raise SimulationError(f"job {job.job_id}: GPU count out of step")
+            if not (cl.healthy[job.nodes].all() and cl.online[job.nodes].all()):
+                raise SimulationError(f"job {job.job_id}: holds a failed or offline node")
+        if not np.array_equal(alloc, cl.alloc_gpus):
+            raise SimulationError("per-node allocation differs from the jobs' allocations")
+        if alloc.max(initial=0) > gpn:
+            raise SimulationError("a node has more GPUs allocated than it has")
+        for job in self.running.values():
+            if job.nodes is not None:
+                for n in job.nodes[job.gpus == gpn].tolist():
+                    if len(cl.node_jobs[n]) != 1:
+                        raise SimulationError(f"node {n} is owned by two jobs")
+        if int(alloc.sum()) > cl.gpus_healthy():
+            raise SimulationError("allocated GPUs exceed healthy capacity")
+        if int(self.div_alloc.sum()) != int(alloc.sum()):
+            raise SimulationError("division usage differs from allocations")
+        self._track_capacity()
+        if self.alloc_gpu_s_check > self.healthy_gpu_s_check + 1e-6:
+            raise SimulationError("allocated GPU-seconds exceed healthy capacity x time")
+        states = {"pending": self.pending, "running": self.running}
+        for name, d in states.items():
+            for job in d.values():
+                if job.state != name:
+                    raise SimulationError(f"job {job.job_id}: in the {name} set but state {job.state}")
+        if len(set(self.pending) & set(self.running)):
+            raise SimulationError("a job is both pending and running")
+
+
+def simulate(scenario: Scenario, jobs: Iterable[Any], policy: Any = None, seed: int = 0,
+             horizon_s: float | None = None, *, debug: bool = False,
+             progress: Callable[[float, float], None] | None = None) -> Results:
+    """Simulate ``scenario`` running ``jobs`` under ``policy`` until ``horizon_s``; no I/O.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    jobs : iterable
+        pyarrow RecordBatches (trace schema v1, in submit order) or job-record dicts; consumed
+        lazily (never held whole). The scenario's hero run is added when ``[hero]`` is enabled.
+    policy : str or Policy, optional
+        A registered policy name (default: ``scenario.scheduler.policy``) or a policy object.
+    seed : int
+        Root seed of every random stream (failures, repairs, lemons).
+    horizon_s : float, optional
+        Simulated seconds (default ``scenario.simulation.days`` days).
+    debug : bool
+        Check every decision and the conservation invariants every round (slow).
+    progress : callable, optional
+        Called ``progress(day_done, days_total)`` at every time-series sample.
+
+    Returns
+    -------
+    Results
+    """
+    wall0 = time.perf_counter()
+    horizon = float(horizon_s if horizon_s is not None else scenario.simulation.days * 86400.0)
+    if not horizon > 0:
+        raise InputError(f"horizon must be > 0 s, got {horizon}")
+    pol, note = resolve_policy(policy if policy is not None else scenario.scheduler.policy, scenario)
+    sim = _Sim(scenario, pol, seed, horizon, debug, progress)
+    env = sim.env
+    env.process(sim.arrivals(iter_job_records(jobs)))
+    h = scenario.hero
+    if h is not None and h.enabled:
+        env.process(sim.hero_process())
+    env.process(sim.ticks())
+    env.process(sim.phases())
+    env.process(sim.failures())
+    env.process(sim.sampler())
+    env.run(until=horizon)
+    sim._track_capacity()
+    if debug:
+        sim.check()
+    wall = time.perf_counter() - wall0
+    return build_results(sim, pol, seed, horizon, wall, note)

@@ -1,0 +1,206 @@
+"""Per-job simulation state, checkpoint intervals and the progress arithmetic of one run segment.
+
+A job's work is measured in *units* done at ``rate`` units per second: seconds of run time for
+``duration_s`` jobs (rate 1), tokens for ``work_tokens`` jobs (rate = tokens/s of the current
+GPU count from the step-time model). A *segment* is one uninterrupted stretch on one
+allocation: it first pays ``overhead_s`` (detection + restart), then progresses, blocking
+``ckpt_cost_s`` every ``ckpt_interval_s`` of progress. An interruption keeps only the work of
+completed checkpoint cycles.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from colossus.errors import InputError
+from colossus.scenario.types import CheckpointSection
+
+__all__ = ["CHECKPOINTING_KINDS", "SimJob", "checkpoint_interval_s", "iter_job_records", "throughput_fn"]
+
+CHECKPOINTING_KINDS = frozenset({"pretrain", "train", "finetune"})
+"""Kinds that checkpoint and resume; others restart from scratch (ASSUMPTION)."""
+
+_MFU_FALLBACK = 0.40  # ASSUMPTION: model FLOPs utilisation when the step-time table is unavailable
+
+
+def checkpoint_interval_s(ckpt: CheckpointSection, mtti_s: float) -> float:
+    """Checkpoint interval of a job whose own mean time to interruption is ``mtti_s``.
+
+    ``fixed``: ``ckpt.fixed_interval_s``; ``young``: sqrt(2 C M) (Young 1974);
+    ``daly``: Daly's higher-order estimate sqrt(2CM)(1 + sqrt(C/2M)/3 + C/18M) - C for C < 2M,
+    else M (Daly, FGCS 22(3) 2006). C is the blocking checkpoint cost ``ckpt.blocking_s``.
+    Without failures (M infinite) the fixed interval is used.
+    """
+    c = ckpt.blocking_s
+    if ckpt.interval_policy == "fixed" or not math.isfinite(mtti_s) or c <= 0:
+        return ckpt.fixed_interval_s
+    if ckpt.interval_policy == "young":
+        return math.sqrt(2.0 * c * mtti_s)
+    if c >= 2.0 * mtti_s:
+        return mtti_s
+    r = c / (2.0 * mtti_s)
+    return math.sqrt(2.0 * c * mtti_s) * (1.0 + math.sqrt(r) / 3.0 + r / 9.0) - c
+
+
+class SimJob:
+    """Mutable state of one job inside the simulation loop."""
+
+    __slots__ = (
+        "idx", "job_id", "division", "div_idx", "kind", "num_gpus", "min_gpus", "priority",
+        "preemptible", "submit_s", "duration_s", "work_tokens", "model", "is_hero",
+        "work_total", "work_saved", "ckpt", "ckpt_interval_s", "ckpt_cost_s", "restart_s",
+        "state", "first_start_s", "end_s", "pending_since_s", "queue_s", "epoch",
+        "nodes", "gpus", "alloc_gpus", "seg_start_s", "seg_overhead_s", "seg_rate",
+        "gpu_s_alloc", "gpu_s_useful", "productive_s", "interruptions", "preemptions",
+        "pending_obj", "running_obj", "missing_nodes",
+    )
+
+    def __init__(self, idx: int, rec: Mapping[str, Any], div_idx: int) -> None:
+        self.idx = idx
+        self.job_id = str(rec["job_id"])
+        self.division = str(rec["division"])
+        self.div_idx = div_idx
+        self.kind = str(rec.get("kind") or "other")
+        self.num_gpus = int(rec["num_gpus"])
+        mg = rec.get("min_gpus")
+        self.min_gpus = None if mg is None else int(mg)
+        self.priority = int(rec.get("priority") or 0)
+        pre = rec.get("preemptible")
+        self.preemptible = bool(pre) if pre is not None else self.kind not in ("pretrain",)
+        self.submit_s = float(rec["submit_time_s"])
+        d = rec.get("duration_s")
+        self.duration_s = None if d is None or (isinstance(d, float) and math.isnan(d)) else float(d)
+        w = rec.get("work_tokens")
+        self.work_tokens = None if w is None or (isinstance(w, float) and math.isnan(w)) else float(w)
+        self.model = rec.get("model")
+        self.is_hero = bool(rec.get("is_hero", False))
+        if self.work_tokens is None and self.duration_s is None:
+            raise InputError(f"job {self.job_id!r}: needs duration_s or work_tokens")
+        self.work_total = self.work_tokens if self.work_tokens is not None else self.duration_s
+        self.work_saved = 0.0
+        self.ckpt = self.kind in CHECKPOINTING_KINDS or self.work_tokens is not None
+        self.ckpt_interval_s = math.inf
+        self.ckpt_cost_s = 0.0
+        self.restart_s = 0.0
+        self.state = "pending"
+        self.first_start_s = math.nan
+        self.end_s = math.nan
+        self.pending_since_s = self.submit_s
+        self.queue_s = 0.0
+        self.epoch = 0
+        self.nodes: np.ndarray | None = None
+        self.gpus: np.ndarray | None = None
+        self.alloc_gpus = 0
+        self.seg_start_s = 0.0
+        self.seg_overhead_s = 0.0
+        self.seg_rate = 1.0
+        self.gpu_s_alloc = 0.0
+        self.gpu_s_useful = 0.0
+        self.productive_s = 0.0
+        self.interruptions = 0
+        self.preemptions = 0
+        self.pending_obj: Any = None
+        self.running_obj: Any = None
+        self.missing_nodes = 0
+
+    # -- segment arithmetic -------------------------------------------------------------------
+    def segment_wall_s(self) -> float:
+        """Wall seconds from segment start to completion if nothing interrupts it."""
+        prod = max(0.0, self.work_total - self.work_saved) / self.seg_rate
+        n_ck = 0.0
+        if self.ckpt_cost_s > 0 and math.isfinite(self.ckpt_interval_s):
+            n_ck = max(0.0, math.ceil(prod / self.ckpt_interval_s) - 1.0)
+        return self.seg_overhead_s + prod + n_ck * self.ckpt_cost_s
+
+    def close_segment(self, now_s: float, completed: bool) -> float:
+        """End the current segment at ``now_s``; bank kept work; return productive seconds kept."""
+        wall = max(0.0, now_s - self.seg_start_s)
+        self.gpu_s_alloc += wall * self.alloc_gpus
+        if completed:
+            kept_s = max(0.0, self.work_total - self.work_saved) / self.seg_rate
+            self.work_saved = self.work_total
+        else:
+            e = wall - self.seg_overhead_s
+            kept_s = 0.0
+            if e > 0 and self.ckpt and math.isfinite(self.ckpt_interval_s):
+                cycles = math.floor(e / (self.ckpt_interval_s + self.ckpt_cost_s))
+                kept_s = min(cycles * self.ckpt_interval_s, (self.work_total - self.work_saved) / self.seg_rate)
+            self.work_saved += kept_s * self.seg_rate
+        self.gpu_s_useful += kept_s * self.alloc_gpus
+        self.productive_s += kept_s
+        return kept_s
+
+    def inflight_work(self, now_s: float) -> float:
+        """Work done in the open segment so far (not yet checkpointed), units."""
+        if self.state != "running" or self.missing_nodes:
+            return 0.0
+        e = max(0.0, now_s - self.seg_start_s - self.seg_overhead_s)
+        return min(e * self.seg_rate, self.work_total - self.work_saved)
+
+
+def throughput_fn(scenario: Any) -> Callable[[str, str, int], float]:
+    """``tokens_per_s(model, sku, num_gpus)`` from the step-time model, cached per key.
+
+    Uses :func:`colossus.steptime.throughput.throughput_table` when available; otherwise
+    6 N_active tokens / (GPUs x bf16 peak x MFU 0.40) (ASSUMPTION).
+    """
+    cache: dict[tuple[str, str], Any] = {}
+    out: dict[tuple[str, str, int], float] = {}
+
+    def tps(model: str, sku: str, num_gpus: int) -> float:
+        key = (model, sku, num_gpus)
+        hit = out.get(key)
+        if hit is not None:
+            return hit
+        spec = scenario.gpu_spec(sku)
+        val = None
+        try:
+            from colossus.steptime.throughput import throughput_table
+
+            tab = cache.get((model, sku))
+            if tab is None:
+                from colossus.steptime.models import get_model
+
+                tab = throughput_table(get_model(model), spec, [num_gpus])
+                cache[(model, sku)] = tab
+            val = float(tab.tokens_per_s(num_gpus))
+        except Exception:  # noqa: BLE001 - the step-time table is optional; fall back below
+            val = None
+        if val is None or not val > 0:
+            from colossus.steptime.models import get_model
+
+            try:
+                m = get_model(model)
+            except Exception as exc:  # noqa: BLE001
+                raise InputError(f"unknown step-time model {model!r}: {exc}") from None
+            val = num_gpus * spec.bf16_tflops * 1e12 * _MFU_FALLBACK / (6.0 * m.params_active())
+        out[key] = val
+        return val
+
+    return tps
+
+
+_COLS = ("job_id", "submit_time_s", "division", "num_gpus", "duration_s", "kind", "priority",
+         "preemptible", "work_tokens", "model", "min_gpus")
+
+
+def iter_job_records(jobs: Iterable[Any]) -> Iterator[dict[str, Any]]:
+    """Job records (dicts) from an iterable of pyarrow RecordBatches/Tables or of dicts, streamed."""
+    for item in jobs:
+        if isinstance(item, (pa.RecordBatch, pa.Table)):
+            names = set(item.schema.names)
+            cols = {c: item.column(c).to_pylist() for c in _COLS if c in names}
+            n = item.num_rows
+            keys = list(cols)
+            vals = [cols[k] for k in keys]
+            for i in range(n):
+                yield {k: v[i] for k, v in zip(keys, vals)}
+        elif isinstance(item, Mapping):
+            yield dict(item)
+        else:
+            raise InputError(f"jobs: expected pyarrow RecordBatch or mapping, got {type(item).__name__}")

@@ -1,0 +1,357 @@
+r"""The MILP policy: jobs aggregated into types, integer counts against ~10 capacities.
+
+Why aggregate
+-------------
+A per-job x per-pool binary model does not reach a 1% gap in 60 s at 1,000-5,000 jobs
+(shared/DESIGN.md §4). Here pending jobs are grouped into *types*
+``t = (division, shape, slot class, elastic shape, priority, long?, hero?)`` and
+the model chooses how many jobs of each type start, ``x_t`` (full shape) and ``y_t`` (elastic
+minimum). Thanks to the shapes of :mod:`scheduler.shapes`, placeability is exactly the nested
+capacity condition -- one row per level (1, 2, 4, 8 GPUs inside nodes; 2..64 whole nodes inside
+pools) -- so the model has ``O(types)`` columns and ``O(levels + divisions)`` rows however
+large the cluster. Within a type jobs start in priority order (priority, then submit time).
+:mod:`scheduler.exact` solves the per-job model for comparison.
+
+Model
+-----
+Sets: types ``t`` (``N_t`` jobs, division ``d(t)``, shape ``g_t``, elastic shape ``m_t``),
+levels ``l`` (capacity ``C_l``, contribution ``A_{lt}``), divisions ``d`` (guarantee ``G_d``,
+usage ``U_d``, cap ``K_d = G_d + borrow limit``, reserve ``R_d`` = its idle guarantee it does
+not lend), running types ``r`` eligible for preemption (``M_r`` jobs of ``a_r`` GPUs, freeing
+``F_{lr}``).
+
+.. math::
+
+    \max\; & \sum_t v_t (g_t x_t + 0.95\, m_t y_t) + V_G \sum_d q_d - \sum_r c_r p_r \\
+    \text{s.t. } & x_t + y_t \le N_t,\quad x,y,p \in \mathbb{Z}_{\ge 0},\; p_r \le M_r \\
+    & \textstyle\sum_t (A_{lt} x_t + A^{m}_{lt} y_t) - \sum_r F_{lr} p_r \le C_l \quad \forall l
+      \quad\text{(placeable shapes)} \\
+    & n_d := \textstyle\sum_{t\in d} (g_t x_t + m_t y_t),\quad f_d := \sum_{r\in d} a_r p_r \\
+    & U_d + n_d - f_d \le \max(K_d, U_d) \quad\text{(borrow limit)} \\
+    & q_d \le n_d,\; 0 \le q_d \le \max(0, G_d - U_d) \quad\text{(GPUs inside the guarantee)} \\
+    & f_d \le \max(0, U_d - G_d) \quad\text{(only borrowed GPUs are preempted)} \\
+    & \textstyle\sum_d f_d \le \sum_d q_d \quad\text{(preempt only to honour guarantees)} \\
+    & s_d \ge n_d - R_d,\; s_d \ge 0,\; \sum_d s_d \le \max(0, C_{1} - \sum_d R_d) + \sum_d f_d
+      \quad\text{(lend limits)} \\
+    & \textstyle\sum_{t\ \mathrm{long}} (B_{lt} x_t + B^m_{lt} y_t) \le E_l \quad\text{(reservation)} \\
+    & x_{t_H} + y_{t_H} \ge 1 \quad\text{(reserved head job, when it fits now)}
+
+Values per GPU ``v_t = 1 + 0.5 prio_t + 0.25 w_d + hero_t`` (``prio`` the priority's rank
+scaled to [0, 1], ``w`` the weight over the largest weight; age is not in the value -- within a
+type the oldest start first, and the reservation keeps big jobs from starving), ``V_G = 10`` per GPU started inside a
+guarantee, and the preemption cost ``c_r = a_r min(2 + restart_cost_h, 8)``: honouring a
+guarantee is worth more than any restart, and preemption never pays for itself otherwise.
+
+Preemption: only preemptible, non-hero jobs that ran at least ``min_runtime_s``, of divisions
+above their guarantee, and only as far as it takes them down to it. A preemption moves both
+divisions towards their guarantees, so ``sum_d |U_d - G_d|`` falls with every preemption and
+there are no preemption loops. Reservation: the first big job (``>= reserve_min_gpus``) in
+priority order either is forced to start (when it fits) or gets an EASY reservation: jobs
+still running at its shadow time may use only capacity it will not need (``E_l``, with
+conservative per-level costs ``B``).
+
+Solving: HiGHS (threads, time limit and gap explicit), CBC as fallback; the true status is
+read from the solver; without a solution (time limit, infeasible, missing solver) the policy
+falls back to greedy admission in priority order and records it. The solver is skipped when
+everything fits (``skipped_all_fit``) or when the model is the same as last round's
+(``skipped_unchanged``). Same input, same decision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pulp
+
+from scheduler._round import ReservationPlan, RoundInput, finish_round, greedy_admit, plan_reservation
+from scheduler.policy import register_policy
+from scheduler.solver import affine, solve
+from scheduler.types import ClusterView, Decision, PendingJob, RunningJob
+
+__all__ = ["AGE_EDGES_S", "V_GUARANTEE", "MilpPolicy", "job_values"]
+
+AGE_EDGES_S = np.array([60.0, 600.0, 3600.0, 6 * 3600.0, 86400.0])
+V_GUARANTEE = 10.0
+ELASTIC_DISCOUNT = 0.95
+PREEMPT_BASE = 2.0
+PREEMPT_MAX = 8.0
+
+
+def job_values(ri: RoundInput) -> np.ndarray:
+    """(n,) value per GPU of each pending job (see the module docstring)."""
+    prios = np.unique(ri.prio)
+    prio_norm = np.searchsorted(prios, ri.prio) / max(1, prios.size - 1)
+    w = ri.weight / ri.weight.max() if ri.weight.size else ri.weight
+    return 1.0 + 0.5 * prio_norm + 0.25 * w[ri.div] + ri.hero.astype(np.float64)
+
+
+def _lowbit(x: int) -> int:
+    return x & -x if x > 0 else 1
+
+
+@register_policy("milp")
+@dataclass(kw_only=True)
+class MilpPolicy:
+    """Aggregated MILP over job types (see module docstring).
+
+    Parameters
+    ----------
+    solver : {"highs", "cbc"}
+    time_limit_s, gap_rel, threads
+        Passed to the solver.
+    min_runtime_s : float
+        A job must have run this long before it may be preempted.
+    preemption, reservation : bool
+        Switch preemption and the big-job reservation on or off.
+    reserve_min_gpus : int
+        Jobs at least this big get the reservation.
+    skip_unchanged : bool
+        Reuse last round's solution when the model is identical.
+    """
+
+    name: str = "milp"
+    solver: str = "highs"
+    time_limit_s: float = 2.0
+    gap_rel: float = 1e-3
+    threads: int = 1
+    min_runtime_s: float = 600.0
+    preemption: bool = True
+    reservation: bool = True
+    reserve_min_gpus: int = 256
+    skip_unchanged: bool = True
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    # ------------------------------------------------------------------ round
+    def schedule(self, view: ClusterView, pending: Sequence[PendingJob], running: Sequence[RunningJob], now_s: float) -> Decision:
+        t0 = time.perf_counter()
+        ri = RoundInput.build(view, pending, running, now_s)
+        if ri.n == 0:
+            return finish_round(ri, [], [], policy=self.name, record={"status": "skipped_empty"}, t0=t0)
+        drained = ri.drained_capacity()
+        placeable = np.all(np.minimum(ri.a_f, ri.a_m) <= drained[:, None], axis=0)
+        cand = ri.rank[placeable[ri.rank]]
+
+        # reservation head
+        res: ReservationPlan | None = None
+        forced = -1
+        if self.reservation:
+            big = cand[(ri.shape_f[cand] >= self.reserve_min_gpus) & (ri.usage[ri.div[cand]] + ri.shape_f[cand] <= ri.div_cap[ri.div[cand]])]
+            if big.size:
+                h = int(big[0])
+                if np.all(ri.a_f[:, h] <= ri.cap):
+                    forced = h
+                else:
+                    res = plan_reservation(ri, h, ri.free)
+                    cand = cand[cand != h]
+
+        # fast path: everything fits
+        if res is None and self._all_fit(ri, cand):
+            return finish_round(ri, cand.tolist(), [False] * cand.size, policy=self.name,
+                                record={"solver": "none", "status": "skipped_all_fit"}, t0=t0)
+
+        t_build = time.perf_counter()
+        model = self._aggregate(ri, cand, res, forced)
+        key = model["key"]
+        if self.skip_unchanged and self._cache.get("key") == key:
+            sol = self._cache["sol"]
+            rec = {"solver": self._cache["solver"], "status": "skipped_unchanged", "n_types": model["n_types"],
+                   "objective": self._cache["objective"], "build_s": time.perf_counter() - t_build}
+        else:
+            prob, xs, ys, ps, obj_terms = self._build(ri, model)
+            build_s = time.perf_counter() - t_build
+            r = solve(prob, solver=self.solver, time_limit_s=self.time_limit_s, gap_rel=self.gap_rel, threads=self.threads)
+            rec = {"solver": r.solver, "status": r.status, "build_s": build_s, "solve_s": r.solve_s, "gap": r.gap,
+                   "n_types": model["n_types"]}
+            if r.has_solution:
+                sol = (
+                    np.array([round(v.varValue or 0.0) for v in xs], dtype=np.int64),
+                    np.array([round(v.varValue or 0.0) if v is not None else 0 for v in ys], dtype=np.int64),
+                    np.array([round(v.varValue or 0.0) for v in ps], dtype=np.int64),
+                )
+                rec["objective"] = float(sum(c * (v.varValue or 0.0) for v, c in obj_terms))
+                self._cache.update(key=key, sol=sol, solver=r.solver, objective=rec["objective"])
+            else:
+                self._cache.clear()
+                g = greedy_admit(ri, cand if forced < 0 else np.concatenate(([forced], cand[cand != forced])), reservation=res)
+                rec.update(fallback_used=True, fallback_reason=r.status)
+                return finish_round(ri, g.admitted, g.use_min, policy=self.name, reservation=res,
+                                    quota_blocked=g.quota_blocked, record=rec, t0=t0)
+        x, y, p = sol
+        admitted: list[int] = []
+        use_min: list[bool] = []
+        for t, jobs in enumerate(model["type_jobs"]):
+            nx, ny = int(x[t]), int(y[t])
+            admitted.extend(jobs[:nx])
+            use_min.extend([False] * min(nx, len(jobs)))
+            admitted.extend(jobs[nx : nx + ny])
+            use_min.extend([True] * len(jobs[nx : nx + ny]))
+        preempted: list[int] = []
+        for r_t, jobs in enumerate(model["rtype_jobs"]):
+            preempted.extend(jobs[: int(p[r_t])])
+        return finish_round(ri, admitted, use_min, policy=self.name, preempted=preempted,
+                            preempt_reason="reclaim borrowed GPUs for a division below its guarantee",
+                            reservation=res, record=rec, t0=t0)
+
+    # ------------------------------------------------------------- helpers
+    @staticmethod
+    def _all_fit(ri: RoundInput, cand: np.ndarray) -> bool:
+        if cand.size != ri.n:
+            return False
+        if np.any(ri.a_f[:, cand].sum(axis=1) > ri.cap):
+            return False
+        new = np.bincount(ri.div[cand], weights=ri.shape_f[cand].astype(np.float64), minlength=ri.usage.size)
+        if np.any(ri.usage + new > np.maximum(ri.div_cap, ri.usage)) and np.any(new[ri.usage + new > ri.div_cap] > 0):
+            return False
+        shared = np.maximum(0.0, new - ri.reserve).sum()
+        return bool(shared <= max(0.0, ri.cap[0] - ri.reserve.sum()) or ri.reserve.sum() == 0)
+
+    def _aggregate(self, ri: RoundInput, cand: np.ndarray, res: ReservationPlan | None, forced: int) -> dict:
+        vals = job_values(ri)
+        long = res.long.astype(np.int64) if res is not None else np.zeros(ri.n, np.int64)
+        is_forced = np.zeros(ri.n, np.int64)
+        if forced >= 0:
+            is_forced[forced] = 1
+        cols = np.stack([ri.div, ri.shape_f, ri.klass_f, ri.shape_m, ri.klass_m, ri.prio, long,
+                         ri.hero.astype(np.int64), is_forced], axis=1)[cand]
+        keys, inv = np.unique(cols, axis=0, return_inverse=True)
+        inv = inv.reshape(-1)
+        order = np.argsort(inv, kind="stable")  # cand is in rank order; stable keeps it per type
+        bounds = np.searchsorted(inv[order], np.arange(keys.shape[0] + 1))
+        cand_sorted = cand[order]
+        type_jobs = [cand_sorted[bounds[t] : bounds[t + 1]].tolist() for t in range(keys.shape[0])]
+        first = cand_sorted[bounds[:-1]]  # representative job per type
+        counts = np.diff(bounds)
+
+        # running types eligible for preemption
+        rtype_jobs: list[list[int]] = []
+        rkeys = np.zeros((0, 5), np.int64)
+        deficit = (ri.usage < ri.guar) & (np.bincount(ri.div[cand], minlength=ri.usage.size) > 0)
+        if self.preemption and deficit.any() and len(ri.running):
+            over = ri.usage > ri.guar
+            elig = [i for i, r in enumerate(ri.running)
+                    if r.preemptible and not r.is_hero and over[ri.r_div[i]]
+                    and ri.now_s - r.start_time_s >= self.min_runtime_s]
+            if elig:
+                gpn = ri.spec.gpn
+                rows = []
+                for i in elig:
+                    r = ri.running[i]
+                    gs = [g for _, g in r.allocation]
+                    pools = {int(ri.view.node_pool[nd]) for nd, _ in r.allocation}
+                    if all(g == gpn for g in gs) and len(pools) == 1:
+                        credit = gpn * min(_lowbit(len(gs)), ri.spec.nodes_per_pool)
+                    else:
+                        credit = min(_lowbit(g) for g in gs)
+                    rcost = int(round(min(PREEMPT_MAX, PREEMPT_BASE + r.restart_cost_s / 3600.0) * 4)) * 25
+                    rows.append((int(ri.r_div[i]), int(ri.r_gpus[i]), credit, int(r.priority), rcost))
+                arr = np.asarray(rows, dtype=np.int64)
+                rkeys, rinv = np.unique(arr, axis=0, return_inverse=True)
+                rinv = rinv.reshape(-1)
+                el = np.asarray(elig)
+                for rt in range(rkeys.shape[0]):
+                    members = el[rinv == rt]
+                    # most recently started first (least progress lost), then id
+                    members = sorted(members.tolist(), key=lambda i: (-ri.r_start[i], ri.running[i].job_id))
+                    rtype_jobs.append(members)
+        rcounts = np.array([len(j) for j in rtype_jobs], dtype=np.int64)
+        h = hashlib.sha256()
+        for a in (keys, counts, rkeys, rcounts, ri.cap, ri.usage, ri.div_cap, ri.reserve, ri.guar, ri.weight,
+                  np.unique(ri.prio)):
+            h.update(np.ascontiguousarray(a).tobytes())
+            h.update(b"|")
+        if res is not None:
+            for a in (res.levels, res.extra):
+                h.update(np.ascontiguousarray(a).tobytes())
+        return {"keys": keys, "counts": counts, "first": first, "type_jobs": type_jobs, "vals": vals[first],
+                "rkeys": rkeys, "rcounts": rcounts, "rtype_jobs": rtype_jobs, "res": res, "forced": forced,
+                "n_types": int(keys.shape[0]), "key": h.hexdigest()}
+
+    def _build(self, ri: RoundInput, m: dict) -> tuple:
+        prob = pulp.LpProblem("colossus_round", pulp.LpMaximize)
+        first = m["first"]
+        counts = m["counts"]
+        nt = counts.size
+        ndiv = ri.usage.size
+        xs, ys = [], []
+        obj: list[tuple[pulp.LpVariable, float]] = []
+        level_terms: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in range(ri.cap.size)]
+        div_new: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in range(ndiv)]
+        res_terms: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in range(m["res"].levels.size if m["res"] is not None else 0)]
+        for t in range(nt):
+            j = int(first[t])
+            x = prob.add_variable(f"x{t}", 0, int(counts[t]), pulp.LpInteger)
+            xs.append(x)
+            gf = float(ri.shape_f[j])
+            obj.append((x, float(m["vals"][t]) * gf))
+            d = int(ri.div[j])
+            div_new[d].append((x, gf))
+            for lvl in np.flatnonzero(ri.a_f[:, j]).tolist():
+                level_terms[lvl].append((x, float(ri.a_f[lvl, j])))
+            y = None
+            if ri.elastic[j]:
+                y = prob.add_variable(f"y{t}", 0, int(counts[t]), pulp.LpInteger)
+                gm = float(ri.shape_m[j])
+                obj.append((y, float(m["vals"][t]) * gm * ELASTIC_DISCOUNT))
+                div_new[d].append((y, gm))
+                for lvl in np.flatnonzero(ri.a_m[:, j]).tolist():
+                    level_terms[lvl].append((y, float(ri.a_m[lvl, j])))
+                prob += affine([(x, 1.0), (y, 1.0)]) <= int(counts[t]), f"count{t}"
+            ys.append(y)
+            res = m["res"]
+            if res is not None and res.long[j]:
+                for k in range(res.levels.size):
+                    if res.cost[k, j]:
+                        res_terms[k].append((x, float(res.cost[k, j])))
+                    if y is not None and res.cost_min[k, j]:
+                        res_terms[k].append((y, float(res.cost_min[k, j])))
+            if j == m["forced"]:
+                prob += affine([(x, 1.0)] + ([(y, 1.0)] if y is not None else [])) >= 1, "head"
+        # preemption
+        ps = []
+        div_freed: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in range(ndiv)]
+        for rt in range(m["rcounts"].size):
+            dv, gpus, credit, _prio, rcost = (int(v) for v in m["rkeys"][rt])
+            p = prob.add_variable(f"p{rt}", 0, int(m["rcounts"][rt]), pulp.LpInteger)
+            ps.append(p)
+            obj.append((p, -gpus * rcost / 100.0))
+            div_freed[dv].append((p, float(gpus)))
+            for lvl in range(ri.cap.size):
+                if ri.spec.levels[lvl] <= credit:
+                    level_terms[lvl].append((p, -float(gpus)))
+        for lvl, terms in enumerate(level_terms):
+            if any(c > 0 for _, c in terms):
+                prob += affine(terms) <= int(ri.cap[lvl]), f"level{lvl}"
+        qs = []
+        for d in range(ndiv):
+            room = max(0.0, ri.guar[d] - ri.usage[d])
+            if div_new[d] and room > 0:
+                q = prob.add_variable(f"q{d}", 0, room, pulp.LpContinuous)
+                qs.append(q)
+                obj.append((q, V_GUARANTEE))
+                prob += affine(div_new[d] + [(q, -1.0)]) >= 0, f"guar{d}"
+            if div_new[d] and np.isfinite(ri.div_cap[d]):
+                lim = max(ri.div_cap[d], ri.usage[d]) - ri.usage[d]
+                prob += affine(div_new[d] + [(v, -c) for v, c in div_freed[d]]) <= lim, f"cap{d}"
+            if div_freed[d]:
+                prob += affine(div_freed[d]) <= max(0.0, ri.usage[d] - ri.guar[d]), f"victim{d}"
+        if ps:
+            prob += affine([(v, c) for d in range(ndiv) for v, c in div_freed[d]] + [(q, -1.0) for q in qs]) <= 0, "preempt_for_guarantee"
+        if ri.reserve.sum() > 0:
+            s_terms = []
+            for d in range(ndiv):
+                if div_new[d]:
+                    s = prob.add_variable(f"s{d}", 0, None, pulp.LpContinuous)
+                    prob += affine(div_new[d] + [(s, -1.0)]) <= float(ri.reserve[d]), f"lend{d}"
+                    s_terms.append((s, 1.0))
+            if s_terms:
+                shared = max(0.0, float(ri.cap[0] - ri.reserve.sum()))
+                prob += affine(s_terms + [(v, -c) for d in range(ndiv) for v, c in div_freed[d]]) <= shared, "shared"
+        for k, terms in enumerate(res_terms):
+            if terms:
+                prob += affine(terms) <= float(m["res"].extra[k]), f"reserve{k}"
+        prob += affine(obj)
+        return prob, xs, ys, ps, obj
