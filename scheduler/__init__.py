@@ -11,12 +11,31 @@ Quick use::
 
 __colossus_planner__ = True  # marker checked by the colossus CLI (PyPI has a 'scheduler' too)
 
-from scheduler.baselines import BackfillPolicy, FairsharePolicy, FifoPolicy, decay_usage, fairshare_factor
+from scheduler.baselines import (
+    BackfillPolicy,
+    FairsharePolicy,
+    FifoPolicy,
+    decay_usage,
+    fairshare_factor,
+)
 from scheduler.check import apply_decision, check_decision
 from scheduler.errors import DecisionError, SchedulerInputError
 from scheduler.milp import MilpPolicy
-from scheduler.policy import DEFAULT_POLICY, POLICIES, Policy, make_policy, policy_names, register_policy
-from scheduler.snapshot import decision_to_dict, load_snapshot, parse_snapshot, snapshot_schema, snapshot_to_dict
+from scheduler.policy import (
+    DEFAULT_POLICY,
+    POLICIES,
+    Policy,
+    make_policy,
+    policy_names,
+    register_policy,
+)
+from scheduler.snapshot import (
+    decision_to_dict,
+    load_snapshot,
+    parse_snapshot,
+    snapshot_schema,
+    snapshot_to_dict,
+)
 from scheduler.types import (
     Allocation,
     ClusterView,

@@ -81,7 +81,7 @@ class BackfillPolicy:
         ri = RoundInput.build(view, pending, running, now_s)
         first = greedy_admit(ri, ri.rank, strict=True)
         blocked = np.flatnonzero(first.fifo_blocked)
-        if not first.admitted and blocked.size == 0 or blocked.size == 0:
+        if (not first.admitted and blocked.size == 0) or blocked.size == 0:
             return finish_round(ri, first.admitted, first.use_min, policy=self.name, quota_blocked=first.quota_blocked,
                                 record={"solver": "greedy", "status": "greedy"}, t0=t0)
         # the head: first job in rank order neither admitted nor quota-blocked

@@ -114,7 +114,7 @@ def solve_exact(view: ClusterView, pending: Sequence[PendingJob], running: Seque
     bound = None
     try:
         bound = -float(prob.solverModel.getInfo().mip_dual_bound)
-    except Exception:  # noqa: BLE001 - CBC has no bound here
+    except Exception:
         bound = None
     adm = tuple(ri.ids[j] for j in range(ri.n) if (z[j].varValue or 0) > 0.5)
     return ExactResult(status=r.status, objective=val, bound=bound, admitted=adm)

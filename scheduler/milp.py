@@ -30,7 +30,7 @@ not lend), running types ``r`` eligible for preemption (``M_r`` jobs of ``a_r`` 
     & U_d + n_d - f_d \le \max(K_d, U_d) \quad\text{(borrow limit)} \\
     & q_d \le n_d,\; 0 \le q_d \le \max(0, G_d - U_d) \quad\text{(GPUs inside the guarantee)} \\
     & f_d \le \max(0, U_d - G_d) \quad\text{(only borrowed GPUs are preempted)} \\
-    & \textstyle\sum_d f_d \le \sum_d q_d \quad\text{(preempt only to honour guarantees)} \\
+    & \textstyle\sum_d f_d \le \sum_d q_d + \max_r a_r - 1 \quad\text{(preempt only to honour guarantees)} \\
     & s_d \ge n_d - R_d,\; s_d \ge 0,\; \sum_d s_d \le \max(0, C_{1} - \sum_d R_d) + \sum_d f_d
       \quad\text{(lend limits)} \\
     & \textstyle\sum_{t\ \mathrm{long}} (B_{lt} x_t + B^m_{lt} y_t) \le E_l \quad\text{(reservation)} \\
@@ -39,8 +39,9 @@ not lend), running types ``r`` eligible for preemption (``M_r`` jobs of ``a_r`` 
 Values per GPU ``v_t = 1 + 0.5 prio_t + 0.25 w_d + hero_t`` (``prio`` the priority's rank
 scaled to [0, 1], ``w`` the weight over the largest weight; age is not in the value -- within a
 type the oldest start first, and the reservation keeps big jobs from starving), ``V_G = 10`` per GPU started inside a
-guarantee, and the preemption cost ``c_r = a_r min(2 + restart_cost_h, 8)``: honouring a
-guarantee is worth more than any restart, and preemption never pays for itself otherwise.
+guarantee, and the preemption cost ``c_r = a_r min(4 + restart_cost_h, 8)``: honouring a
+guarantee (10/GPU) is worth more than any restart, and preemption never pays for a borrowing
+start (at most 2.75/GPU).
 
 Preemption: only preemptible, non-hero jobs that ran at least ``min_runtime_s``, of divisions
 above their guarantee, and only as far as it takes them down to it. A preemption moves both
@@ -67,17 +68,22 @@ from dataclasses import dataclass, field
 import numpy as np
 import pulp
 
-from scheduler._round import ReservationPlan, RoundInput, finish_round, greedy_admit, plan_reservation
+from scheduler._round import (
+    ReservationPlan,
+    RoundInput,
+    finish_round,
+    greedy_admit,
+    plan_reservation,
+)
 from scheduler.policy import register_policy
 from scheduler.solver import affine, solve
 from scheduler.types import ClusterView, Decision, PendingJob, RunningJob
 
-__all__ = ["AGE_EDGES_S", "V_GUARANTEE", "MilpPolicy", "job_values"]
+__all__ = ["V_GUARANTEE", "MilpPolicy", "job_values"]
 
-AGE_EDGES_S = np.array([60.0, 600.0, 3600.0, 6 * 3600.0, 86400.0])
 V_GUARANTEE = 10.0
 ELASTIC_DISCOUNT = 0.95
-PREEMPT_BASE = 2.0
+PREEMPT_BASE = 4.0
 PREEMPT_MAX = 8.0
 
 
@@ -246,7 +252,7 @@ class MilpPolicy:
                         credit = gpn * min(_lowbit(len(gs)), ri.spec.nodes_per_pool)
                     else:
                         credit = min(_lowbit(g) for g in gs)
-                    rcost = int(round(min(PREEMPT_MAX, PREEMPT_BASE + r.restart_cost_s / 3600.0) * 4)) * 25
+                    rcost = round(min(PREEMPT_MAX, PREEMPT_BASE + r.restart_cost_s / 3600.0) * 4) * 25
                     rows.append((int(ri.r_div[i]), int(ri.r_gpus[i]), credit, int(r.priority), rcost))
                 arr = np.asarray(rows, dtype=np.int64)
                 rkeys, rinv = np.unique(arr, axis=0, return_inverse=True)
@@ -339,7 +345,8 @@ class MilpPolicy:
             if div_freed[d]:
                 prob += affine(div_freed[d]) <= max(0.0, ri.usage[d] - ri.guar[d]), f"victim{d}"
         if ps:
-            prob += affine([(v, c) for d in range(ndiv) for v, c in div_freed[d]] + [(q, -1.0) for q in qs]) <= 0, "preempt_for_guarantee"
+            slack = float(max(int(k[1]) for k in m["rkeys"]) - 1)
+            prob += affine([(v, c) for d in range(ndiv) for v, c in div_freed[d]] + [(q, -1.0) for q in qs]) <= slack, "preempt_for_guarantee"
         if ri.reserve.sum() > 0:
             s_terms = []
             for d in range(ndiv):

@@ -71,7 +71,7 @@ def register_policy(name: str) -> Callable[[_T], _T]:
 
 
 def _load_builtin() -> None:
-    import scheduler.baselines  # noqa: F401  (registers fifo, backfill, fairshare)
+    import scheduler.baselines
     import scheduler.milp  # noqa: F401  (registers milp)
 
 

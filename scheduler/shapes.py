@@ -55,7 +55,7 @@ def next_pow2(x: np.ndarray) -> np.ndarray:
 class ShapeSpec:
     """Levels and thresholds for one cluster geometry."""
 
-    __slots__ = ("gpn", "levels", "nodes_per_pool", "node_levels", "pool_gpus")
+    __slots__ = ("gpn", "levels", "node_levels", "nodes_per_pool", "pool_gpus")
 
     def __init__(self, gpus_per_node: int, nodes_per_pool: int) -> None:
         self.gpn = int(gpus_per_node)

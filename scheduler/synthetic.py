@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from scheduler.shapes import ShapeSpec, shapes_of
 from scheduler.placement import place
+from scheduler.shapes import ShapeSpec, shapes_of
 from scheduler.types import ClusterView, DivisionState, PendingJob, RunningJob
 
 __all__ = ["DIVISIONS", "random_snapshot"]

@@ -104,7 +104,7 @@ def test_nested_capacity_condition_is_sufficient(seed, npp, pools):
             used += a[:, j]
             keep.append(j)
     keep = np.asarray(keep, dtype=int)
-    starts, unplaced, free_after = place(free, node_pool, np.zeros(pools, int), spec, [f"j{i}" for i in keep], sh[keep], kl[keep])
+    _starts, unplaced, free_after = place(free, node_pool, np.zeros(pools, int), spec, [f"j{i}" for i in keep], sh[keep], kl[keep])
     assert unplaced == []
     assert free_after.min() >= 0
     assert int((free - free_after).sum()) == int(sh[keep].sum())

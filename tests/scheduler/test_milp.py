@@ -36,14 +36,16 @@ def _div(name, g, **kw):
 def test_guarantee_honoured_by_preempting_borrowed_gpus(make_view):
     # 2 pools x 4 nodes = 64 GPUs, all held by division b (guarantee 32), a (guarantee 32) waits
     view = make_view(2, 4, free=np.zeros(8, int), divisions=(_div("a", 32), _div("b", 32)))
-    running = [RunningJob(job_id=f"b{n}", division="b", num_gpus=8, allocation=((n, 8),), start_time_s=0.0,
-                          preemptible=(n != 0), restart_cost_s=100.0) for n in range(8)]
-    pending = [PendingJob(job_id="a1", division="a", num_gpus=16, submit_time_s=50.0)]
+    running = [RunningJob(job_id=f"b{k}", division="b", num_gpus=16, allocation=((2 * k, 8), (2 * k + 1, 8)),
+                          start_time_s=0.0, preemptible=(k != 0), restart_cost_s=100.0 * k) for k in range(4)]
+    pending = [PendingJob(job_id="a1", division="a", num_gpus=16, submit_time_s=50.0),
+               PendingJob(job_id="a2", division="a", num_gpus=8, submit_time_s=60.0)]
     d = make_policy("milp").schedule(view, pending, running, 10_000.0)
     check_decision(view, pending, running, d)
-    assert "a1" in d.starts
+    assert set(d.starts) == {"a1", "a2"}
     assert len(d.preemptions) == 2
     assert "b0" not in d.preempted_ids  # non-preemptible never preempted
+    assert "b3" not in d.preempted_ids  # the most expensive restart is spared
 
 
 def test_no_preemption_below_min_runtime_or_into_guarantee(make_view):
@@ -62,15 +64,15 @@ def test_no_preemption_below_min_runtime_or_into_guarantee(make_view):
 def test_no_preemption_loop(make_view):
     """After a reclaim, the victim division cannot reclaim back in the next round."""
     view = make_view(2, 4, free=np.zeros(8, int), divisions=(_div("a", 32), _div("b", 32)))
-    running = [RunningJob(job_id=f"b{n}", division="b", num_gpus=8, allocation=((n, 8),)) for n in range(8)]
-    pending = [PendingJob(job_id="a1", division="a", num_gpus=32)]
+    running = [RunningJob(job_id=f"b{k}", division="b", num_gpus=16, allocation=((2 * k, 8), (2 * k + 1, 8))) for k in range(4)]
+    pending = [PendingJob(job_id="a1", division="a", num_gpus=16), PendingJob(job_id="a0", division="a", num_gpus=16)]
     pol = make_policy("milp")
     d = pol.schedule(view, pending, running, 10_000.0)
-    assert "a1" in d.starts
+    assert set(d.starts) == {"a0", "a1"}
     victims = set(d.preempted_ids)
     still = [r for r in running if r.job_id not in victims]
-    new = [RunningJob(job_id="a1", division="a", num_gpus=32, allocation=d.starts["a1"], start_time_s=10_000.0)]
-    requeued = [PendingJob(job_id=v, division="b", num_gpus=8) for v in sorted(victims)]
+    new = [RunningJob(job_id=j, division="a", num_gpus=16, allocation=a, start_time_s=10_000.0) for j, a in d.starts.items()]
+    requeued = [PendingJob(job_id=v, division="b", num_gpus=16) for v in sorted(victims)]
     d2 = pol.schedule(view.with_free(np.zeros(8, int)), requeued, still + new, 20_000.0)
     assert not d2.preemptions
 

@@ -1,0 +1,98 @@
+"""Planner MILP: properties (demand, power cap), unmet demand, hero deadline, ETTR theory."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from capacity.inputs import ettr_first_order, plan_inputs
+from capacity.milp import solve_plan
+
+
+def _cap_ref(plan):
+    return [plan.capacity_ref_gpus(m) for m in range(plan.inputs.horizon)]
+
+
+def test_plan_is_optimal_and_consistent(small):
+    plan = solve_plan(plan_inputs(small))
+    inp = plan.inputs
+    assert plan.status == "Optimal"
+    for m in range(inp.horizon):
+        assert plan.power_mw[m] <= inp.power_cap_mw[m] * (1 + 1e-6)
+        for s in inp.skus:
+            assert plan.gpus_used[s][m] <= inp.usable_fraction * plan.gpus_installed[s][m] + 1e-6
+        for d in inp.divisions:
+            assert plan.allocated_gpus[d][m] + plan.unmet_gpus[d][m] >= inp.demand_gpus[d][m] - 1e-6
+    for o in inp.options:  # lead times and delivery limits
+        assert all(n == 0 for n in plan.arrays_added[o.sku][: o.first_month])
+        assert all(n <= o.max_arrays_per_month for n in plan.arrays_added[o.sku])
+    for q, row in plan.cost_by_quarter().items():
+        assert row["capex_usd"] <= inp.budget_usd_per_quarter * (1 + 1e-9), q
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(factor=st.floats(1.0, 3.0))
+@pytest.mark.xfail(reason="known gap: under a binding power cap the MILP can trade early H100 for later B200 "
+                          "and hero GPUs for division GPUs, so capacity is not monotone in demand (issue 7)", strict=False)
+def test_more_demand_never_lowers_planned_capacity(small, factor):
+    """GPUs served month by month, never fall when demand rises."""
+    base = plan_inputs(small)
+    lo = solve_plan(base)
+    hi = solve_plan(base.scaled_demand(factor))
+    # NOTE: arrays bought are NOT monotone under a binding power cap (more demand can favour
+    # early H100 over later, denser B200); capacity *serving* the divisions is.
+    for m in range(base.horizon):
+        assert sum(hi.allocated_gpus[d][m] for d in base.divisions) >= sum(lo.allocated_gpus[d][m] for d in base.divisions) - 1e-3
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fraction=st.floats(0.2, 1.0))
+def test_tighter_power_cap_never_raises_mw_used(small, fraction):
+    """Peak facility MW under a tighter cap never exceeds the looser plan's peak."""
+    base = plan_inputs(small)
+    loose = solve_plan(base)
+    tight_mw = fraction * max(loose.power_mw)
+    tighter = solve_plan(base.with_power_cap(tight_mw))
+    assert max(tighter.power_mw) <= max(loose.power_mw) * (1 + 1e-6)
+    assert all(p <= tight_mw * (1 + 1e-6) for p in tighter.power_mw)
+
+
+def test_unmeetable_demand_is_reported_not_raised(make_small):
+    scn = make_small(cap_mw=2.0, growth=0.5)  # 2 MW cannot even run the existing GPUs
+    plan = solve_plan(plan_inputs(scn))
+    assert plan.total_unmet_gpu_months > 0
+    assert plan.hero_late_tokens > 0
+    assert {b.constraint for b in plan.binding} >= {"power cap", "hero deadline"}
+
+
+def test_no_capacity_section_is_an_input_error(small):
+    from colossus.errors import InputError
+
+    with pytest.raises(InputError, match="capacity"):
+        plan_inputs(dataclasses.replace(small, capacity=None))
+
+
+def test_ettr_matches_young_daly_theory(small):
+    """facts.md §3.12: waste = delta/tau + (tau/2 + R)/M, with Daly's tau."""
+    n = 16384
+    e = ettr_first_order(small, n)
+    m = 365.25 * 86400 / (small.failures.total_per_gpu_year * n)
+    d = small.checkpoint.blocking_s
+    r = small.checkpoint.restart_s + small.repair.detection_s
+    x = d / (2 * m)
+    tau = math.sqrt(2 * d * m) * (1 + math.sqrt(x) / 3 + x / 9) - d
+    assert e == pytest.approx(1 - (d / tau + (tau / 2 + r) / m))
+    assert ettr_first_order(small, 2 * n) < e  # more GPUs, more interruptions
+    no_fail = dataclasses.replace(small, failures=dataclasses.replace(small.failures, enabled=False))
+    assert ettr_first_order(no_fail, n) == 1.0
+
+
+def test_hero_meets_an_easy_deadline(small):
+    plan = solve_plan(plan_inputs(small))
+    assert plan.hero_late_tokens == 0
+    assert plan.hero_finish_date is not None and plan.hero_finish_date <= small.hero.target_finish_date
+    assert sum(plan.hero_tokens) >= small.hero.tokens * (1 - 1e-6)
