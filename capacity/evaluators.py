@@ -1,6 +1,13 @@
 """What one Monte Carlo replication computes: division waits in a month, and the hero's finish.
 
-``queue`` (default) is a fast surrogate of the simulation: for each division, a first-come
+``sim`` (default) runs :func:`colossus.sim.simulate` on a short window around each checked
+month (see :func:`sim_window`): the scenario with the plan's arrays as extra phases, the
+scenario's workload generator scaled to the month's demand, the replication's seed; it reads
+per-division wait p50/p95 and the hero's ETTR and progress from the Results. The window is a
+shrunk replica of the planned fleet (``scale`` = simulated GPUs / planned GPUs, demand and the
+hero shrunk alike) so that ``colossus plan`` stays within its time budget.
+
+``queue`` is a fast surrogate of the simulation: for each division, a first-come
 first-served multi-GPU queue whose capacity is the plan's allocation for that month and whose
 arrivals carry the month's demand (Poisson arrivals, a fixed size mix, exponential run times).
 The hero's finish date is sampled with the first-order failure model (Poisson interruptions
@@ -17,7 +24,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["EVALUATOR_VERSION", "JOB_SIZE_MIX", "MEAN_RUN_S", "hero_replication", "queue_waits"]
+__all__ = ["EVALUATORS", "EVALUATOR_VERSION", "JOB_SIZE_MIX", "MEAN_RUN_S", "SIM_EVALUATOR_VERSION", "hero_from_sim_ettr",
+           "hero_replication", "queue_waits", "scaled_workload", "sim_window", "window_scenario"]
+
+EVALUATORS = ("sim", "queue")
+"""Registered evaluators: ``sim`` (default; :func:`colossus.sim.simulate` on a window per checked
+month) and ``queue`` (a fast FIFO-queue approximation of the simulation)."""
 
 EVALUATOR_VERSION = "queue-1"
 """Part of every cache key: bump when the evaluators change their results."""
@@ -127,3 +139,191 @@ def hero_replication(*, tokens: float, gpus_by_month: list[float], active_s_by_m
         cum.append(done)
     return {"finish_month_frac": finish, "tokens_by_month": cum,
             "ettr": useful_total / sched_total if sched_total else 1.0}  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# Simulation-backed evaluator: colossus.sim.simulate on a window around each checked month.
+# --------------------------------------------------------------------------------------------
+
+SIM_EVALUATOR_VERSION = "sim-1"
+"""Part of every ``sim`` cache key: bump when the simulation-backed evaluator changes."""
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    return obj
+
+
+def _dates(obj: Any) -> Any:
+    """ISO date strings back to dates (the scenario loader is strict about types)."""
+    import datetime as dt
+    import re
+
+    if isinstance(obj, dict):
+        return {k: _dates(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_dates(v) for v in obj]
+    if isinstance(obj, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", obj):
+        return dt.date.fromisoformat(obj)
+    return obj
+
+
+def window_scenario(scn_dict: dict[str, Any], mo: dict[str, Any], *, window_days: float) -> Any:
+    """The scenario of one checked month's window, shrunk to the task's simulated size.
+
+    Starts on the month's first day; the plan's arrays (``mo["phases"]``: ``[date, sku, arrays]``)
+    are extra phases on their months; every phase's arrays, the hero's GPUs and (through the
+    workload) each division's demand are multiplied by ``mo["scale"]`` (whole arrays / nodes,
+    at least one); failure rates are divided by it so the shrunk hero run sees the full run's
+    interruption rate (its ETTR is the full-size one; ASSUMPTION: division jobs then see
+    ``1/scale`` times their real failure rate, a pessimistic bias). The hero is enabled only
+    in months where the plan runs it, starting at the window's start.
+    """
+    import dataclasses
+    import datetime as dt
+
+    from colossus.scenario.loader import parse_scenario
+
+    scn = parse_scenario(_dates(scn_dict), source="monte-carlo task")
+    scale = float(mo["scale"])
+    start = dt.date.fromisoformat(mo["date"])
+    phases = [(p.date, p.sku, p.arrays, p.name) for p in scn.phases]
+    phases += [(dt.date.fromisoformat(d), s, int(n), f"plan {s} {d}") for d, s, n in mo["phases"]]
+    phases.sort(key=lambda p: p[0])
+    new_phases = tuple(dataclasses.replace(scn.phases[0], name=name, date=d, sku=s, arrays=max(1, round(n * scale)))
+                       for d, s, n, name in phases if n > 0)  # fmt: skip
+    info = dataclasses.replace(scn.scenario, start_date=start)
+    fail = dataclasses.replace(scn.failures, rates_per_gpu_year={k: v / scale for k, v in scn.failures.rates_per_gpu_year.items()})
+    hero = scn.hero
+    if hero is not None:
+        gpn = scn.cluster.gpus_per_node
+        if mo["hero_gpus"] > 0:
+            g = max(gpn, int(round(mo["hero_gpus"] * scale / gpn)) * gpn)
+            hero = dataclasses.replace(hero, enabled=True, start_day=0.0, gpus=g,
+                                       hot_spare_nodes=int(round(hero.hot_spare_nodes * scale)))  # fmt: skip
+        else:
+            hero = dataclasses.replace(hero, enabled=False)
+    sim_sec = dataclasses.replace(scn.simulation, days=window_days)
+    return dataclasses.replace(scn, scenario=info, phases=new_phases, failures=fail, hero=hero, simulation=sim_sec)
+
+
+def _generator_batches(scn: Any, days: float, seed: int, offered_load_gpus: float) -> Any:
+    """The scenario's workload generator (traces.generator at ``offered_load_gpus`` when available)."""
+    import dataclasses
+
+    try:
+        from colossus.scenario.workload import division_loads, to_workload_params
+        from traces.generator import generate_batches
+
+        params = to_workload_params(scn.workload, gpus_per_node=scn.cluster.gpus_per_node)
+        if offered_load_gpus > 0:
+            params = dataclasses.replace(params, offered_load_gpus=offered_load_gpus)
+        return generate_batches(params, division_loads(scn.workload, scn.divisions), days=days, seed=seed)
+    except (ImportError, AttributeError, TypeError):
+        from colossus.sim.workload import workload_batches
+
+        return workload_batches(scn, days, seed)
+
+
+def scaled_workload(scn: Any, *, demand_gpus: dict[str, float], window_s: float, seed: int) -> list[Any]:
+    """The scenario generator's jobs over ``window_s``, each division's load scaled to ``demand_gpus``.
+
+    Generator-agnostic: the generator runs at its own rate over a longer span; division ``d``
+    keeps its jobs submitted before ``window_s x f_d`` and has their submit times divided by
+    ``f_d``, where ``f_d = demand_gpus[d] / (the generator's GPU load of d)`` (GPUs busy on
+    average, measured on the generated jobs). Returns record batches in submit order.
+    """
+    import pyarrow as pa
+
+    total = sum(max(0.0, v) for v in demand_gpus.values())
+
+    def generate(days: float) -> pa.Table | None:
+        batches = list(_generator_batches(scn, days, seed, total))
+        return pa.Table.from_batches(batches) if batches else None
+
+    probe_days = max(window_s / 86400.0, 0.25)
+    probe = generate(probe_days)
+    names = [d.name for d in scn.divisions]
+    if probe is None or probe.num_rows == 0:
+        return []
+    div = probe.column("division").to_numpy(zero_copy_only=False)
+    gpu_s = (probe.column("num_gpus").to_numpy().astype(float) * probe.column("duration_s").to_numpy())
+    base = {d: float(gpu_s[div == d].sum()) / (probe_days * 86400.0) for d in names}
+    f = {d: (demand_gpus.get(d, 0.0) / base[d]) if base[d] > 0 else 0.0 for d in names}
+    fmax = max(f.values(), default=0.0)
+    if fmax <= 0:
+        return []
+    span_days = fmax * window_s / 86400.0
+    full = generate(span_days) if span_days > probe_days else probe
+    t = full.column("submit_time_s").to_numpy()
+    div = full.column("division").to_numpy(zero_copy_only=False)
+    new_t = np.full(t.shape, np.inf)
+    for d in names:
+        if f[d] > 0:
+            sel = div == d
+            new_t[sel] = t[sel] / f[d]
+    keep = np.flatnonzero(new_t < window_s)
+    keep = keep[np.argsort(new_t[keep], kind="stable")]
+    out = full.take(pa.array(keep)).set_column(
+        full.schema.get_field_index("submit_time_s"), "submit_time_s", pa.array(new_t[keep], pa.float64()))
+    return out.to_batches(max_chunksize=8192)
+
+
+def sim_window(*, scn_dict: dict[str, Any], mo: dict[str, Any], window_s: float, warmup_s: float,
+               policy: str | None, seed: int) -> dict[str, Any]:  # fmt: skip
+    """Simulate one checked month's window; per-division wait p50/p95 and the hero's ETTR/progress.
+
+    Waits are of jobs submitted after the warm-up (jobs never started count with their wait up
+    to the end of the window).
+    """
+    from colossus.sim import simulate
+    from colossus.streams import Streams
+
+    streams = Streams(seed)
+    wl_seed = int(streams.sequence("workload").generate_state(1)[0])
+    sim_seed = int(streams.sequence("simulation").generate_state(1)[0])
+    scn = window_scenario(scn_dict, mo, window_days=window_s / 86400.0)
+    demand = {d: v * mo["scale"] for d, v in mo["demand_gpus"].items()}
+    jobs = scaled_workload(scn, demand_gpus=demand, window_s=window_s, seed=wl_seed)
+    res = simulate(scn, jobs, policy=policy, seed=sim_seed, horizon_s=window_s)
+    tab = res.jobs
+    div = tab.column("division").to_numpy(zero_copy_only=False)
+    hero_mask = tab.column("is_hero").to_numpy(zero_copy_only=False).astype(bool)
+    sub = tab.column("submit_time_s").to_numpy()
+    wait = tab.column("wait_s").to_numpy().copy()
+    never = np.isnan(wait)
+    wait[never] = window_s - sub[never]
+    divs = {}
+    for d in sorted(mo["demand_gpus"]):
+        w = wait[(div == d) & ~hero_mask & (sub >= warmup_s)]
+        if w.size == 0:
+            w = wait[(div == d) & ~hero_mask]
+        divs[d] = {"p50_s": float(np.percentile(w, 50)) if w.size else 0.0,
+                   "p95_s": float(np.percentile(w, 95)) if w.size else 0.0,
+                   "mean_s": float(w.mean()) if w.size else 0.0, "jobs": int(w.size),
+                   "load": float(demand.get(d, 0.0))}  # fmt: skip
+    h = res.hero
+    hero = None
+    if h is not None:
+        hero = {"ettr": h.get("ettr"), "progress": h.get("progress"), "interruptions": h.get("interruptions"),
+                "gpus": h.get("gpus")}  # fmt: skip
+    return {"month": mo["month"], "divisions": divs, "hero": hero, "sim_jobs": int(tab.num_rows)}
+
+
+def hero_from_sim_ettr(*, tokens: float, planned_tokens_by_month: list[float], plan_ettr: float,
+                       ettr: float | None) -> dict[str, Any]:  # fmt: skip
+    """The hero's finish with the plan's monthly work rescaled by the measured ETTR (``ettr / plan_ettr``)."""
+    k = (ettr / plan_ettr) if (ettr is not None and plan_ettr > 0) else 1.0
+    done, cum, finish = 0.0, [], None
+    for m, tok in enumerate(planned_tokens_by_month):
+        gained = tok * k
+        if finish is None and gained > 0 and done + gained >= tokens * (1 - 1e-9):
+            finish = m + (tokens - done) / gained
+        done += gained
+        cum.append(done)
+    return {"finish_month_frac": finish, "tokens_by_month": cum, "ettr": ettr if ettr is not None else plan_ettr}

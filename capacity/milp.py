@@ -11,16 +11,21 @@ Model (month ``m``, SKU ``s``, division ``d``; everything discounted by ``disc[m
     sum_s perf[s] * a[d,s,m] + u[d,m] >= demand[d,m]             (u: unmet, reference GPUs)
     P[m] = sum_s busy[s] * used[s,m] + idle[s] * (p[s,m] - used[s,m]) <= cap[m]   (MW)
     sum_{m in quarter q} sum_s capex[s] * x[s,m] <= budget                        (each quarter)
-    rem[m] >= tokens - sum_{k<=m} h[k] * tok[k]         (hero work left after month m)
-    late   >= tokens - sum_m h[m] * tok_by_deadline[m]  (hero work left at the target date)
+    rem[m] >= 1 - sum_{k<=m} h[k] * tok[k] / tokens      (fraction of hero work left after month m)
+    late   >= 1 - sum_m h[m] * tok_by_deadline[m] / tokens (fraction left at the target date)
+    sum_s perf[s] * inst[s,m] >= K[m]                   (planned capacity floor, see below)
 
     minimise sum_m disc[m] * (capex + P[m] * (hours[m] * price + demand_charge) + penalty * sum_d u[d,m])
-             + hero_late_penalty * hero.gpus * (late + sum_{m >= deadline month} rem[m]) / tokens
+             + hero_late_penalty * hero.gpus * (late + sum_{m >= deadline month} rem[m])
 
     (a month the hero is late costs its GPUs x the late penalty x the fraction of work left;
     without a target date the horizon's last month is the deadline)
 
-The model is always feasible (buy nothing, serve nothing): demand that cannot be met is
+``K[m]`` is the *planned capacity* of :mod:`capacity.requirement`: a reference-GPU floor that
+is non-decreasing in demand by construction and always reachable (a demand-free build-out path
+meets it), so "more demand never lowers planned capacity" holds for every plan this solves.
+
+The model is always feasible (buy the build-out path, serve nothing): demand that cannot be met is
 reported as unmet, never raised. Integer variables: one per option and month (72 for three
 SKUs over 24 months), so HiGHS proves optimality in well under a second.
 """
@@ -38,6 +43,7 @@ import pulp
 
 from capacity.inputs import PlanInputs
 from capacity.plan import Binding, Plan
+from capacity.requirement import planned_capacity_ref_gpus, requirement_ref_gpus
 
 __all__ = ["solve_plan"]
 
@@ -146,6 +152,12 @@ def solve_plan(inp: PlanInputs, *, solver: str = "highs", gap: float = 1e-6, tim
             obj.append((u[d, m], inp.unmet_penalty_usd_per_gpu_month * disc))
         for o in inp.options:
             obj.append((x[o.sku, m], o.capex_usd_per_array * disc))
+    floor = planned_capacity_ref_gpus(inp)
+    for m in range(M):  # planned capacity floor: installed reference GPUs >= K[m]
+        need = floor[m] * (1 - 1e-9) - sum(inp.sku_perf[s] * inp.existing_gpus[s][m] for s in inp.skus)
+        if need > 0:
+            terms = [(v, c * inp.sku_perf[o.sku]) for o in inp.options for v, c in inst_terms(o.sku, m)]
+            prob += pulp.LpAffineExpression(terms) >= need, f"floor_{m}"
     for q in dict.fromkeys(inp.quarters):
         terms = [(x[o.sku, m], o.capex_usd_per_array) for o in inp.options for m in range(M) if inp.quarters[m] == q]
         if terms:
@@ -153,13 +165,17 @@ def solve_plan(inp: PlanInputs, *, solver: str = "highs", gap: float = 1e-6, tim
     if hero:
         # rem[m]: hero tokens still to train at the end of month m; every month from the deadline
         # on costs hero_late_penalty x hero GPUs x the fraction left (finish late, but soon).
-        late_cost = inp.hero_late_penalty_usd_per_gpu_month * hero.gpus / hero.tokens
+        # Work is counted as a fraction of the hero's tokens (coefficients ~1e-5, not ~1e9: HiGHS
+        # declared the token-scaled model infeasible on some inputs).
+        late_cost = inp.hero_late_penalty_usd_per_gpu_month * hero.gpus
+        frac = [t / hero.tokens for t in hero.tokens_per_gpu_month]
+        frac_dl = [t / hero.tokens for t in hero.deadline_tokens_per_gpu_month]
         first_late = min(hero.deadline_month, M - 1)
         for m in range(first_late, M):
             rem = prob.add_variable(f"hero_rem_{m}", lowBound=0)
-            prob += pulp.LpAffineExpression([(h[k], hero.tokens_per_gpu_month[k]) for k in range(m + 1)] + [(rem, 1.0)]) >= hero.tokens, f"hero_rem_{m}"
+            prob += pulp.LpAffineExpression([(h[k], frac[k]) for k in range(m + 1)] + [(rem, 1.0)]) >= 1.0, f"hero_rem_{m}"
             obj.append((rem, late_cost))
-        prob += pulp.LpAffineExpression([(h[m], hero.deadline_tokens_per_gpu_month[m]) for m in range(M)] + [(late, 1.0)]) >= hero.tokens, "hero_deadline"
+        prob += pulp.LpAffineExpression([(h[m], frac_dl[m]) for m in range(M)] + [(late, 1.0)]) >= 1.0, "hero_deadline"
         obj.append((late, late_cost))
     prob += pulp.LpAffineExpression(obj), "cost"
     build_s = time.perf_counter() - t0
@@ -205,6 +221,7 @@ def solve_plan(inp: PlanInputs, *, solver: str = "highs", gap: float = 1e-6, tim
         gpus_powered=powered, gpus_used=used, allocated_gpus=alloc, unmet_gpus=unmet, hero_gpus=hero_gpus,
         hero_tokens=hero_tokens, hero_late_tokens=late_tokens if late_tokens > 1e-6 * (hero.tokens if hero else 1) else 0.0,
         hero_finish_date=finish, power_mw=power, capex_usd=capex, energy_usd=energy, penalty_usd=penalty,
+        planned_capacity_ref_gpus=floor, requirement_ref_gpus=requirement_ref_gpus(inp),
     )
     return _with_binding(plan)
 

@@ -6,9 +6,9 @@ seeds derived with :class:`colossus.streams.Streams` (``rep-<r>`` child; ``workl
 the executor or completion order.  Each task's result is stored as JSON under the SHA-256 of
 its inputs (the cache folder), so a run interrupted after k tasks resumes with R - k.
 
-Defaults (chosen so ``colossus plan`` on ``memphis`` stays well inside 120 s on 2 cores; see
-``benchmarks/plan.py``): 16 replications, every 3rd month checked, a 3-day window per month
-with the first day as warm-up.
+Defaults (chosen so ``colossus plan`` on ``memphis`` stays inside 120 s on 2 cores with the
+``sim`` evaluator; see ``benchmarks/plan.py``): 4 replications, every 6th month (and the last)
+checked, a 1-day window per month with the first 6 h as warm-up, on a 4,096-GPU replica.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from capacity.evaluators import EVALUATOR_VERSION, hero_replication, queue_waits
+from capacity.evaluators import (EVALUATOR_VERSION, EVALUATORS, SIM_EVALUATOR_VERSION, _jsonable,
+                                 hero_from_sim_ettr, hero_replication, queue_waits, sim_window)
 from capacity.plan import Plan
 from colossus.scenario import Scenario
 from colossus.streams import Streams
@@ -48,13 +49,24 @@ class McConfig:
         Simulated days per checked month, and the warm-up not measured.
     seed : int
         Root seed.
+    evaluator : {"sim", "queue"}
+        ``sim``: :func:`colossus.sim.simulate` per checked month (default); ``queue``: the fast
+        FIFO-queue approximation.
+    sim_gpus : int
+        ``sim`` only: GPUs of the simulated replica of each month's planned fleet (the fleet,
+        its demand and the hero are shrunk by ``sim_gpus / planned GPUs``; never enlarged).
+    policy : str, optional
+        ``sim`` only: scheduling policy (default: the scenario's).
     """
 
-    replications: int = 16
-    check_every_months: int = 3
-    window_days: float = 3.0
-    warmup_days: float = 1.0
+    replications: int = 4
+    check_every_months: int = 6
+    window_days: float = 1.0
+    warmup_days: float = 0.25
     seed: int = 0
+    evaluator: str = "sim"
+    sim_gpus: int = 4096
+    policy: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -169,6 +181,12 @@ def mc_tasks(plan: Plan, scn: Scenario, cfg: McConfig) -> list[dict[str, Any]]:
                 "tokens_per_gpu_s": h.tokens_per_gpu_s, "failures_per_gpu_s": rate, "interval_s": tau,
                 "blocking_s": delta, "restart_s": scn.checkpoint.restart_s + scn.repair.detection_s}  # fmt: skip
     cfg_util = scn.capacity.target_utilization if scn.capacity else 1.0
+    if cfg.evaluator not in EVALUATORS:
+        from colossus.errors import InputError
+
+        raise InputError(f"--evaluator: unknown {cfg.evaluator!r} (known: {', '.join(EVALUATORS)})")
+    if cfg.evaluator == "sim":
+        return _sim_tasks(plan, scn, cfg, months, root, cfg_util)
     tasks = []
     for r in range(cfg.replications):
         rep = root.child(f"rep-{r}")
@@ -185,6 +203,37 @@ def mc_tasks(plan: Plan, scn: Scenario, cfg: McConfig) -> list[dict[str, Any]]:
     return tasks
 
 
+def _sim_tasks(plan: Plan, scn: Scenario, cfg: McConfig, months: list[int], root: Streams,
+               util: float) -> list[dict[str, Any]]:  # fmt: skip
+    """Tasks of the ``sim`` evaluator (one per replication; every checked month inside it)."""
+    from colossus.scenario.loader import scenario_to_dict
+
+    inp = plan.inputs
+    scn_dict = _jsonable(scenario_to_dict(scn))
+    mos = []
+    for m in months:
+        phys = sum(plan.gpus_installed[s][m] for s in inp.skus)
+        ref = plan.capacity_ref_gpus(m)
+        perf = ref / phys if phys > 0 else 1.0  # ASSUMPTION: a job on a faster SKU needs 1/perf the GPU-time
+        extra = [[inp.months[k].isoformat(), s, int(n)] for s, v in plan.arrays_added.items()
+                 for k, n in enumerate(v[: m + 1]) if n > 0]  # fmt: skip
+        mos.append({"month": m, "date": inp.months[m].isoformat(), "phases": extra,
+                    "scale": round(min(1.0, cfg.sim_gpus / phys) if phys > 0 else 1.0, 9),
+                    "hero_gpus": int(round(plan.hero_gpus[m])),
+                    "demand_gpus": {d: round(plan.allocated_gpus[d][m] * util / perf, 6) for d in inp.divisions}})
+    hero = None
+    if inp.hero is not None:
+        hero = {"tokens": inp.hero.tokens, "planned_tokens_by_month": list(plan.hero_tokens), "plan_ettr": inp.hero.ettr}
+    tasks = []
+    for r in range(cfg.replications):
+        rep = root.child(f"rep-{r}")
+        tasks.append({"version": SIM_EVALUATOR_VERSION, "evaluator": "sim", "replication": r,
+                      "seed": int(rep.sequence("simulation").generate_state(1)[0]),
+                      "window_s": cfg.window_days * 86400.0, "warmup_s": cfg.warmup_days * 86400.0,
+                      "policy": cfg.policy, "scenario": scn_dict, "months": mos, "hero": hero})  # fmt: skip
+    return tasks
+
+
 def task_key(task: dict[str, Any]) -> str:
     """SHA-256 of a task's canonical JSON (the cache file name)."""
     return hashlib.sha256(json.dumps(task, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
@@ -192,6 +241,8 @@ def task_key(task: dict[str, Any]) -> str:
 
 def run_task(task: dict[str, Any]) -> dict[str, Any]:
     """Compute one replication (pure; picklable for any executor)."""
+    if task.get("evaluator") == "sim":
+        return _run_sim_task(task)
     wl = np.random.Generator(np.random.PCG64(task["workload_seed"]))
     out_months = []
     for mo in task["months"]:
@@ -205,6 +256,27 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
     if task["hero"] is not None:
         fr = np.random.Generator(np.random.PCG64(task["failures_seed"]))
         hero = hero_replication(rng=fr, **task["hero"])
+    return {"replication": task["replication"], "months": out_months, "hero": hero}
+
+
+def _run_sim_task(task: dict[str, Any]) -> dict[str, Any]:
+    from colossus.streams import Streams
+
+    rep = Streams(task["seed"])
+    out_months, ettrs = [], []
+    for mo in task["months"]:
+        seed = int(rep.sequence(f"month-{mo['month']}").generate_state(1)[0])
+        res = sim_window(scn_dict=task["scenario"], mo=mo, window_s=task["window_s"], warmup_s=task["warmup_s"],
+                         policy=task["policy"], seed=seed)  # fmt: skip
+        out_months.append({"month": res["month"], "divisions": res["divisions"], "hero_sim": res["hero"],
+                           "sim_jobs": res["sim_jobs"]})  # fmt: skip
+        if res["hero"] and res["hero"].get("ettr") is not None:
+            ettrs.append(float(res["hero"]["ettr"]))
+    hero = None
+    if task["hero"] is not None:
+        ettr = float(np.mean(ettrs)) if ettrs else None
+        hero = hero_from_sim_ettr(ettr=ettr, **task["hero"])
+        hero["ettr_measured"] = ettr is not None
     return {"replication": task["replication"], "months": out_months, "hero": hero}
 
 

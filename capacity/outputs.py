@@ -45,11 +45,18 @@ def plan_document(plan: Plan, mc: McResult | None, scn: Scenario, cfg: McConfig 
     if mc is not None:
         doc["monte_carlo"] = {
             "config": dataclasses.asdict(cfg) if cfg else None,
-            "evaluator": "queue",
+            "evaluator": cfg.evaluator if cfg else "queue",
             "months": [plan.inputs.months[m].isoformat() for m in mc.months],
             "waits_s": mc.waits, "slo_misses": mc.slo_misses, "hero_finish": mc.hero_finish,
             "hero_ettr": mc.hero_ettr, "replications_computed": mc.computed, "replications_cached": mc.cached,
         }  # fmt: skip
+    hero_doc = doc["plan"].get("hero")
+    if mc is not None and hero_doc is not None:
+        measured = [r["hero"]["ettr"] for r in mc.replications if r.get("hero") and r["hero"].get("ettr_measured")]
+        if measured:  # issue 7 §3: hero throughput derated by the ETTR the simulation measures
+            ettr = float(sum(measured) / len(measured))
+            hero_doc["ettr_simulated"] = ettr
+            hero_doc["tokens_per_gpu_s_effective_simulated"] = hero_doc["tokens_per_gpu_s"] * ettr
     full = scenario_to_dict(scn)
     doc["inputs"] = {k: full.get(k) for k in ("scenario", "capacity", "power", "phases", "divisions", "hero", "checkpoint")}
     return doc

@@ -72,6 +72,14 @@ class Plan:
         Undiscounted cost per month by kind.
     binding : tuple[Binding, ...]
         Constraints that bind, month by month.
+    planned_capacity_ref_gpus : tuple[float, ...]
+        The *planned capacity* per month, reference GPUs: the installed-capacity floor
+        ``min(requirement, power limit, build-out limit)`` the MILP must reach; non-decreasing in
+        demand by construction (:mod:`capacity.requirement`). Installed capacity is >= it.
+    requirement_ref_gpus : tuple[float, ...]
+        Installed reference GPUs demand asks for (divisions / usable fraction + hero).
+    hero_ettr_measured : float | None
+        ETTR of the hero measured by the simulation-backed Monte Carlo, when it ran.
     """
 
     inputs: PlanInputs
@@ -95,6 +103,9 @@ class Plan:
     energy_usd: tuple[float, ...]
     penalty_usd: tuple[float, ...]
     binding: tuple[Binding, ...] = field(default=())
+    planned_capacity_ref_gpus: tuple[float, ...] = field(default=())
+    requirement_ref_gpus: tuple[float, ...] = field(default=())
+    hero_ettr_measured: float | None = None
 
     @property
     def total_arrays(self) -> dict[str, int]:
@@ -194,6 +205,9 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "gpus_installed": {s: list(v) for s, v in plan.gpus_installed.items()},
         "gpus_used": {s: list(v) for s, v in plan.gpus_used.items()},
         "power_mw": list(plan.power_mw),
+        "planned_capacity_ref_gpus": list(plan.planned_capacity_ref_gpus),
+        "installed_capacity_ref_gpus": [plan.capacity_ref_gpus(m) for m in range(inp.horizon)],
+        "requirement_ref_gpus": list(plan.requirement_ref_gpus),
         "power_cap_mw": list(inp.power_cap_mw),
         "demand_gpus": {d: list(v) for d, v in inp.demand_gpus.items()},
         "allocated_gpus": {d: list(v) for d, v in plan.allocated_gpus.items()},

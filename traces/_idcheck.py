@@ -1,9 +1,9 @@
 """Bounded-memory uniqueness check of string ids across record batches.
 
-Each id is hashed to 64 bits with vectorised NumPy. Seen ids live in open-addressing tables of
-32-bit fingerprints (4 bytes per slot, load <= 0.6, linear probing, all vectorised), so 10M ids
-take about 64 MiB. A fingerprint match is only a *suspect*: the caller confirms it by comparing
-the strings, so a hash collision never reports a false duplicate.
+Each id is hashed to 64 bits with vectorised NumPy; seen hashes are kept in sorted chunks
+(8 bytes per id) behind a 32 MiB bitmap prefilter, so 10M ids take about 110 MiB. A hash match
+is only a *suspect*: the caller confirms it by comparing the strings, so a hash collision never
+reports a false duplicate.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ __all__ = ["IdTracker", "hash_strings"]
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLD = np.uint64(0x9E3779B97F4A7C15)
-_MAX_LOAD = 0.6
-_MIN_BITS = 16
+_BITMAP_BITS = 28  # 2**28 bits = 32 MiB
+_CHUNK_CAP = 1 << 20  # sorted chunks are merged up to this many hashes
 
 
 def _mix(h: np.ndarray) -> np.ndarray:
@@ -64,74 +64,12 @@ def hash_strings(arr: pa.Array) -> np.ndarray:
     return h
 
 
-class _Table:
-    """One open-addressing table of nonzero uint32 fingerprints; home slot = top bits of the hash."""
-
-    def __init__(self, bits: int) -> None:
-        self.bits = bits
-        self.mask = (1 << bits) - 1
-        self.slots = np.zeros(1 << bits, dtype=np.uint32)
-        self.used = 0
-
-    @property
-    def room(self) -> int:
-        return int(_MAX_LOAD * (1 << self.bits)) - self.used
-
-    def _home(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        slot = (h >> np.uint64(64 - self.bits)).astype(np.int64)
-        fp = (h & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-        fp[fp == 0] = 1
-        return slot, fp
-
-    def find(self, h: np.ndarray) -> np.ndarray:
-        """Boolean mask: fingerprint found on the probe path of each hash."""
-        slot, fp = self._home(h)
-        found = np.zeros(h.size, dtype=bool)
-        active = np.arange(h.size)
-        while active.size:
-            cur = self.slots[slot[active]]
-            hit = cur == fp[active]
-            found[active[hit]] = True
-            go_on = ~hit & (cur != 0)
-            active = active[go_on]
-            slot[active] = (slot[active] + 1) & self.mask
-        return found
-
-    def insert(self, h: np.ndarray) -> np.ndarray:
-        """Insert distinct hashes; return the mask of those whose fingerprint was already there."""
-        slot, fp = self._home(h)
-        found = np.zeros(h.size, dtype=bool)
-        active = np.arange(h.size)
-        while active.size:
-            s = slot[active]
-            cur = self.slots[s]
-            f = fp[active]
-            hit = cur == f
-            found[active[hit]] = True
-            empty = cur == 0
-            claim = active[empty]
-            self.slots[slot[claim]] = fp[claim]
-            won = np.zeros(active.size, dtype=bool)
-            won[empty] = self.slots[slot[claim]] == fp[claim]
-            self.used += int(won.sum())
-            active = active[~hit & ~won]
-            slot[active] = (slot[active] + 1) & self.mask
-        return found
-
-
 class IdTracker:
-    """Remembers the ids seen so far (as hashes) and finds suspected repeats.
+    """Remembers the hashes of ids seen so far and finds suspected repeats."""
 
-    Parameters
-    ----------
-    expected_ids : int, optional
-        Ids expected in all (e.g. a file's row count): one table of the right size is allocated
-        up front. Further tables are added when it fills up.
-    """
-
-    def __init__(self, expected_ids: int | None = None) -> None:
-        want = max(1, int(expected_ids or 0)) / _MAX_LOAD
-        self._tables = [_Table(max(_MIN_BITS, int(np.ceil(np.log2(want)))))]
+    def __init__(self) -> None:
+        self._bitmap = np.zeros(1 << (_BITMAP_BITS - 3), dtype=np.uint8)
+        self._chunks: list[np.ndarray] = []
 
     def add(self, hashes: np.ndarray) -> np.ndarray:
         """Add one batch of hashes; return sorted indices (into ``hashes``) of suspected repeats.
@@ -142,29 +80,34 @@ class IdTracker:
             return np.zeros(0, dtype=np.int64)
         suspects: list[np.ndarray] = []
         hs = np.sort(hashes)
-        dup_vals = hs[1:][hs[1:] == hs[:-1]]
-        keep = np.arange(hashes.size)
-        if dup_vals.size:
-            later = _later_occurrences(hashes, dup_vals)
-            suspects.append(later)
-            keep = np.setdiff1d(keep, later)
-        h = hashes[keep]
-        for old in self._tables[:-1]:
-            hit = old.find(h)
+        first = np.concatenate(([True], hs[1:] != hs[:-1]))
+        if not first.all():
+            suspects.append(_later_occurrences(hashes, hs[~first]))
+            hs = hs[first]
+        # Bitmap prefilter on the top bits; hs is sorted, so its bitmap bytes are sorted too.
+        bit = hs >> np.uint64(64 - _BITMAP_BITS)
+        byte = (bit >> np.uint64(3)).astype(np.int64)
+        mask = np.left_shift(np.uint8(1), (bit & np.uint64(7)).astype(np.uint8))
+        cand = hs[(self._bitmap[byte] & mask) != 0]
+        if cand.size and self._chunks:
+            hit = np.zeros(cand.size, dtype=bool)
+            for chunk in self._chunks:
+                pos = np.searchsorted(chunk, cand)
+                np.minimum(pos, chunk.size - 1, out=pos)
+                hit |= chunk[pos] == cand
             if hit.any():
-                suspects.append(keep[hit])
-        table = self._tables[-1]
-        if table.room < h.size:
-            bits = max(table.bits + 1, int(np.ceil(np.log2(2 * h.size / _MAX_LOAD))))
-            table = _Table(bits)
-            self._tables.append(table)
-            for old in self._tables[:-1]:
-                hit = old.find(h)
-                if hit.any():
-                    suspects.append(keep[hit])
-        hit = table.insert(h)
-        if hit.any():
-            suspects.append(keep[hit])
+                suspects.append(np.flatnonzero(np.isin(hashes, cand[hit])))
+        starts = np.flatnonzero(np.concatenate(([True], byte[1:] != byte[:-1])))
+        self._bitmap[byte[starts]] |= np.bitwise_or.reduceat(mask, starts)
+        self._chunks.append(hs)
+        while (
+            len(self._chunks) >= 2
+            and self._chunks[-1].size >= self._chunks[-2].size
+            and self._chunks[-2].size < _CHUNK_CAP
+        ):
+            b = self._chunks.pop()
+            a = self._chunks.pop()
+            self._chunks.append(np.sort(np.concatenate((a, b))))
         if not suspects:
             return np.zeros(0, dtype=np.int64)
         return np.unique(np.concatenate(suspects))

@@ -50,12 +50,16 @@ def _print_plan(plan: Any, mc: Any, con: Any) -> None:
 @click.command("plan")
 @click.argument("scenario", required=False)
 @click.option("--horizon-months", type=click.IntRange(min=1, max=120), default=None, help="Planning horizon [default: the scenario's].")
-@click.option("--replications", "-r", type=click.IntRange(min=0), default=16, show_default=True,
+@click.option("--replications", "-r", type=click.IntRange(min=0), default=4, show_default=True,
               help="Monte Carlo replications (0: plan only).")  # fmt: skip
 @click.option("--workers", "-w", type=click.IntRange(min=1), default=1, show_default=True, help="Local worker processes.")
 @click.option("--cluster", default=None, help="Dask: 'local' (LocalCluster) or a scheduler address; needs the dist extra.")
-@click.option("--check-every", type=click.IntRange(min=1), default=3, show_default=True, help="Check every k-th month by Monte Carlo.")
-@click.option("--window-days", type=click.FloatRange(min=0.1), default=3.0, show_default=True, help="Simulated days per checked month.")
+@click.option("--check-every", type=click.IntRange(min=1), default=6, show_default=True, help="Check every k-th month by Monte Carlo.")
+@click.option("--evaluator", type=click.Choice(["sim", "queue"]), default="sim", show_default=True,
+              help="sim: colossus.sim.simulate on a window per checked month; queue: fast FIFO-queue approximation.")
+@click.option("--sim-gpus", type=click.IntRange(min=64), default=4096, show_default=True,
+              help="GPUs of the simulated replica of each month's fleet (sim evaluator).")
+@click.option("--window-days", type=click.FloatRange(min=0.1), default=1.0, show_default=True, help="Simulated days per checked month.")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Replication cache [default: OUT/.mc-cache]; an interrupted run resumes from it.")  # fmt: skip
 @seed_option()
@@ -63,7 +67,7 @@ def _print_plan(plan: Any, mc: Any, con: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print plan.json's content on stdout.")
 @quiet_option()
 def plan_cmd(scenario: str | None, horizon_months: int | None, replications: int, workers: int, cluster: str | None,
-             check_every: int, window_days: float, cache_dir: Path | None, seed: int, out_dir: Path,
+             check_every: int, evaluator: str, sim_gpus: int, window_days: float, cache_dir: Path | None, seed: int, out_dir: Path,
              as_json: bool, quiet: bool) -> None:  # fmt: skip
     """Plan what to buy when: GPUs by SKU and month under the power cap and the budget.
 
@@ -93,7 +97,8 @@ def plan_cmd(scenario: str | None, horizon_months: int | None, replications: int
     mc = cfg = None
     if replications > 0:
         cfg = McConfig(replications=replications, check_every_months=check_every, window_days=window_days,
-                       warmup_days=min(1.0, window_days / 3), seed=seed)  # fmt: skip
+                       warmup_days=min(1.0, window_days / 4), seed=seed, evaluator=evaluator,
+                       sim_gpus=sim_gpus)  # fmt: skip
         executor, close = make_executor(workers, cluster)
         try:
             if quiet:

@@ -28,14 +28,18 @@ _MAX_S = 7 * 86400.0
 def workload_batches(scenario: Scenario, days: float, seed: int, batch_rows: int = 8192) -> Iterator[Any]:
     """Record batches of the scenario's synthetic workload over ``days``, in submit order."""
     try:
-        from traces.generator import generate_batches  # type: ignore[import-not-found]
-        from colossus.scenario import workload as wl
+        from colossus.scenario.workload import division_loads, to_workload_params
+        from traces.generator import generate_batches
+    except ImportError:
+        generate_batches = None
+    if generate_batches is not None:
+        import datetime as dt
 
-        params = wl.generator_params(scenario, days=days, seed=seed)  # type: ignore[attr-defined]
-        yield from generate_batches(**params)
+        start = dt.datetime.combine(scenario.scenario.start_date, dt.time(), tzinfo=dt.UTC)
+        params = to_workload_params(scenario.workload, gpus_per_node=scenario.cluster.gpus_per_node)
+        yield from generate_batches(params, division_loads(scenario.workload, scenario.divisions), days=days,
+                                    seed=Streams(seed).sequence("workload"), start=start)
         return
-    except (ImportError, AttributeError):
-        pass
     yield from _builtin(scenario, days, seed, batch_rows)
 
 
