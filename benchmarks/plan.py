@@ -23,7 +23,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--replications", type=int, default=McConfig().replications)
-    ap.add_argument("--evaluator", default="sim", choices=["sim", "queue"])
+    ap.add_argument("--evaluator", default="queue", choices=["sim", "queue"])
     args = ap.parse_args()
     t0 = time.perf_counter()
     scn = load_scenario(None)

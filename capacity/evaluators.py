@@ -1,6 +1,6 @@
 """What one Monte Carlo replication computes: division waits in a month, and the hero's finish.
 
-``sim`` (default) runs :func:`colossus.sim.simulate` on a short window around each checked
+``sim`` (opt-in: ``--evaluator sim``; too slow to be the default yet) runs :func:`colossus.sim.simulate` on a short window around each checked
 month (see :func:`sim_window`): the scenario with the plan's arrays as extra phases, the
 scenario's workload generator scaled to the month's demand, the replication's seed; it reads
 per-division wait p50/p95 and the hero's ETTR and progress from the Results. The window is a
@@ -27,8 +27,8 @@ import numpy as np
 __all__ = ["EVALUATORS", "EVALUATOR_VERSION", "JOB_SIZE_MIX", "MEAN_RUN_S", "SIM_EVALUATOR_VERSION", "hero_from_sim_ettr",
            "hero_replication", "queue_waits", "scaled_workload", "sim_window", "window_scenario"]
 
-EVALUATORS = ("sim", "queue")
-"""Registered evaluators: ``sim`` (default; :func:`colossus.sim.simulate` on a window per checked
+EVALUATORS = ("queue", "sim")
+"""Registered evaluators: ``queue`` (default) and ``sim`` ( :func:`colossus.sim.simulate` on a window per checked
 month) and ``queue`` (a fast FIFO-queue approximation of the simulation)."""
 
 EVALUATOR_VERSION = "queue-1"

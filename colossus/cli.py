@@ -28,6 +28,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "colossus.commands.steptime",
     "colossus.commands.simulate",
     "colossus.commands.plan",
+    "colossus.commands.trace",
 )
 
 _OUR_SIBLINGS = ("scheduler", "capacity", "traces")

@@ -74,6 +74,7 @@ from scheduler._round import (
     finish_round,
     greedy_admit,
     plan_reservation,
+    unique_rows,
 )
 from scheduler.policy import register_policy
 from scheduler.solver import affine, solve
@@ -93,10 +94,6 @@ def job_values(ri: RoundInput) -> np.ndarray:
     prio_norm = np.searchsorted(prios, ri.prio) / max(1, prios.size - 1)
     w = ri.weight / ri.weight.max() if ri.weight.size else ri.weight
     return 1.0 + 0.5 * prio_norm + 0.25 * w[ri.div] + ri.hero.astype(np.float64)
-
-
-def _lowbit(x: int) -> int:
-    return x & -x if x > 0 else 1
 
 
 @register_policy("milp")
@@ -223,8 +220,7 @@ class MilpPolicy:
             is_forced[forced] = 1
         cols = np.stack([ri.div, ri.shape_f, ri.klass_f, ri.shape_m, ri.klass_m, ri.prio, long,
                          ri.hero.astype(np.int64), is_forced], axis=1)[cand]
-        keys, inv = np.unique(cols, axis=0, return_inverse=True)
-        inv = inv.reshape(-1)
+        keys, inv = unique_rows(cols)
         order = np.argsort(inv, kind="stable")  # cand is in rank order; stable keeps it per type
         bounds = np.searchsorted(inv[order], np.arange(keys.shape[0] + 1))
         cand_sorted = cand[order]
@@ -238,30 +234,34 @@ class MilpPolicy:
         deficit = (ri.usage < ri.guar) & (np.bincount(ri.div[cand], minlength=ri.usage.size) > 0)
         if self.preemption and deficit.any() and len(ri.running):
             over = ri.usage > ri.guar
-            elig = [i for i, r in enumerate(ri.running)
-                    if r.preemptible and not r.is_hero and over[ri.r_div[i]]
-                    and ri.now_s - r.start_time_s >= self.min_runtime_s]
-            if elig:
+            el = np.flatnonzero(ri.r_preemptible & ~ri.r_hero & over[ri.r_div]
+                                & (ri.now_s - ri.r_start >= self.min_runtime_s)
+                                & (ri.r_first[1:] > ri.r_first[:-1]))
+            if el.size:
                 gpn = ri.spec.gpn
-                rows = []
-                for i in elig:
-                    r = ri.running[i]
-                    gs = [g for _, g in r.allocation]
-                    pools = {int(ri.view.node_pool[nd]) for nd, _ in r.allocation}
-                    if all(g == gpn for g in gs) and len(pools) == 1:
-                        credit = gpn * min(_lowbit(len(gs)), ri.spec.nodes_per_pool)
-                    else:
-                        credit = min(_lowbit(g) for g in gs)
-                    rcost = round(min(PREEMPT_MAX, PREEMPT_BASE + r.restart_cost_s / 3600.0) * 4) * 25
-                    rows.append((int(ri.r_div[i]), int(ri.r_gpus[i]), credit, int(r.priority), rcost))
-                arr = np.asarray(rows, dtype=np.int64)
-                rkeys, rinv = np.unique(arr, axis=0, return_inverse=True)
-                rinv = rinv.reshape(-1)
-                el = np.asarray(elig)
+                ln = ri.r_first[el + 1] - ri.r_first[el]
+                e = ri.entries_of(el)
+                seg = np.concatenate(([0], np.cumsum(ln)[:-1]))
+                g = ri.r_node_gpus[e]
+                pools = ri.view.node_pool[ri.r_nodes[e]]
+                whole = np.minimum.reduceat(g, seg) == gpn
+                one_pool = np.minimum.reduceat(pools, seg) == np.maximum.reduceat(pools, seg)
+                low_g = np.minimum.reduceat(np.where(g > 0, g & -g, 1), seg)
+                low_n = np.minimum(ln & -ln, ri.spec.nodes_per_pool)
+                credit = np.where(whole & one_pool, gpn * low_n, low_g)
+                rcost = np.round(np.minimum(PREEMPT_MAX, PREEMPT_BASE + ri.r_restart[el] / 3600.0) * 4).astype(np.int64) * 25
+                arr = np.stack([ri.r_div[el], ri.r_gpus[el], credit, ri.r_prio[el], rcost], axis=1).astype(np.int64)
+                rkeys, rinv = unique_rows(arr)
+                # within a type: most recently started first (least progress lost), then id
+                o = np.lexsort((-ri.r_start[el], rinv))
+                srt, inv_s, st_s = el[o], rinv[o], ri.r_start[el][o]
+                bounds = np.searchsorted(inv_s, np.arange(rkeys.shape[0] + 1))
+                dup = (inv_s[1:] == inv_s[:-1]) & (st_s[1:] == st_s[:-1])
+                tied = set(inv_s[1:][dup].tolist())
                 for rt in range(rkeys.shape[0]):
-                    members = el[rinv == rt]
-                    # most recently started first (least progress lost), then id
-                    members = sorted(members.tolist(), key=lambda i: (-ri.r_start[i], ri.running[i].job_id))
+                    members = srt[bounds[rt] : bounds[rt + 1]].tolist()
+                    if rt in tied:
+                        members = sorted(members, key=lambda i: (-ri.r_start[i], ri.running[i].job_id))
                     rtype_jobs.append(members)
         rcounts = np.array([len(j) for j in rtype_jobs], dtype=np.int64)
         h = hashlib.sha256()

@@ -37,7 +37,9 @@ def hash_strings(arr: pa.Array) -> np.ndarray:
     if arr.type != pa.string():
         arr = arr.cast(pa.string())
     _, off_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(off_buf, dtype=np.int32)[arr.offset : arr.offset + n + 1].astype(np.int64)
+    offsets = np.frombuffer(off_buf, dtype=np.int32)[arr.offset : arr.offset + n + 1].astype(
+        np.int64
+    )
     lens = np.diff(offsets)
     width = int(lens.max())
     words = max(1, -(-width // 8))
@@ -59,8 +61,12 @@ def hash_strings(arr: pa.Array) -> np.ndarray:
             mat[rows, cols] = data
     w = np.ascontiguousarray(mat).view(np.uint64)
     h = (lens.astype(np.uint64) + np.uint64(1)) * _GOLD
+    # A string's hash must not depend on its batch: mix only the words that hold its bytes.
+    own_words = np.maximum(1, -(-lens // 8))
+    uniform = int(own_words.min()) == w.shape[1]
     for k in range(w.shape[1]):
-        h = _mix(h ^ w[:, k])
+        mixed = _mix(h ^ w[:, k])
+        h = mixed if uniform else np.where(own_words > k, mixed, h)
     return h
 
 

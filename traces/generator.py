@@ -198,13 +198,17 @@ def _clipped_lognormal_mean(median: float, sigma: float, lo: float, hi: float) -
 
 def _kind_table(params: WorkloadParams, division: DivisionLoad) -> tuple[np.ndarray, np.ndarray]:
     """Per kind: arrival probability for this division and mean GPU-seconds per job."""
-    p = np.array([k.job_share * float(division.kind_weights.get(k.kind, 1.0)) for k in params.kinds])
+    p = np.array(
+        [k.job_share * float(division.kind_weights.get(k.kind, 1.0)) for k in params.kinds]
+    )
     if p.sum() <= 0:
         raise ValueError(f"division {division.name!r}: its kind weights leave no kind")
     mean_gs = np.array(
         [
             float(np.dot(*_shape_probs(k, params.gpus_per_node)))
-            * _clipped_lognormal_mean(k.duration_median_s, k.duration_sigma, k.duration_min_s, k.duration_max_s)
+            * _clipped_lognormal_mean(
+                k.duration_median_s, k.duration_sigma, k.duration_min_s, k.duration_max_s
+            )
             for k in params.kinds
         ]
     )
@@ -224,7 +228,9 @@ def _division_rates(params: WorkloadParams, divisions: Sequence[DivisionLoad]) -
     return np.array(rates)
 
 
-def expected_statistics(params: WorkloadParams, divisions: Sequence[DivisionLoad]) -> dict[str, object]:
+def expected_statistics(
+    params: WorkloadParams, divisions: Sequence[DivisionLoad]
+) -> dict[str, object]:
     """Closed-form targets of the generator (used by tests and ``colossus trace generate``).
 
     Returns a dict with ``jobs_per_day``, ``job_share_by_kind``, ``gpu_time_share_by_kind``,
@@ -248,7 +254,8 @@ def expected_statistics(params: WorkloadParams, divisions: Sequence[DivisionLoad
         },
         "mean_gpu_seconds_per_job": float(total_gs / jobs.sum()),
         "median_duration_s": {
-            k.kind: float(min(max(k.duration_median_s, k.duration_min_s), k.duration_max_s)) for k in params.kinds
+            k.kind: float(min(max(k.duration_median_s, k.duration_min_s), k.duration_max_s))
+            for k in params.kinds
         },
     }
 
@@ -347,11 +354,15 @@ def _division_jobs(
             el = streams.misc.random(sel.size) < prof.elastic_share
             min_g[sel[el]] = np.maximum(1, gpus[sel[el]] // 2)
     ranks = np.arange(1, params.users_per_division + 1)
-    u_idx = streams.misc.choice(ranks.size, size=n, p=(1 / ranks) / (1 / ranks).sum()).astype(np.int32)
+    u_idx = streams.misc.choice(ranks.size, size=n, p=(1 / ranks) / (1 / ranks).sum()).astype(
+        np.int32
+    )
     kinds = pa.array([k.kind for k in params.kinds], pa.string())
     return {
         "submit_time_s": times,
-        "division": pa.DictionaryArray.from_arrays(np.zeros(n, np.int32), pa.array([division.name])),
+        "division": pa.DictionaryArray.from_arrays(
+            np.zeros(n, np.int32), pa.array([division.name])
+        ),
         "num_gpus": gpus,
         "duration_s": dur,
         "kind": pa.DictionaryArray.from_arrays(k_idx.astype(np.int32), kinds),
@@ -414,7 +425,9 @@ def generate_batches(
     window_s = DAY_S / per_day
     horizon_s = days * DAY_S
     users = [
-        pa.array([f"{d.name}-u{i:03d}" for i in range(1, params.users_per_division + 1)], pa.string())
+        pa.array(
+            [f"{d.name}-u{i:03d}" for i in range(1, params.users_per_division + 1)], pa.string()
+        )
         for d in divisions
     ]
     next_id = 1
@@ -508,5 +521,7 @@ def generate_table(
     start: datetime = datetime(2025, 1, 6, tzinfo=UTC),
 ) -> pa.Table:
     """:func:`generate_batches` gathered into one table (for small traces and tests)."""
-    batches = list(generate_batches(params, divisions, days=days, seed=seed, hero=hero, start=start))
+    batches = list(
+        generate_batches(params, divisions, days=days, seed=seed, hero=hero, start=start)
+    )
     return pa.Table.from_batches(batches, schema=SCHEMA_V1) if batches else SCHEMA_V1.empty_table()

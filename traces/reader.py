@@ -10,7 +10,9 @@ Stable API for the simulation: :func:`iter_batches`, :func:`read_table`, :func:`
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+import queue
+import threading
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +22,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from traces.errors import TraceError
-from traces.schema import META_SOURCE, META_START, META_VERSION, SCHEMA_V1, SCHEMA_VERSION, parse_start
+from traces.schema import (
+    META_SOURCE,
+    META_START,
+    META_VERSION,
+    SCHEMA_V1,
+    SCHEMA_VERSION,
+    parse_start,
+)
 from traces.validate import BatchValidator, conform_batch, conform_schema
 
 __all__ = ["TraceMetadata", "iter_batches", "read_metadata", "read_table"]
@@ -52,20 +61,30 @@ def _open(path: str | Path) -> tuple[pq.ParquetFile, TraceMetadata]:
         pf = pq.ParquetFile(p)
         schema = pf.schema_arrow
     except (pa.ArrowInvalid, OSError) as exc:
-        raise TraceError(f"{p}: not a readable Parquet file ({' '.join(str(exc).split())})") from None
+        raise TraceError(
+            f"{p}: not a readable Parquet file ({' '.join(str(exc).split())})"
+        ) from None
     meta = schema.metadata or {}
     if META_VERSION not in meta:
-        raise TraceError(f"{p}: missing file metadata '{META_VERSION.decode()}' (not a colossus trace)")
+        raise TraceError(
+            f"{p}: missing file metadata '{META_VERSION.decode()}' (not a colossus trace)"
+        )
     try:
         version = int(meta[META_VERSION])
     except ValueError:
-        raise TraceError(f"{p}: file metadata '{META_VERSION.decode()}' is not an integer") from None
+        raise TraceError(
+            f"{p}: file metadata '{META_VERSION.decode()}' is not an integer"
+        ) from None
     if version != SCHEMA_VERSION:
-        raise TraceError(f"{p}: trace schema version {version} is not supported (expected {SCHEMA_VERSION})")
+        raise TraceError(
+            f"{p}: trace schema version {version} is not supported (expected {SCHEMA_VERSION})"
+        )
     try:
         start = parse_start(meta.get(META_START, b"").decode())
     except ValueError:
-        raise TraceError(f"{p}: file metadata '{META_START.decode()}' is not an ISO 8601 time") from None
+        raise TraceError(
+            f"{p}: file metadata '{META_START.decode()}' is not an ISO 8601 time"
+        ) from None
     conform_schema(schema, str(p))
     extras = tuple(n for n in schema.names if n not in SCHEMA_V1.names)
     return pf, TraceMetadata(
@@ -89,10 +108,59 @@ def read_metadata(path: str | Path) -> TraceMetadata:
     return _open(path)[1]
 
 
-def _confirm_in_file(pf: pq.ParquetFile, batch_rows: int) -> callable:
+_DONE = object()
+
+
+def _prefetch(source: Iterator[pa.RecordBatch], depth: int = 2) -> Iterator[pa.RecordBatch]:
+    """Decode the next batches on a worker thread while the caller validates and uses this one.
+
+    Arrow decoding releases the GIL, so on two cores decoding and validation overlap. At most
+    ``depth`` decoded batches wait in the queue (memory stays bounded). Exceptions raised while
+    decoding are re-raised here; closing this generator stops the worker.
+    """
+    q: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in source:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            put(exc)
+
+    worker = threading.Thread(target=work, name="trace-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _confirm_in_file(path: Path, batch_rows: int) -> Callable[[str, int], int | None]:
+    """Look a suspected duplicate up among the earlier rows (own file handle: the prefetch thread
+    is reading the main one)."""
+
     def confirm(job_id: str, row: int) -> int | None:
         seen = 0
-        for b in pf.iter_batches(batch_size=batch_rows, columns=["job_id"]):
+        for b in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=["job_id"]):
             col = b.column(0).slice(0, max(0, min(b.num_rows, row - 1 - seen)))
             pos = pc.index(col, job_id).as_py()
             if pos >= 0:
@@ -149,13 +217,16 @@ def iter_batches(
     if columns is not None:  # v1 columns are always read: batches are conformed and validated
         read_cols = [n for n in pf.schema_arrow.names if n in SCHEMA_V1.names or n in columns]
     validator = (
-        BatchValidator(where, divisions=divisions, confirm_duplicate=_confirm_in_file(pf, batch_rows))
+        BatchValidator(
+            where, divisions=divisions, confirm_duplicate=_confirm_in_file(meta.path, batch_rows)
+        )
         if validate
         else None
     )
     row = 1
+    raw_batches = pf.iter_batches(batch_size=batch_rows, columns=read_cols, use_threads=True)
     try:
-        for raw in pf.iter_batches(batch_size=batch_rows, columns=read_cols, use_threads=True):
+        for raw in _prefetch(raw_batches):
             batch = conform_batch(raw, where, row)
             if validator is not None:
                 validator.check(batch)
@@ -164,7 +235,9 @@ def iter_batches(
                 batch = batch.select(list(columns))
             yield batch
     except (pa.ArrowInvalid, OSError) as exc:
-        raise TraceError(f"{where}: unreadable near row {row} ({' '.join(str(exc).split())})") from None
+        raise TraceError(
+            f"{where}: unreadable near row {row} ({' '.join(str(exc).split())})"
+        ) from None
 
 
 def read_table(
@@ -174,7 +247,7 @@ def read_table(
     divisions: Collection[str] | None = None,
 ) -> pa.Table:
     """The whole trace as one validated table (convenience for small files and tests)."""
-    pf, meta = _open(path)
+    pf, _ = _open(path)
     batches = list(iter_batches(path, columns=columns, divisions=divisions))
     if batches:
         table = pa.Table.from_batches(batches)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 
 __all__ = [
+    "COLUMNS",
     "DEFAULT_PREEMPTIBLE",
     "DEFAULT_PRIORITY",
     "KINDS",
@@ -21,7 +22,6 @@ __all__ = [
     "NON_NULL_COLUMNS",
     "SCHEMA_V1",
     "SCHEMA_VERSION",
-    "COLUMNS",
     "format_start",
     "parse_start",
     "schema_with_metadata",
@@ -65,18 +65,48 @@ def _field(name: str, type_: pa.DataType, nullable: bool, doc: str) -> pa.Field:
 SCHEMA_V1: pa.Schema = pa.schema(
     [
         _field("job_id", pa.string(), False, "unique job identifier within the file"),
-        _field("submit_time_s", pa.float64(), False, "submit time, seconds from trace start, >= 0; rows in submit order"),
+        _field(
+            "submit_time_s",
+            pa.float64(),
+            False,
+            "submit time, seconds from trace start, >= 0; rows in submit order",
+        ),
         _field("division", pa.string(), False, "division of the scenario that owns the job"),
         _field("num_gpus", pa.int32(), False, "GPUs requested, >= 1"),
-        _field("duration_s", pa.float64(), True, "run time in seconds at num_gpus without interruption, > 0; null only when work_tokens is set"),
+        _field(
+            "duration_s",
+            pa.float64(),
+            True,
+            "run time in seconds at num_gpus without interruption, > 0; null only when work_tokens is set",
+        ),
         _field("kind", pa.string(), False, "job kind: " + ", ".join(KINDS)),
         _field("priority", pa.int16(), False, "scheduling priority, higher runs first; default 0"),
         _field("preemptible", pa.bool_(), False, "whether the scheduler may preempt the job"),
-        _field("work_tokens", pa.float64(), True, "training work in tokens, > 0; duration then comes from the step-time model"),
-        _field("model", pa.string(), True, "step-time model preset name; required when work_tokens is set"),
-        _field("min_gpus", pa.int32(), True, "elastic jobs may run on fewer GPUs, 1 <= min_gpus <= num_gpus"),
+        _field(
+            "work_tokens",
+            pa.float64(),
+            True,
+            "training work in tokens, > 0; duration then comes from the step-time model",
+        ),
+        _field(
+            "model",
+            pa.string(),
+            True,
+            "step-time model preset name; required when work_tokens is set",
+        ),
+        _field(
+            "min_gpus",
+            pa.int32(),
+            True,
+            "elastic jobs may run on fewer GPUs, 1 <= min_gpus <= num_gpus",
+        ),
         _field("user", pa.string(), True, "user in the source trace"),
-        _field("source_status", pa.string(), True, "completed / failed / cancelled / unfinished in the source trace"),
+        _field(
+            "source_status",
+            pa.string(),
+            True,
+            "completed / failed / cancelled / unfinished in the source trace",
+        ),
     ]
 )
 

@@ -114,15 +114,28 @@ def summarize(batches: Iterable[pa.RecordBatch]) -> TraceSummary:
     s.total_gpu_hours = total / 3600.0
     s.gpu_hist = {lab: int(c) for lab, c in zip(labels, hist, strict=True) if c}
     if total > 0:
-        s.gpu_time_by_size = {lab: float(v / total) for lab, v, c in zip(labels, size_gs, hist, strict=True) if c}
-        s.gpu_time_share_1_gpu, s.gpu_time_share_ge8_gpus, s.gpu_time_share_gt8_gpus = one / total, ge8 / total, gt8 / total
+        s.gpu_time_by_size = {
+            lab: float(v / total) for lab, v, c in zip(labels, size_gs, hist, strict=True) if c
+        }
+        s.gpu_time_share_1_gpu, s.gpu_time_share_ge8_gpus, s.gpu_time_share_gt8_gpus = (
+            one / total,
+            ge8 / total,
+            gt8 / total,
+        )
     all_d = np.concatenate(durations) if durations else np.zeros(0, np.float32)
     if all_d.size:
         s.duration_percentiles_s = {
-            f"p{p}": float(v) for p, v in zip(_PERCENTILES, np.percentile(all_d.astype(np.float64), _PERCENTILES), strict=True)
+            f"p{p}": float(v)
+            for p, v in zip(
+                _PERCENTILES, np.percentile(all_d.astype(np.float64), _PERCENTILES), strict=True
+            )
         }
         s.duration_mean_s = float(all_d.astype(np.float64).mean())
     denom = total if total > 0 else 1.0
-    s.by_division = {k: {"jobs": v.jobs, "gpu_time_share": v.gpu_s / denom} for k, v in sorted(div.items())}
-    s.by_kind = {k: {"jobs": v.jobs, "gpu_time_share": v.gpu_s / denom} for k, v in sorted(kind.items())}
+    s.by_division = {
+        k: {"jobs": v.jobs, "gpu_time_share": v.gpu_s / denom} for k, v in sorted(div.items())
+    }
+    s.by_kind = {
+        k: {"jobs": v.jobs, "gpu_time_share": v.gpu_s / denom} for k, v in sorted(kind.items())
+    }
     return s

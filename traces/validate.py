@@ -17,7 +17,7 @@ from traces._idcheck import IdTracker, hash_strings
 from traces.errors import TraceError
 from traces.schema import KINDS, NON_NULL_COLUMNS, SCHEMA_V1
 
-__all__ = ["BatchValidator", "conform_schema", "conform_batch"]
+__all__ = ["BatchValidator", "conform_batch", "conform_schema"]
 
 _STRINGS = (pa.string(), pa.large_string())
 
@@ -51,9 +51,7 @@ def conform_schema(schema: pa.Schema, where: str) -> None:
                 raise TraceError(f"{where}: missing column '{field.name}' (expected {field.type})")
             continue
         actual = schema.field(idx).type
-        if not _compatible(actual, field.type) or (
-            pa.types.is_null(actual) and not field.nullable
-        ):
+        if not _compatible(actual, field.type) or (pa.types.is_null(actual) and not field.nullable):
             raise TraceError(
                 f"{where}: column '{field.name}' has type {actual}, expected {field.type}"
             )
@@ -65,7 +63,11 @@ def conform_batch(batch: pa.RecordBatch | pa.Table, where: str, first_row: int) 
     Missing nullable columns are added as nulls. ``first_row`` (1-based) numbers the rows in errors.
     """
     if isinstance(batch, pa.Table):
-        batch = batch.combine_chunks().to_batches()[0] if batch.num_rows else pa.RecordBatch.from_pylist([], schema=batch.schema)
+        batch = (
+            batch.combine_chunks().to_batches()[0]
+            if batch.num_rows
+            else pa.RecordBatch.from_pylist([], schema=batch.schema)
+        )
     n = batch.num_rows
     arrays: list[pa.Array] = []
     for field in SCHEMA_V1:
@@ -151,13 +153,17 @@ class BatchValidator:
         self.rows_seen = 0
         self.last_submit_s = -np.inf
         self._ids = IdTracker()
-        self._divisions = pa.array(sorted(divisions), pa.string()) if divisions is not None else None
+        self._divisions = (
+            pa.array(sorted(divisions), pa.string()) if divisions is not None else None
+        )
         self._kinds = pa.array(KINDS, pa.string())
         self._confirm = confirm_duplicate
         self._batch_ids: pa.Array | None = None
 
     def _fail(self, row: int, column: str, what: str) -> TraceError:
-        return TraceError(f"{self.where}: row {self.rows_seen + row + 1}: column '{column}': {what}")
+        return TraceError(
+            f"{self.where}: row {self.rows_seen + row + 1}: column '{column}': {what}"
+        )
 
     def check(self, batch: pa.RecordBatch) -> None:
         """Validate one conformed batch (see :func:`conform_batch`); raises TraceError."""
@@ -176,35 +182,73 @@ class BatchValidator:
             if col[name].null_count:
                 note(~_valid(col[name]), name, lambda i: "must not be null")
         t = _floats(col["submit_time_s"])
-        note(~(t >= 0) | ~np.isfinite(t), "submit_time_s", lambda i: f"must be finite and >= 0, got {t[i]!r}")
+        note(
+            ~(t >= 0) | ~np.isfinite(t),
+            "submit_time_s",
+            lambda i: f"must be finite and >= 0, got {t[i]!r}",
+        )
         if problems:  # order checks below assume finite times
             self._raise_first(problems)
         order_bad = np.empty(n, dtype=bool)
         order_bad[0] = t[0] < self.last_submit_s
         np.less(t[1:], t[:-1], out=order_bad[1:])
-        note(order_bad, "submit_time_s", lambda i: f"not in submit order ({t[i]!r} after {t[i - 1] if i else self.last_submit_s!r})")
+        note(
+            order_bad,
+            "submit_time_s",
+            lambda i: (
+                f"not in submit order ({t[i]!r} after {t[i - 1] if i else self.last_submit_s!r})"
+            ),
+        )
         g = col["num_gpus"].to_numpy(zero_copy_only=False)
         note(g < 1, "num_gpus", lambda i: f"must be >= 1, got {g[i]}")
         d = _floats(col["duration_s"])
         d_valid = _valid(col["duration_s"])
         w = _floats(col["work_tokens"])
         w_valid = _valid(col["work_tokens"])
-        note(d_valid & ~((d > 0) & np.isfinite(d)), "duration_s", lambda i: f"must be finite and > 0, got {d[i]!r}")
+        note(
+            d_valid & ~((d > 0) & np.isfinite(d)),
+            "duration_s",
+            lambda i: f"must be finite and > 0, got {d[i]!r}",
+        )
         note(~d_valid & ~w_valid, "duration_s", lambda i: "null but work_tokens is null too")
         if w_valid.any():
-            note(w_valid & ~((w > 0) & np.isfinite(w)), "work_tokens", lambda i: f"must be finite and > 0, got {w[i]!r}")
-            note(w_valid & ~_valid(col["model"]), "model", lambda i: "must be set when work_tokens is set")
+            note(
+                w_valid & ~((w > 0) & np.isfinite(w)),
+                "work_tokens",
+                lambda i: f"must be finite and > 0, got {w[i]!r}",
+            )
+            note(
+                w_valid & ~_valid(col["model"]),
+                "model",
+                lambda i: "must be set when work_tokens is set",
+            )
         if col["min_gpus"].null_count < n:
             mg_valid = _valid(col["min_gpus"])
             mg = col["min_gpus"].fill_null(1).to_numpy()
-            note(mg_valid & ((mg < 1) | (mg > g)), "min_gpus", lambda i: f"must be in 1..num_gpus ({g[i]}), got {mg[i]}")
+            note(
+                mg_valid & ((mg < 1) | (mg > g)),
+                "min_gpus",
+                lambda i: f"must be in 1..num_gpus ({g[i]}), got {mg[i]}",
+            )
         kind_ok = pc.is_in(col["kind"], value_set=self._kinds)
         if not pc.all(kind_ok).as_py():
-            note(~kind_ok.to_numpy(zero_copy_only=False), "kind", lambda i: f"unknown kind {col['kind'][i].as_py()!r} (expected one of {', '.join(KINDS)})")
+            note(
+                ~kind_ok.to_numpy(zero_copy_only=False),
+                "kind",
+                lambda i: (
+                    f"unknown kind {col['kind'][i].as_py()!r} (expected one of {', '.join(KINDS)})"
+                ),
+            )
         if self._divisions is not None:
             div_ok = pc.is_in(col["division"], value_set=self._divisions)
             if not pc.all(div_ok).as_py():
-                note(~div_ok.to_numpy(zero_copy_only=False), "division", lambda i: f"unknown division {col['division'][i].as_py()!r} (expected one of {', '.join(self._divisions.to_pylist())})")
+                note(
+                    ~div_ok.to_numpy(zero_copy_only=False),
+                    "division",
+                    lambda i: (
+                        f"unknown division {col['division'][i].as_py()!r} (expected one of {', '.join(self._divisions.to_pylist())})"
+                    ),
+                )
         ids = col["job_id"]
         suspects = self._ids.add(hash_strings(ids))
         for i in suspects.tolist():

@@ -23,9 +23,13 @@ __all__ = ["ROW_GROUP_ROWS", "write_trace"]
 
 #: Rows per Parquet row group: small enough that a streaming reader holds one group at a time.
 ROW_GROUP_ROWS = 262_144
+#: Parquet compression: LZ4 decodes ~1.8x faster than zstd on traces, for files ~1.5x larger.
+COMPRESSION = "lz4"
 
 
-def _batches(data: pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch]) -> Iterable[pa.RecordBatch]:
+def _batches(
+    data: pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch],
+) -> Iterable[pa.RecordBatch]:
     if isinstance(data, pa.Table):
         yield from data.to_batches(max_chunksize=ROW_GROUP_ROWS)
     elif isinstance(data, pa.RecordBatch):
@@ -73,6 +77,9 @@ def write_trace(
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(tmp_name)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the result normal permissions
     validator = BatchValidator(where, divisions=divisions)
     writer: pq.ParquetWriter | None = None
     pending: list[pa.RecordBatch] = []
@@ -84,7 +91,9 @@ def write_trace(
         nonlocal pending, pending_rows
         if pending:
             assert writer is not None
-            writer.write_table(pa.Table.from_batches(pending, schema=schema), row_group_size=row_group_rows)
+            writer.write_table(
+                pa.Table.from_batches(pending, schema=schema), row_group_size=row_group_rows
+            )
         pending, pending_rows = [], 0
 
     try:
@@ -94,9 +103,11 @@ def write_trace(
             if writer is None:
                 extra = [f for f in batch.schema if f.name not in SCHEMA_V1.names]
                 schema = schema_with_metadata(start=start, source=source, extra_fields=extra)
-                writer = pq.ParquetWriter(tmp, schema, compression="zstd", write_statistics=True)
+                writer = pq.ParquetWriter(tmp, schema, compression=COMPRESSION, write_statistics=True)
             if batch.schema.names != schema.names:
-                raise TraceError(f"{where}: row {rows + 1}: batch columns {batch.schema.names} differ from the first batch's")
+                raise TraceError(
+                    f"{where}: row {rows + 1}: batch columns {batch.schema.names} differ from the first batch's"
+                )
             batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)
             rows += batch.num_rows
             while batch.num_rows:
@@ -108,7 +119,7 @@ def write_trace(
                     flush()
         if writer is None:
             schema = schema_with_metadata(start=start, source=source)
-            writer = pq.ParquetWriter(tmp, schema, compression="zstd", write_statistics=True)
+            writer = pq.ParquetWriter(tmp, schema, compression=COMPRESSION, write_statistics=True)
         flush()
         writer.close()
         writer = None

@@ -55,7 +55,7 @@ def _print_plan(plan: Any, mc: Any, con: Any) -> None:
 @click.option("--workers", "-w", type=click.IntRange(min=1), default=1, show_default=True, help="Local worker processes.")
 @click.option("--cluster", default=None, help="Dask: 'local' (LocalCluster) or a scheduler address; needs the dist extra.")
 @click.option("--check-every", type=click.IntRange(min=1), default=6, show_default=True, help="Check every k-th month by Monte Carlo.")
-@click.option("--evaluator", type=click.Choice(["sim", "queue"]), default="sim", show_default=True,
+@click.option("--evaluator", type=click.Choice(["sim", "queue"]), default="queue", show_default=True,
               help="sim: colossus.sim.simulate on a window per checked month; queue: fast FIFO-queue approximation.")
 @click.option("--sim-gpus", type=click.IntRange(min=64), default=4096, show_default=True,
               help="GPUs of the simulated replica of each month's fleet (sim evaluator).")

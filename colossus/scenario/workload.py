@@ -31,17 +31,33 @@ class KindSection(BaseModel):
 
     model_config = _CFG
 
-    job_share: float = Field(ge=0, description="Share of arrivals by count (normalised over kinds).")
-    gpus_min: int = Field(ge=1, description="Smallest GPU count; counts are powers of two (placeable shapes).")
+    job_share: float = Field(
+        ge=0, description="Share of arrivals by count (normalised over kinds)."
+    )
+    gpus_min: int = Field(
+        ge=1, description="Smallest GPU count; counts are powers of two (placeable shapes)."
+    )
     gpus_max: int = Field(ge=1, description="Largest GPU count.")
-    gpus_alpha: float = Field(ge=0, description="Power-law tail exponent: P(g) ~ g**-alpha over placeable shapes.")
+    gpus_alpha: float = Field(
+        ge=0, description="Power-law tail exponent: P(g) ~ g**-alpha over placeable shapes."
+    )
     duration_median_s: float = Field(gt=0, description="Median run time, s (log-normal).")
     duration_sigma: float = Field(ge=0, description="Sigma of log(run time).")
-    duration_max_s: float = Field(gt=0, description="Run times are clipped to this wall-clock limit, s.")
-    duration_min_s: float = Field(1.0, gt=0, description="Run times are clipped from below to this, s.")
-    priority: int | None = Field(None, description="Priority; default by kind (traces.schema.DEFAULT_PRIORITY).")
-    preemptible: bool | None = Field(None, description="Preemptibility; default by kind (traces.schema.DEFAULT_PREEMPTIBLE).")
-    elastic_share: float = Field(0.0, ge=0, le=1, description="Share of jobs that may run on half their GPUs.")
+    duration_max_s: float = Field(
+        gt=0, description="Run times are clipped to this wall-clock limit, s."
+    )
+    duration_min_s: float = Field(
+        1.0, gt=0, description="Run times are clipped from below to this, s."
+    )
+    priority: int | None = Field(
+        None, description="Priority; default by kind (traces.schema.DEFAULT_PRIORITY)."
+    )
+    preemptible: bool | None = Field(
+        None, description="Preemptibility; default by kind (traces.schema.DEFAULT_PREEMPTIBLE)."
+    )
+    elastic_share: float = Field(
+        0.0, ge=0, le=1, description="Share of jobs that may run on half their GPUs."
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> KindSection:
@@ -60,24 +76,66 @@ def _default_kinds() -> dict[str, KindSection]:
     return {
         # Acme Seren: pretraining = 0.9 % of jobs, 69.5 % of GPU time (traces.md §7); jobs up to
         # 2,048 GPUs (Seren/Kalos max 1,024; scaled to a 100k-GPU cluster: ASSUMPTION).
-        "pretrain": KindSection(job_share=0.009, gpus_min=64, gpus_max=2048, gpus_alpha=0.9,
-                                duration_median_s=3 * _H, duration_sigma=1.3, duration_max_s=14 * _D),
+        "pretrain": KindSection(
+            job_share=0.009,
+            gpus_min=64,
+            gpus_max=2048,
+            gpus_alpha=0.9,
+            duration_median_s=3 * _H,
+            duration_sigma=1.3,
+            duration_max_s=14 * _D,
+        ),
         # SFT: ASSUMPTION 6 % of jobs, 8-256 GPUs, median 1 h; takes ~25 % of GPU time.
-        "finetune": KindSection(job_share=0.06, gpus_min=8, gpus_max=256, gpus_alpha=0.7,
-                                duration_median_s=_H, duration_sigma=1.3, duration_max_s=3 * _D),
+        "finetune": KindSection(
+            job_share=0.06,
+            gpus_min=8,
+            gpus_max=256,
+            gpus_alpha=0.7,
+            duration_median_s=_H,
+            duration_sigma=1.3,
+            duration_max_s=3 * _D,
+        ),
         # Evaluation: the majority of jobs, < 1 % of GPU time (Acme Kalos 0.8 %); 1-8 GPUs.
-        "eval": KindSection(job_share=0.55, gpus_min=1, gpus_max=8, gpus_alpha=1.0,
-                            duration_median_s=150.0, duration_sigma=1.4, duration_max_s=_D),
+        "eval": KindSection(
+            job_share=0.55,
+            gpus_min=1,
+            gpus_max=8,
+            gpus_alpha=1.0,
+            duration_median_s=150.0,
+            duration_sigma=1.4,
+            duration_max_s=_D,
+        ),
         # Debug + other: short; sigma 1.8 = Philly's fit (p50 1,144 s, p90 11,265 s) (traces.md §1).
-        "other": KindSection(job_share=0.34, gpus_min=1, gpus_max=8, gpus_alpha=1.5,
-                             duration_median_s=60.0, duration_sigma=1.8, duration_max_s=_D),
+        "other": KindSection(
+            job_share=0.34,
+            gpus_min=1,
+            gpus_max=8,
+            gpus_alpha=1.5,
+            duration_median_s=60.0,
+            duration_sigma=1.8,
+            duration_max_s=_D,
+        ),
         # Data processing: ASSUMPTION 3 % of jobs, half elastic.
-        "data": KindSection(job_share=0.03, gpus_min=1, gpus_max=64, gpus_alpha=1.0,
-                            duration_median_s=1200.0, duration_sigma=1.5, duration_max_s=2 * _D,
-                            elastic_share=0.5),
+        "data": KindSection(
+            job_share=0.03,
+            gpus_min=1,
+            gpus_max=64,
+            gpus_alpha=1.0,
+            duration_median_s=1200.0,
+            duration_sigma=1.5,
+            duration_max_s=2 * _D,
+            elastic_share=0.5,
+        ),
         # Inference / serving experiments: ASSUMPTION 1.1 % of jobs, 8-64 GPUs, median 3 h.
-        "inference": KindSection(job_share=0.011, gpus_min=8, gpus_max=64, gpus_alpha=1.0,
-                                 duration_median_s=3 * _H, duration_sigma=1.0, duration_max_s=7 * _D),
+        "inference": KindSection(
+            job_share=0.011,
+            gpus_min=8,
+            gpus_max=64,
+            gpus_alpha=1.0,
+            duration_median_s=3 * _H,
+            duration_sigma=1.0,
+            duration_max_s=7 * _D,
+        ),
     }
 
 
@@ -87,23 +145,29 @@ class WorkloadSection(BaseModel):
     model_config = _CFG
 
     offered_load_gpus: float = Field(
-        10_000.0, gt=0,
+        10_000.0,
+        gt=0,
         description="Mean GPUs' worth of background work submitted (GPU-seconds per second). "
         "ASSUMPTION: the non-hero part of Colossus phase 1 (100,352 H100 less the ~90k-GPU hero); "
         "gives ~12k jobs/day with the default kinds (Meta RSC-1 reports 7.2k jobs/day).",
     )
     diurnal_amplitude: float = Field(
-        0.5, ge=0, lt=1,
+        0.5,
+        ge=0,
+        lt=1,
         description="Relative amplitude of the daily arrival cycle. Philly: 2.2k-7.2k jobs per "
         "hour-of-day bucket, (max-min)/(max+min) = 0.53 (traces.md §10.5).",
     )
     peak_hour: float = Field(
-        7.0, ge=0, lt=24,
+        7.0,
+        ge=0,
+        lt=24,
         description="Hour of day (UTC) of the arrival peak. Philly's busiest hour-of-day bucket is "
         "07:00 in philly.csv's clock (computed from the file).",
     )
     weekend_factor: float = Field(
-        0.5, gt=0,
+        0.5,
+        gt=0,
         description="Saturday/Sunday arrival rate relative to weekdays. Philly: 7.2k and 7.0k "
         "weekend-day jobs vs 13.6k per weekday on average = 0.52 (computed from philly.csv).",
     )
@@ -136,9 +200,7 @@ class WorkloadSection(BaseModel):
 
 def to_workload_params(section: WorkloadSection, *, gpus_per_node: int = 8) -> WorkloadParams:
     """The generator's parameters for a workload section."""
-    kinds = tuple(
-        KindProfile(kind=name, **k.model_dump()) for name, k in section.kinds.items()
-    )
+    kinds = tuple(KindProfile(kind=name, **k.model_dump()) for name, k in section.kinds.items())
     return WorkloadParams(
         offered_load_gpus=section.offered_load_gpus,
         kinds=kinds,

@@ -182,8 +182,13 @@ class _Sim:
     def ticks(self):  # noqa: ANN201
         while True:
             yield self.env.timeout(self.sc.scheduler.round_s)
-            if self.pending or (self.hero is not None and self.hero.missing_nodes):
+            if self.hero is not None and self.hero.missing_nodes:
                 self.request_round()
+            elif self.pending:
+                spares = self.sc.hero.hot_spare_nodes if (self.sc.hero and self.hero is not None) else 0
+                free = self.cl.gpus_healthy() - int(self.div_alloc.sum()) - spares * self.cl.gpus_per_node
+                if free > 0:  # a periodic round can only help when some GPUs are free
+                    self.request_round()
 
     def phases(self):  # noqa: ANN201
         order = np.argsort(self.cl.phase_start_s, kind="stable")

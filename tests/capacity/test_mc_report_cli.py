@@ -56,6 +56,7 @@ def sim_mc(small, planned, tmp_path_factory):
     return run_monte_carlo(planned, small, SIM_CFG, cache_dir=cache), cache
 
 
+@pytest.mark.slow
 def test_sim_evaluator_runs_the_simulation(small, planned, sim_mc):
     """Each replication simulates every checked month: jobs ran, waits are finite and >= 0."""
     mc, _ = sim_mc
@@ -69,6 +70,7 @@ def test_sim_evaluator_runs_the_simulation(small, planned, sim_mc):
     assert set(mc.waits) == set(planned.inputs.divisions)
 
 
+@pytest.mark.slow
 def test_sim_mc_reproducible_and_resumes(small, planned, sim_mc, tmp_path):
     mc, cache = sim_mc
     again = run_monte_carlo(planned, small, SIM_CFG, cache_dir=cache)  # everything from the cache
@@ -137,7 +139,7 @@ def test_cli_plan_end_to_end(tmp_path):
     out = tmp_path / "out"
     res = CliRunner().invoke(cli, ["plan", str(ROOT / "examples" / "b200_300mw.toml"), "--horizon-months", "6",
                                    "-r", "1", "--window-days", "0.25",
-                                   "--check-every", "6", "--sim-gpus", "1024", "--out", str(out), "--json"])  # fmt: skip
+                                   "--check-every", "6", "--evaluator", "queue", "--out", str(out), "--json"])  # fmt: skip
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert set(doc["plan"]["arrays_added"]) == {"B200"}

@@ -17,7 +17,7 @@ from traces.errors import TraceError
 from traces.importers.divisions import DivisionMap
 from traces.schema import DEFAULT_PREEMPTIBLE, DEFAULT_PRIORITY, SCHEMA_V1
 
-__all__ = ["ImportResult", "Rows", "assemble", "read_csv", "to_float", "to_int", "to_epoch_s"]
+__all__ = ["ImportResult", "Rows", "assemble", "read_csv", "to_epoch_s", "to_float", "to_int"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -36,7 +36,9 @@ class ImportResult:
     """Source rows left out, by reason."""
 
 
-def read_csv(path: Path, fmt: str, required: Sequence[str], *, names: Sequence[str] | None = None) -> pa.Table:
+def read_csv(
+    path: Path, fmt: str, required: Sequence[str], *, names: Sequence[str] | None = None
+) -> pa.Table:
     """Read a CSV with every column as text; check the required columns are there.
 
     ``names`` gives the column names of a headerless file (its column count must match).
@@ -61,7 +63,9 @@ def read_csv(path: Path, fmt: str, required: Sequence[str], *, names: Sequence[s
     missing = [c for c in required if c not in table.column_names]
     if missing:
         found = ", ".join(table.column_names[:12])
-        raise TraceError(f"{path}: missing column '{missing[0]}' for format '{fmt}' (found: {found})")
+        raise TraceError(
+            f"{path}: missing column '{missing[0]}' for format '{fmt}' (found: {found})"
+        )
     return table
 
 
@@ -87,22 +91,34 @@ def _first_bad(col: pa.ChunkedArray, cast: pa.DataType) -> int:
     return 0
 
 
-def to_float(table: pa.Table, name: str, path: Path, *, headerless: bool = False, allow_null: bool = False) -> np.ndarray:
+def to_float(
+    table: pa.Table, name: str, path: Path, *, headerless: bool = False, allow_null: bool = False
+) -> np.ndarray:
     """A text column as float64 (NaN for null when allowed); errors name the line and column."""
     col = table.column(name)
     try:
         arr = pc.cast(col, pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         i = _first_bad(col, pa.float64())
-        raise TraceError(f"{path}: line {_line(i, headerless)}: column '{name}': not a number: {col[i].as_py()!r}") from None
+        raise TraceError(
+            f"{path}: line {_line(i, headerless)}: column '{name}': not a number: {col[i].as_py()!r}"
+        ) from None
     if arr.null_count and not allow_null:
         i = int(np.argmax(pc.is_null(arr).to_numpy(zero_copy_only=False)))
-        raise TraceError(f"{path}: line {_line(i, headerless)}: column '{name}': empty value")
+        raise TraceError(
+            f"{path}: line {_line(i, headerless)}: column '{name}': missing or NaN value"
+        )
     out = arr.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
-    bad = ~np.isfinite(out) if not allow_null else np.isinf(out) | (np.isnan(out) & ~pc.is_null(arr).to_numpy(zero_copy_only=False))
+    bad = (
+        ~np.isfinite(out)
+        if not allow_null
+        else np.isinf(out) | (np.isnan(out) & ~pc.is_null(arr).to_numpy(zero_copy_only=False))
+    )
     if bad.any():
         i = int(np.argmax(bad))
-        raise TraceError(f"{path}: line {_line(i, headerless)}: column '{name}': not a finite number: {col[i].as_py()!r}")
+        raise TraceError(
+            f"{path}: line {_line(i, headerless)}: column '{name}': not a finite number: {col[i].as_py()!r}"
+        )
     return out
 
 
@@ -112,23 +128,31 @@ def to_int(table: pa.Table, name: str, path: Path, *, headerless: bool = False) 
     frac = x != np.round(x)
     if frac.any():
         i = int(np.argmax(frac))
-        raise TraceError(f"{path}: line {_line(i, headerless)}: column '{name}': not a whole number: {x[i]!r}")
+        raise TraceError(
+            f"{path}: line {_line(i, headerless)}: column '{name}': not a whole number: {x[i]!r}"
+        )
     return x.astype(np.int64)
 
 
 def to_epoch_s(table: pa.Table, name: str, path: Path, *, allow_null: bool = False) -> np.ndarray:
     """Wall-clock text ('YYYY-MM-DD HH:MM:SS', ISO 8601 with or without zone; naive = UTC) as epoch seconds."""
     col = table.column(name)
-    text = pc.replace_substring_regex(col, r"^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d(?:\.\d+)?)", r"\1T\2")
+    text = pc.replace_substring_regex(
+        col, r"^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d(?:\.\d+)?)", r"\1T\2"
+    )
     out = np.full(len(col), np.nan)
     valid = pc.is_valid(col).to_numpy(zero_copy_only=False)
     try:
-        ts = pc.cast(pc.strptime(text, format="%Y-%m-%dT%H:%M:%S%z", unit="s", error_is_null=True), pa.int64())
+        ts = pc.cast(
+            pc.strptime(text, format="%Y-%m-%dT%H:%M:%S%z", unit="s", error_is_null=True),
+            pa.int64(),
+        )
         zoned = ts.to_numpy(zero_copy_only=False).astype(float)
         missing = np.isnan(zoned) & valid
         if missing.any():
             naive = pc.cast(
-                pc.strptime(text, format="%Y-%m-%dT%H:%M:%S", unit="s", error_is_null=True), pa.int64()
+                pc.strptime(text, format="%Y-%m-%dT%H:%M:%S", unit="s", error_is_null=True),
+                pa.int64(),
             )
             n = naive.to_numpy(zero_copy_only=False).astype(float)
             zoned = np.where(missing, n, zoned)
@@ -179,7 +203,9 @@ def assemble(
     def fail(mask: np.ndarray, column: str, what: str) -> None:
         if mask.any():
             i = int(np.argmax(mask))
-            raise TraceError(f"{paths[rows.path_of_row[i]]}: line {rows.line[i]}: column '{column}': {what}")
+            raise TraceError(
+                f"{paths[rows.path_of_row[i]]}: line {rows.line[i]}: column '{column}': {what}"
+            )
 
     fail(~np.isfinite(rows.submit_s), "submit time", "not a finite time")
     fail(rows.num_gpus < 0, "GPUs", "negative GPU count")
@@ -187,7 +213,9 @@ def assemble(
     fail(rows.duration_s < 0, "duration", "negative duration")
     keep = (rows.num_gpus >= 1) & (rows.duration_s > 0)
     if (rows.num_gpus < 1).any():
-        dropped["no GPU (CPU-only job)"] = dropped.get("no GPU (CPU-only job)", 0) + int((rows.num_gpus < 1).sum())
+        dropped["no GPU (CPU-only job)"] = dropped.get("no GPU (CPU-only job)", 0) + int(
+            (rows.num_gpus < 1).sum()
+        )
     zero_d = (rows.num_gpus >= 1) & (rows.duration_s <= 0)
     if zero_d.any():
         dropped["zero run time"] = dropped.get("zero run time", 0) + int(zero_d.sum())
@@ -199,21 +227,35 @@ def assemble(
     t0 = float(rows.submit_s[order[0]]) if n else 0.0
     start = origin + timedelta(seconds=math.floor(t0)) if n else origin
     t0 = math.floor(t0)
-    kind = rows.kind.take(take) if rows.kind is not None else pa.array(np.full(n, "other"), pa.string())
+    kind = (
+        rows.kind.take(take)
+        if rows.kind is not None
+        else pa.array(np.full(n, "other"), pa.string())
+    )
     kind_np = np.asarray(kind.to_numpy(zero_copy_only=False), dtype=object)
     if rows.priority is not None:
         prio = rows.priority[order].astype(np.int16)
     else:
-        prio = np.array([DEFAULT_PRIORITY[k] for k in kind_np], dtype=np.int16) if n else np.zeros(0, np.int16)
+        prio = (
+            np.array([DEFAULT_PRIORITY[k] for k in kind_np], dtype=np.int16)
+            if n
+            else np.zeros(0, np.int16)
+        )
     if rows.preemptible is not None:
         pre = rows.preemptible[order].astype(bool)
     else:
-        pre = np.array([DEFAULT_PREEMPTIBLE[k] for k in kind_np], dtype=bool) if n else np.zeros(0, bool)
+        pre = (
+            np.array([DEFAULT_PREEMPTIBLE[k] for k in kind_np], dtype=bool)
+            if n
+            else np.zeros(0, bool)
+        )
     g = rows.num_gpus[order]
     too_big = g > np.iinfo(np.int32).max
     if too_big.any():
         i = order[int(np.argmax(too_big))]
-        raise TraceError(f"{paths[rows.path_of_row[i]]}: line {rows.line[i]}: column 'GPUs': too large")
+        raise TraceError(
+            f"{paths[rows.path_of_row[i]]}: line {rows.line[i]}: column 'GPUs': too large"
+        )
     div = divisions.map(rows.division_key.take(take))
 
     def opt(a: pa.Array | None, type_: pa.DataType) -> pa.Array:
@@ -260,8 +302,14 @@ def concat_tables(tables: list[pa.Table]) -> pa.Table:
     return pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
 
 
-def map_values(col: pa.Array | pa.ChunkedArray, mapping: dict[str, str], default: str | None) -> pa.Array:
+def map_values(
+    col: pa.Array | pa.ChunkedArray, mapping: dict[str, str], default: str | None
+) -> pa.Array:
     """Map text values through ``mapping`` (case-sensitive); unmapped values become ``default``."""
     enc = (col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col).dictionary_encode()
-    names = [mapping.get(v, default) if v is not None else default for v in enc.dictionary.to_pylist()]
-    return pa.DictionaryArray.from_arrays(enc.indices, pa.array(names, pa.string())).cast(pa.string())
+    names = [
+        mapping.get(v, default) if v is not None else default for v in enc.dictionary.to_pylist()
+    ]
+    return pa.DictionaryArray.from_arrays(enc.indices, pa.array(names, pa.string())).cast(
+        pa.string()
+    )

@@ -34,7 +34,9 @@ def import_itp(paths: Sequence[Path], *, divisions: DivisionMap) -> ImportResult
             dict(
                 path_of_row=np.full(n, k),
                 line=np.arange(2, n + 2),
-                job_id=pc.binary_join_element_wise(pa.array([path.stem] * n), t.column("job_id").combine_chunks(), "/"),
+                job_id=pc.binary_join_element_wise(
+                    pa.array([path.stem] * n), t.column("job_id").combine_chunks(), "/"
+                ),
                 submit_s=to_float(t, "submission_time", path),
                 duration_s=to_float(t, "duration", path),
                 num_gpus=to_int(t, "num_gpu", path),
@@ -55,5 +57,13 @@ def import_itp(paths: Sequence[Path], *, divisions: DivisionMap) -> ImportResult
         i = int(np.argmax(rows.num_gpus == 0))
         from traces.errors import TraceError
 
-        raise TraceError(f"{paths[rows.path_of_row[i]]}: line {rows.line[i]}: column 'num_gpu': must be >= 1, got 0")
-    return assemble(rows, paths, divisions=divisions, origin=ORIGIN, source=f"{FORMAT}: " + ", ".join(p.name for p in paths))
+        raise TraceError(
+            f"{paths[rows.path_of_row[i]]}: line {rows.line[i]}: column 'num_gpu': must be >= 1, got 0"
+        )
+    return assemble(
+        rows,
+        paths,
+        divisions=divisions,
+        origin=ORIGIN,
+        source=f"{FORMAT}: " + ", ".join(p.name for p in paths),
+    )

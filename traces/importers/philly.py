@@ -19,7 +19,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from traces.errors import TraceError
-from traces.importers._common import EPOCH, ImportResult, Rows, assemble, read_csv, to_epoch_s, to_float, to_int
+from traces.importers._common import (
+    EPOCH,
+    ImportResult,
+    Rows,
+    assemble,
+    read_csv,
+    to_epoch_s,
+    to_float,
+    to_int,
+)
 from traces.importers.divisions import DivisionMap
 
 CSV_COLUMNS = ("timestamp", "duration", "num_gpus", "cluster")
@@ -53,19 +62,29 @@ def import_philly_csv(paths: Sequence[Path], *, divisions: DivisionMap) -> Impor
         kind=pa.array(np.full(g.size, "train"), pa.string()),
     )
     _no_zero_gpus(rows, paths, "num_gpus")
-    return assemble(rows, paths, divisions=divisions, origin=EPOCH, source="philly: " + ", ".join(p.name for p in paths))
+    return assemble(
+        rows,
+        paths,
+        divisions=divisions,
+        origin=EPOCH,
+        source="philly: " + ", ".join(p.name for p in paths),
+    )
 
 
 def _no_zero_gpus(rows: Rows, paths: Sequence[Path], column: str) -> None:
     bad = rows.num_gpus < 1
     if bad.any():
         i = int(np.argmax(bad))
-        raise TraceError(f"{paths[rows.path_of_row[i]]}: line {rows.line[i]}: column '{column}': must be >= 1, got {rows.num_gpus[i]}")
+        raise TraceError(
+            f"{paths[rows.path_of_row[i]]}: line {rows.line[i]}: column '{column}': must be >= 1, got {rows.num_gpus[i]}"
+        )
 
 
 def import_philly_json(paths: Sequence[Path], *, divisions: DivisionMap) -> ImportResult:
     """Import raw Philly ``cluster_job_log`` JSON files."""
-    rec: dict[str, list] = {k: [] for k in ("p", "line", "id", "t", "d", "g", "vc", "user", "status")}
+    rec: dict[str, list] = {
+        k: [] for k in ("p", "line", "id", "t", "d", "g", "vc", "user", "status")
+    }
     dropped = {"no attempt (never ran)": 0, "still running": 0}
     for k, path in enumerate(paths):
         if not path.is_file():
@@ -73,7 +92,9 @@ def import_philly_json(paths: Sequence[Path], *, divisions: DivisionMap) -> Impo
         try:
             jobs = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise TraceError(f"{path}: not a Philly cluster_job_log JSON ({' '.join(str(exc).split())})") from None
+            raise TraceError(
+                f"{path}: not a Philly cluster_job_log JSON ({' '.join(str(exc).split())})"
+            ) from None
         if not isinstance(jobs, list):
             raise TraceError(f"{path}: not a Philly cluster_job_log JSON (expected a list of jobs)")
         for i, job in enumerate(jobs):
@@ -82,7 +103,9 @@ def import_philly_json(paths: Sequence[Path], *, divisions: DivisionMap) -> Impo
                 raise TraceError(f"{where}: expected an object")
             for key in ("jobid", "vc", "submitted_time", "attempts", "status"):
                 if key not in job:
-                    raise TraceError(f"{where}: missing key '{key}' (not a Philly cluster_job_log JSON?)")
+                    raise TraceError(
+                        f"{where}: missing key '{key}' (not a Philly cluster_job_log JSON?)"
+                    )
             attempts = job["attempts"] or []
             if not attempts:
                 dropped["no attempt (never ran)"] += 1
@@ -91,7 +114,13 @@ def import_philly_json(paths: Sequence[Path], *, divisions: DivisionMap) -> Impo
                 dropped["still running"] += 1
                 continue
             try:
-                spans = [(_ts(a["start_time"], where, "start_time"), _ts(a["end_time"], where, "end_time")) for a in attempts]
+                spans = [
+                    (
+                        _ts(a["start_time"], where, "start_time"),
+                        _ts(a["end_time"], where, "end_time"),
+                    )
+                    for a in attempts
+                ]
                 gpus = sum(len(d.get("gpus", [])) for d in attempts[0].get("detail", []))
             except (KeyError, TypeError, AttributeError) as exc:
                 raise TraceError(f"{where}: malformed attempt ({exc})") from None
@@ -105,7 +134,9 @@ def import_philly_json(paths: Sequence[Path], *, divisions: DivisionMap) -> Impo
             rec["user"].append(job.get("user"))
             status = job["status"]
             if status not in _STATUS:
-                raise TraceError(f"{where}: key 'status': unknown value {status!r} (expected Pass, Killed or Failed)")
+                raise TraceError(
+                    f"{where}: key 'status': unknown value {status!r} (expected Pass, Killed or Failed)"
+                )
             rec["status"].append(_STATUS[status])
     rows = Rows(
         path_of_row=np.array(rec["p"], dtype=np.int64),
@@ -119,15 +150,26 @@ def import_philly_json(paths: Sequence[Path], *, divisions: DivisionMap) -> Impo
         user=pa.array(rec["user"], pa.string()),
         source_status=pa.array(rec["status"], pa.string()),
     )
-    result = assemble(rows, paths, divisions=divisions, origin=EPOCH, source="philly-json: " + ", ".join(p.name for p in paths),
-                      dropped={k: v for k, v in dropped.items() if v})
+    result = assemble(
+        rows,
+        paths,
+        divisions=divisions,
+        origin=EPOCH,
+        source="philly-json: " + ", ".join(p.name for p in paths),
+        dropped={k: v for k, v in dropped.items() if v},
+    )
     return result
 
 
 def _ts(value: object, where: str, key: str) -> float:
     if not isinstance(value, str):
         raise TraceError(f"{where}: key '{key}': expected 'YYYY-MM-DD HH:MM:SS', got {value!r}")
-    arr = pc.strptime(pa.array([value.replace("T", " ")]), format="%Y-%m-%d %H:%M:%S", unit="s", error_is_null=True)
+    arr = pc.strptime(
+        pa.array([value.replace("T", " ")]),
+        format="%Y-%m-%d %H:%M:%S",
+        unit="s",
+        error_is_null=True,
+    )
     if arr.null_count:
         raise TraceError(f"{where}: key '{key}': not a date-time: {value!r}")
     return float(arr.cast(pa.int64())[0].as_py())

@@ -1,0 +1,349 @@
+"""``colossus trace``: generate, import, inspect and validate job traces (Parquet, schema v1)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from colossus.commands.common import console, emit_json, quiet_option, seed_option
+from colossus.errors import InputError
+
+_FORMATS = ("itp", "philly", "philly-json", "helios", "pai", "openb", "acme")
+
+
+@click.group("trace")
+def trace_group() -> None:
+    """Job traces: Parquet files of jobs (schema v1), one row per job in submit order.
+
+    \b
+    Columns: job_id, submit_time_s, division, num_gpus, duration_s, kind, priority,
+    preemptible, work_tokens, model, min_gpus, user, source_status.
+
+    \b
+    Examples:
+      colossus trace generate --days 7 -o week.parquet --seed 1
+      colossus trace generate my.toml --days 30 -o month.parquet
+      colossus trace import itp data/traces/microsoft_itp/cluster*.csv -o itp.parquet
+      colossus trace import philly philly.csv -o philly.parquet --division-map vcs.csv
+      colossus trace inspect itp.parquet
+      colossus trace validate week.parquet
+    """
+
+
+def _scenario(name: str | None) -> Any:
+    from colossus.scenario import load_scenario
+
+    return load_scenario(name)
+
+
+def _output(path: Path) -> Path:
+    if path.exists() and path.is_dir():
+        raise InputError(f"{path}: is a folder; -o takes a file name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@trace_group.command("generate")
+@click.argument("scenario", required=False, metavar="[SCENARIO]")
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0, min_open=True),
+    required=True,
+    help="Length of the submit window, days.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Parquet file to write.",
+)
+@seed_option()
+@click.option("--no-hero", is_flag=True, help="Leave the scenario's hero run out.")
+@click.option("--json", "as_json", is_flag=True, help="Print the written file's summary as JSON.")
+@quiet_option()
+def generate_cmd(
+    scenario: str | None,
+    days: float,
+    output: Path,
+    seed: int,
+    no_hero: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Generate a synthetic trace for a scenario's divisions.
+
+    SCENARIO is a built-in name (default: memphis) or a TOML file; its [workload] section holds
+    the generator's parameters (arrival rate from offered load, diurnal and weekly cycle, the
+    LLM-lab job mix of Acme) and its divisions' load_share split the GPU-time. The hero run
+    (Grok 3) is one pretrain job sized in tokens, submitted on hero.start_day.
+
+    \b
+    Examples:
+      colossus trace generate --days 7 -o week.parquet
+      colossus trace generate memphis --days 90 -o q.parquet --seed 7 --no-hero
+    """
+    from colossus.scenario.workload import division_loads, to_workload_params
+    from traces.generator import HeroJob, expected_statistics, generate_batches
+    from traces.writer import write_trace
+
+    scn = _scenario(scenario)
+    try:
+        params = to_workload_params(scn.workload, gpus_per_node=scn.cluster.gpus_per_node)
+        loads = division_loads(scn.workload, scn.divisions)
+        expected = expected_statistics(params, loads)
+    except ValueError as exc:
+        raise InputError(f"{scenario or 'memphis'}: workload: {exc}") from None
+    hero = None
+    if scn.hero is not None and scn.hero.enabled and not no_hero:
+        hero = HeroJob(
+            job_id=scn.hero.name,
+            division=scn.hero.division,
+            num_gpus=scn.hero.gpus,
+            work_tokens=scn.hero.tokens,
+            model=scn.hero.model,
+            submit_time_s=scn.hero.start_day * 86_400.0,
+        )
+    start = dt.datetime.combine(scn.scenario.start_date, dt.time(), tzinfo=dt.UTC)
+    source = f"generator scenario={scn.name} seed={seed} days={days:g}"
+    t0 = time.perf_counter()
+    rows = write_trace(
+        _output(output),
+        generate_batches(params, loads, days=days, seed=seed, hero=hero, start=start),
+        start=start,
+        source=source,
+        divisions=[d.name for d in scn.divisions],
+    )
+    info = {
+        "file": str(output),
+        "rows": rows,
+        "days": days,
+        "seed": seed,
+        "scenario": scn.name,
+        "hero": hero.job_id if hero else None,
+        "expected_jobs_per_day": expected["jobs_per_day"],
+        "expected_gpu_time_share_by_kind": expected["gpu_time_share_by_kind"],
+        "wall_s": round(time.perf_counter() - t0, 3),
+    }
+    if as_json:
+        emit_json(info)
+    elif not quiet:
+        click.echo(
+            f"wrote {output}: {rows:,d} jobs over {days:g} days (expected {expected['jobs_per_day']:,.0f}/day), seed {seed}"
+            + (f", hero {hero.job_id}" if hero else "")
+        )
+
+
+@trace_group.command("import")
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(_FORMATS))
+@click.argument(
+    "sources", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="SRC..."
+)
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Parquet file to write.",
+)
+@click.option(
+    "--division-map",
+    "division_map",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="CSV (key,division), JSON or TOML mapping source VCs/users/clusters to divisions; '*' = default. Without it: a stable hash into the divisions.",
+)
+@click.option(
+    "--scenario",
+    "scenario",
+    default=None,
+    help="Scenario whose divisions to map onto (default: memphis).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the import summary as JSON.")
+@quiet_option()
+def import_cmd(
+    fmt: str,
+    sources: tuple[Path, ...],
+    output: Path,
+    division_map: Path | None,
+    scenario: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Import a public trace into schema v1.
+
+    \b
+    FORMAT and its files:
+      itp          Microsoft ITP clusterNN.csv (division key: file name)
+      philly       Philly job-level philly.csv (key: cluster = VC)
+      philly-json  Philly raw cluster_job_log JSON (key: vc)
+      helios       Helios cluster_log.csv (key: vc)
+      pai          Alibaba PAI 2020 job table AND task table, headerless (key: user)
+      openb        Alibaba OpenB v2023 openb_pod_list_*.csv (key: qos)
+      acme         Acme trace_seren.csv / trace_kalos.csv (key: user; kind from type)
+
+    Jobs that never ran, are still running, or use no GPU are left out and counted.
+    Times become seconds from the earliest submit (written as the file's start).
+
+    \b
+    Examples:
+      colossus trace import itp cluster*.csv -o itp.parquet
+      colossus trace import pai pai_job_table.csv pai_task_table.csv -o pai.parquet
+    """
+    from traces.importers import IMPORTERS, DivisionMap, load_division_map
+    from traces.writer import write_trace
+
+    names = [d.name for d in _scenario(scenario).divisions]
+    dmap = (
+        load_division_map(division_map, names)
+        if division_map
+        else DivisionMap(divisions=tuple(names))
+    )
+    t0 = time.perf_counter()
+    result = IMPORTERS[fmt].run(list(sources), divisions=dmap)
+    rows = write_trace(
+        _output(output), result.table, start=result.start, source=result.source, divisions=names
+    )
+    info = {
+        "file": str(output),
+        "format": fmt,
+        "rows": rows,
+        "start": result.start.isoformat(),
+        "dropped": result.dropped,
+        "wall_s": round(time.perf_counter() - t0, 3),
+    }
+    if as_json:
+        emit_json(info)
+    elif not quiet:
+        left = ", ".join(f"{v:,d} {k}" for k, v in result.dropped.items())
+        click.echo(
+            f"wrote {output}: {rows:,d} jobs from {len(sources)} file(s)"
+            + (f"; left out {left}" if left else "")
+        )
+
+
+@trace_group.command("inspect")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def inspect_cmd(file: Path, as_json: bool) -> None:
+    """Summarise a trace: rows, time span, GPU-count histogram, run-time percentiles,
+    GPU-time share by job size, by division and by kind.
+
+    \b
+    Example:
+      colossus trace inspect itp.parquet          # jobs >= 8 GPUs hold ~79% of GPU time
+      colossus trace inspect itp.parquet --json | jq .gpu_time_share_ge8_gpus
+    """
+    from traces.reader import iter_batches, read_metadata
+    from traces.stats import summarize
+
+    meta = read_metadata(file)
+    s = summarize(iter_batches(file))
+    figures = {
+        "file": str(file),
+        "start": meta.start.isoformat(),
+        "source": meta.source,
+        **s.to_dict(),
+    }
+    if as_json:
+        emit_json(figures)
+        return
+    _print_summary(figures)
+
+
+def _pct(x: float) -> str:
+    return "-" if x != x else f"{100 * x:.1f}%"
+
+
+def _print_summary(f: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    out = console()
+    out.print(f"[bold]{f['file']}[/bold]  source: {f['source']}")
+    out.print(
+        f"{f['rows']:,d} jobs, submits over {f['span_days']:.1f} days from {f['start']}; "
+        f"{f['total_gpu_hours']:,.0f} GPU-hours; {f['token_jobs']} job(s) sized in tokens"
+    )
+    p = f["duration_percentiles_s"]
+    if p:
+        out.print(
+            f"run time p50 {p['p50']:,.0f} s, p90 {p['p90']:,.0f} s, p99 {p['p99']:,.0f} s, mean {f['duration_mean_s']:,.0f} s"
+        )
+    out.print(
+        f"GPU-time share: 1-GPU jobs {_pct(f['gpu_time_share_1_gpu'])}, >=8 GPUs {_pct(f['gpu_time_share_ge8_gpus'])}, "
+        f">8 GPUs {_pct(f['gpu_time_share_gt8_gpus'])}"
+    )
+    sizes = Table(title="by job size (GPUs)")
+    for col in ("GPUs", "jobs", "share of jobs", "share of GPU-time"):
+        sizes.add_column(col, justify="right")
+    for label, n in f["gpu_hist"].items():
+        sizes.add_row(
+            label,
+            f"{n:,d}",
+            _pct(n / f["rows"]),
+            _pct(f["gpu_time_by_size"].get(label, float("nan"))),
+        )
+    out.print(sizes)
+    for title, key in (("by division", "by_division"), ("by kind", "by_kind")):
+        t = Table(title=title)
+        for col in (title.split()[1], "jobs", "share of GPU-time"):
+            t.add_column(col, justify="right" if col != title.split()[1] else "left")
+        for name, v in f[key].items():
+            t.add_row(name, f"{v['jobs']:,d}", _pct(v["gpu_time_share"]))
+        out.print(t)
+
+
+@trace_group.command("validate")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--scenario",
+    "scenario",
+    default=None,
+    help="Check divisions against this scenario (default: memphis).",
+)
+@click.option("--any-division", is_flag=True, help="Accept any division name.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def validate_cmd(file: Path, scenario: str | None, any_division: bool, as_json: bool) -> None:
+    """Check a trace against schema v1: readable Parquet, file metadata, column types, no nulls
+    where required, ranges (GPUs >= 1, finite non-negative times), known kinds and divisions,
+    unique job ids, submit order. Exits 2 naming the file, row and column of the first problem.
+
+    \b
+    Examples:
+      colossus trace validate week.parquet
+      colossus trace validate external.parquet --any-division
+    """
+    from traces.reader import iter_batches, read_metadata
+
+    divisions = None if any_division else [d.name for d in _scenario(scenario).divisions]
+    meta = read_metadata(file)
+    rows = sum(b.num_rows for b in iter_batches(file, divisions=divisions))
+    if as_json:
+        emit_json(
+            {
+                "file": str(file),
+                "ok": True,
+                "rows": rows,
+                "start": meta.start.isoformat(),
+                "source": meta.source,
+                "extra_columns": list(meta.extra_columns),
+            }
+        )
+    else:
+        extra = (
+            f"; extra columns kept and ignored: {', '.join(meta.extra_columns)}"
+            if meta.extra_columns
+            else ""
+        )
+        click.echo(
+            f"ok: {file}: {rows:,d} jobs, schema v{meta.version}, start {meta.start.isoformat()}{extra}"
+        )
+
+
+COMMANDS: list[click.Command] = [trace_group]
