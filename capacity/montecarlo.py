@@ -6,9 +6,11 @@ seeds derived with :class:`colossus.streams.Streams` (``rep-<r>`` child; ``workl
 the executor or completion order.  Each task's result is stored as JSON under the SHA-256 of
 its inputs (the cache folder), so a run interrupted after k tasks resumes with R - k.
 
-Defaults (chosen so ``colossus plan`` on ``memphis`` stays inside 120 s on 2 cores with the
-``sim`` evaluator; see ``benchmarks/plan.py``): 4 replications, every 6th month (and the last)
-checked, a 1-day window per month with the first 6 h as warm-up, on a 4,096-GPU replica.
+Defaults (``colossus plan`` on ``memphis`` takes a few seconds on 2 cores with the default
+``queue`` evaluator; see ``benchmarks/plan.py``): 16 replications, every 3rd month (and the last)
+checked, a 1-day window per month with the first 6 h as warm-up. The ``sim`` evaluator runs the
+full simulation on a 4,096-GPU replica of each checked month and is much slower: use it with
+``-r 2 --check-every 6``.
 """
 
 from __future__ import annotations
@@ -59,8 +61,8 @@ class McConfig:
         ``sim`` only: scheduling policy (default: the scenario's).
     """
 
-    replications: int = 4
-    check_every_months: int = 6
+    replications: int = 16
+    check_every_months: int = 3
     window_days: float = 1.0
     warmup_days: float = 0.25
     seed: int = 0

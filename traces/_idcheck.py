@@ -113,7 +113,7 @@ class IdTracker:
         ):
             b = self._chunks.pop()
             a = self._chunks.pop()
-            self._chunks.append(np.sort(np.concatenate((a, b))))
+            self._chunks.append(np.sort(np.concatenate((a, b))))  # SIMD sort beats a merge here
         if not suspects:
             return np.zeros(0, dtype=np.int64)
         return np.unique(np.concatenate(suspects))

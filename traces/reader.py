@@ -30,9 +30,11 @@ from traces.schema import (
     SCHEMA_VERSION,
     parse_start,
 )
-from traces.validate import BatchValidator, conform_batch, conform_schema
+from traces.validate import BatchValidator, conform_batch, conform_schema, decode_dictionaries
 
 __all__ = ["TraceMetadata", "iter_batches", "read_metadata", "read_table"]
+
+_DICT_COLUMNS = ("division", "kind", "user", "model", "source_status")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -213,6 +215,14 @@ def iter_batches(
         unknown = [c for c in columns if c not in SCHEMA_V1.names and c not in meta.extra_columns]
         if unknown:
             raise TraceError(f"{where}: no column {unknown[0]!r} in the file")
+    # Low-cardinality text is decoded as dictionaries (much faster than plain strings) and
+    # validated through the dictionary; batches are handed out as plain strings.
+    text = [
+        c for c in _DICT_COLUMNS
+        if c in pf.schema_arrow.names and pa.types.is_string(pf.schema_arrow.field(c).type)
+    ]
+    if text:
+        pf = pq.ParquetFile(meta.path, read_dictionary=text)
     read_cols = None
     if columns is not None:  # v1 columns are always read: batches are conformed and validated
         read_cols = [n for n in pf.schema_arrow.names if n in SCHEMA_V1.names or n in columns]
@@ -227,9 +237,10 @@ def iter_batches(
     raw_batches = pf.iter_batches(batch_size=batch_rows, columns=read_cols, use_threads=True)
     try:
         for raw in _prefetch(raw_batches):
-            batch = conform_batch(raw, where, row)
+            batch = conform_batch(raw, where, row, keep_dictionary=True)
             if validator is not None:
                 validator.check(batch)
+            batch = decode_dictionaries(batch)
             row += batch.num_rows
             if columns is not None:
                 batch = batch.select(list(columns))

@@ -17,9 +17,10 @@ from traces._idcheck import IdTracker, hash_strings
 from traces.errors import TraceError
 from traces.schema import KINDS, NON_NULL_COLUMNS, SCHEMA_V1
 
-__all__ = ["BatchValidator", "conform_batch", "conform_schema"]
+__all__ = ["BatchValidator", "conform_batch", "conform_schema", "decode_dictionaries"]
 
 _STRINGS = (pa.string(), pa.large_string())
+_DICT = pa.dictionary(pa.int32(), pa.string())
 
 
 def _compatible(actual: pa.DataType, expected: pa.DataType) -> bool:
@@ -57,10 +58,14 @@ def conform_schema(schema: pa.Schema, where: str) -> None:
             )
 
 
-def conform_batch(batch: pa.RecordBatch | pa.Table, where: str, first_row: int) -> pa.RecordBatch:
+def conform_batch(
+    batch: pa.RecordBatch | pa.Table, where: str, first_row: int, *, keep_dictionary: bool = False
+) -> pa.RecordBatch:
     """Cast the v1 columns of a batch to their exact v1 types; v1 columns first, extras after.
 
     Missing nullable columns are added as nulls. ``first_row`` (1-based) numbers the rows in errors.
+    With ``keep_dictionary``, dictionary-encoded text stays encoded (``dictionary<int32, string>``;
+    the validator checks such columns through their dictionary) until :func:`decode_dictionaries`.
     """
     if isinstance(batch, pa.Table):
         batch = (
@@ -78,7 +83,10 @@ def conform_batch(batch: pa.RecordBatch | pa.Table, where: str, first_row: int) 
             arrays.append(pa.nulls(n, field.type))
             continue
         col = batch.column(idx)
-        if col.type != field.type:
+        if keep_dictionary and field.type == pa.string() and pa.types.is_dictionary(col.type):
+            if col.type != _DICT:
+                col = col.cast(_DICT)
+        elif col.type != field.type:
             if not _compatible(col.type, field.type):
                 raise TraceError(
                     f"{where}: column '{field.name}' has type {col.type}, expected {field.type}"
@@ -97,7 +105,22 @@ def conform_batch(batch: pa.RecordBatch | pa.Table, where: str, first_row: int) 
     for name in extras:
         arrays.append(batch.column(batch.schema.get_field_index(name)))
         names.append(name)
-    fields = list(SCHEMA_V1) + [batch.schema.field(name) for name in extras]
+    fields = [
+        f.with_type(a.type) if a.type != f.type else f for f, a in zip(SCHEMA_V1, arrays, strict=False)
+    ] + [batch.schema.field(name) for name in extras]
+    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def decode_dictionaries(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Turn dictionary-encoded v1 text columns back into plain ``string`` (exact v1 types)."""
+    n_v1 = len(SCHEMA_V1)
+    if all(batch.schema.field(i).type == SCHEMA_V1.field(i).type for i in range(n_v1)):
+        return batch
+    arrays = [
+        batch.column(i).cast(pa.string()) if i < n_v1 and pa.types.is_dictionary(batch.column(i).type) else batch.column(i)
+        for i in range(batch.num_columns)
+    ]
+    fields = list(SCHEMA_V1) + [batch.schema.field(i) for i in range(n_v1, batch.num_columns)]
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
 
 
@@ -108,6 +131,23 @@ def _first_uncastable(col: pa.Array, type_: pa.DataType) -> int:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return i
     return 0
+
+
+def _not_in(col: pa.Array, allowed: pa.Array) -> np.ndarray | None:
+    """Mask of non-null values not in ``allowed``, or None when all are in it.
+
+    Dictionary arrays are checked through their (small) dictionary.
+    """
+    if isinstance(col, pa.DictionaryArray):
+        ok = pc.is_in(col.dictionary, value_set=allowed).to_numpy(zero_copy_only=False)
+        if ok.all():
+            return None
+        codes = col.indices.fill_null(0).to_numpy(zero_copy_only=False) if col.null_count else col.indices.to_numpy()
+        return ~ok[codes] & _valid(col)
+    ok_arr = pc.is_in(col, value_set=allowed)
+    if pc.all(ok_arr).as_py() is not False:
+        return None
+    return ~ok_arr.to_numpy(zero_copy_only=False) & _valid(col)
 
 
 def _first(mask: np.ndarray) -> int | None:
@@ -230,20 +270,20 @@ class BatchValidator:
                 "min_gpus",
                 lambda i: f"must be in 1..num_gpus ({g[i]}), got {mg[i]}",
             )
-        kind_ok = pc.is_in(col["kind"], value_set=self._kinds)
-        if not pc.all(kind_ok).as_py():
+        kind_bad = _not_in(col["kind"], self._kinds)
+        if kind_bad is not None:
             note(
-                ~kind_ok.to_numpy(zero_copy_only=False),
+                kind_bad,
                 "kind",
                 lambda i: (
                     f"unknown kind {col['kind'][i].as_py()!r} (expected one of {', '.join(KINDS)})"
                 ),
             )
         if self._divisions is not None:
-            div_ok = pc.is_in(col["division"], value_set=self._divisions)
-            if not pc.all(div_ok).as_py():
+            div_bad = _not_in(col["division"], self._divisions)
+            if div_bad is not None:
                 note(
-                    ~div_ok.to_numpy(zero_copy_only=False),
+                    div_bad,
                     "division",
                     lambda i: (
                         f"unknown division {col['division'][i].as_py()!r} (expected one of {', '.join(self._divisions.to_pylist())})"

@@ -50,11 +50,11 @@ def _print_plan(plan: Any, mc: Any, con: Any) -> None:
 @click.command("plan")
 @click.argument("scenario", required=False)
 @click.option("--horizon-months", type=click.IntRange(min=1, max=120), default=None, help="Planning horizon [default: the scenario's].")
-@click.option("--replications", "-r", type=click.IntRange(min=0), default=4, show_default=True,
+@click.option("--replications", "-r", type=click.IntRange(min=0), default=16, show_default=True,
               help="Monte Carlo replications (0: plan only).")  # fmt: skip
 @click.option("--workers", "-w", type=click.IntRange(min=1), default=1, show_default=True, help="Local worker processes.")
 @click.option("--cluster", default=None, help="Dask: 'local' (LocalCluster) or a scheduler address; needs the dist extra.")
-@click.option("--check-every", type=click.IntRange(min=1), default=6, show_default=True, help="Check every k-th month by Monte Carlo.")
+@click.option("--check-every", type=click.IntRange(min=1), default=3, show_default=True, help="Check every k-th month by Monte Carlo.")
 @click.option("--evaluator", type=click.Choice(["sim", "queue"]), default="queue", show_default=True,
               help="sim: colossus.sim.simulate on a window per checked month; queue: fast FIFO-queue approximation.")
 @click.option("--sim-gpus", type=click.IntRange(min=64), default=4096, show_default=True,
