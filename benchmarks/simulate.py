@@ -1,60 +1,84 @@
-"""Simulation throughput: simulated jobs and events per wall second.
+"""Simulation throughput: simulated jobs and events per wall second; Philly replay medians.
 
-    python benchmarks/simulate.py [--days 7 30] [--policy milp] [--philly]
+    python benchmarks/simulate.py                    # memphis 7 days, MILP, failures on
+    python benchmarks/simulate.py --days 7 30        # also 30 days (long: see the printed rate)
+    python benchmarks/simulate.py --philly --philly-days 30
 
-memphis (200k GPUs, failures on) over each --days value; with --philly also replays
-../shared/data/traces/philly/philly.csv (when present and importable) on examples/philly_replay.toml
-under fifo and milp, printing median run and queue time next to the published 874 s and 189 s.
+memphis (200k GPUs, failures on) over each --days value under --policy. With --philly it also
+replays the first --philly-days days of ../shared/data/traces/philly/philly.csv (imported with
+traces.importers.philly, VCs hashed onto the scenario's four divisions) on
+examples/philly_replay.toml under fifo and milp, printing median run and queue time next to the
+published 874 s and 189 s (Jeon et al., ATC 2019, whole trace).
 """
 
 from __future__ import annotations
 
-import argparse
-import time
+import sys
 from pathlib import Path
 
-import numpy as np
+# benchmarks/traces.py and benchmarks/scheduler.py would shadow the packages of the same name.
+_HERE = str(Path(__file__).resolve().parent)
+sys.path[:] = [p for p in sys.path if p and str(Path(p).resolve()) != _HERE]
 
-from colossus.scenario import load_scenario
-from colossus.sim import simulate
-from colossus.sim.workload import workload_batches
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pyarrow.compute as pc  # noqa: E402
+
+from colossus.scenario import load_scenario  # noqa: E402
+from colossus.sim import simulate  # noqa: E402
+from colossus.sim.workload import workload_batches  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
 
+def memphis(days: float, policy: str) -> None:
+    scn = load_scenario("memphis")
+    t0 = time.perf_counter()
+    res = simulate(scn, workload_batches(scn, days, 0), policy, 0, days * 86400.0)
+    wall = time.perf_counter() - t0
+    p, s = res.summary["performance"], res.summary["scheduler"]
+    print(f"memphis {days:g} days policy={policy} failures=on: {res.jobs.num_rows:,} jobs, {p['events']:,} events, "
+          f"{wall:.1f} s wall -> {res.jobs.num_rows / wall:,.0f} jobs/s, {p['events'] / wall:,.0f} events/s; "
+          f"policy {s['policy_wall_s']:.1f} s over {s['rounds']:,} rounds ({s.get('rounds_skipped', 0):,} skipped)",
+          flush=True)
+
+
+def philly(days: float) -> None:
+    csv = REPO / ".." / "shared" / "data" / "traces" / "philly" / "philly.csv"
+    if not csv.exists():
+        print("philly: ../shared/data/traces/philly/philly.csv absent; skipped")
+        return
+    from traces.importers.divisions import DivisionMap
+    from traces.importers.philly import import_philly_csv
+
+    ph = load_scenario(REPO / "examples" / "philly_replay.toml")
+    names = tuple(d.name for d in ph.divisions)
+    table = import_philly_csv([csv], divisions=DivisionMap(divisions=names)).table
+    table = table.filter(pc.less(table["submit_time_s"], days * 86400.0))
+    for pol in ("fifo", "milp"):
+        t0 = time.perf_counter()
+        res = simulate(ph, table.to_batches(max_chunksize=8192), pol, 0, days * 86400.0 + 30 * 86400.0)
+        wall = time.perf_counter() - t0
+        run = res.jobs.column("run_s").to_numpy()
+        q = res.jobs.column("wait_s").to_numpy()
+        print(f"philly first {days:g} days ({table.num_rows:,} jobs) {pol}: median run {np.nanmedian(run):,.0f} s "
+              f"(published 874 s), median queue {np.nanmedian(q):,.0f} s (published 189 s); {wall:.1f} s wall",
+              flush=True)
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--days", type=float, nargs="+", default=[7.0, 30.0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--days", type=float, nargs="+", default=[7.0])
     ap.add_argument("--policy", default="milp")
     ap.add_argument("--philly", action="store_true")
+    ap.add_argument("--philly-days", type=float, default=30.0)
     a = ap.parse_args()
-    scn = load_scenario("memphis")
     for d in a.days:
-        t0 = time.perf_counter()
-        res = simulate(scn, workload_batches(scn, d, 0), a.policy, 0, d * 86400.0)
-        wall = time.perf_counter() - t0
-        p = res.summary["performance"]
-        print(f"memphis {d:g} days policy={a.policy}: {res.jobs.num_rows:,} jobs, {p['events']:,} events, "
-              f"{wall:.1f} s wall -> {res.jobs.num_rows / wall:,.0f} jobs/s, {p['events'] / wall:,.0f} events/s; "
-              f"policy wall {res.summary['scheduler']['policy_wall_s']:.1f} s over {res.summary['scheduler']['rounds']:,} rounds")
+        memphis(d, a.policy)
     if a.philly:
-        csv = REPO / ".." / "shared" / "data" / "traces" / "philly" / "philly.csv"
-        try:
-            from traces.importers import philly  # type: ignore[attr-defined]
-        except ImportError:
-            print("philly: traces.importers.philly not available; skipped")
-            return
-        if not csv.exists():
-            print("philly: data absent; skipped")
-            return
-        batches = list(philly.iter_batches(csv))  # noqa: F841 - importer API as documented by traces
-        ph = load_scenario(REPO / "examples" / "philly_replay.toml")
-        for pol in ("fifo", "milp"):
-            res = simulate(ph, iter(batches), pol, 0, 120 * 86400.0)
-            run = res.jobs.column("run_s").to_numpy()
-            q = res.jobs.column("wait_s").to_numpy()
-            print(f"philly {pol}: median run {np.nanmedian(run):,.0f} s (published 874 s), "
-                  f"median queue {np.nanmedian(q):,.0f} s (published 189 s)")
+        philly(a.philly_days)
 
 
 if __name__ == "__main__":

@@ -319,7 +319,9 @@ class _Streams:
     misc: np.random.Generator
 
     @classmethod
-    def from_seed(cls, seed: int | np.random.SeedSequence) -> _Streams:
+    def from_seed(cls, seed: int | np.random.SeedSequence | np.random.Generator) -> _Streams:
+        if isinstance(seed, np.random.Generator):
+            return cls(*seed.spawn(5))
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         return cls(*(np.random.default_rng(s) for s in ss.spawn(5)))
 
@@ -385,6 +387,7 @@ def generate_batches(
     *,
     days: float,
     seed: int | np.random.SeedSequence | None = None,
+    rng: np.random.Generator | None = None,
     hero: HeroJob | None = None,
     start: datetime = datetime(2025, 1, 6, tzinfo=UTC),
 ) -> Iterator[pa.RecordBatch]:
@@ -399,7 +402,10 @@ def generate_batches(
     days : float
         Length of the submit window, days (> 0).
     seed : int or SeedSequence
-        Root of every random stream; the same seed gives the same rows. Required.
+        Root of every random stream; the same seed gives the same rows.
+    rng : numpy.random.Generator
+        Alternative to ``seed``: five independent child streams are spawned from it (arrivals,
+        kinds, GPU counts, durations, the rest). Exactly one of ``seed`` and ``rng`` is required.
     hero : HeroJob, optional
         The hero run, inserted at its submit time if that falls inside the window.
     start : datetime
@@ -410,13 +416,13 @@ def generate_batches(
     pyarrow.RecordBatch
         Schema v1, about 65,536 rows each (one time window per batch; windows divide a day).
     """
-    if seed is None:
-        raise ValueError("seed is required (pass an int or a numpy SeedSequence)")
+    if (seed is None) == (rng is None):
+        raise ValueError("pass exactly one of seed (int or SeedSequence) and rng (numpy Generator)")
     if not days > 0:
         raise ValueError("days must be > 0")
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
-    streams = _Streams.from_seed(seed)
+    streams = _Streams.from_seed(rng if rng is not None else seed)  # type: ignore[arg-type]
     rates = _division_rates(params, divisions)
     day_w = _day_weights(params, start)
     phase_s = start.hour * 3600.0 + start.minute * 60.0 + start.second
@@ -516,12 +522,13 @@ def generate_table(
     divisions: Sequence[DivisionLoad],
     *,
     days: float,
-    seed: int | np.random.SeedSequence,
+    seed: int | np.random.SeedSequence | None = None,
+    rng: np.random.Generator | None = None,
     hero: HeroJob | None = None,
     start: datetime = datetime(2025, 1, 6, tzinfo=UTC),
 ) -> pa.Table:
     """:func:`generate_batches` gathered into one table (for small traces and tests)."""
     batches = list(
-        generate_batches(params, divisions, days=days, seed=seed, hero=hero, start=start)
+        generate_batches(params, divisions, days=days, seed=seed, rng=rng, hero=hero, start=start)
     )
     return pa.Table.from_batches(batches, schema=SCHEMA_V1) if batches else SCHEMA_V1.empty_table()

@@ -7,7 +7,7 @@ naming the file, the first bad row (rows count from 1 over the whole file) and t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 
 import numpy as np
 import pyarrow as pa
@@ -106,7 +106,8 @@ def conform_batch(
         arrays.append(batch.column(batch.schema.get_field_index(name)))
         names.append(name)
     fields = [
-        f.with_type(a.type) if a.type != f.type else f for f, a in zip(SCHEMA_V1, arrays, strict=False)
+        f.with_type(a.type) if a.type != f.type else f
+        for f, a in zip(SCHEMA_V1, arrays, strict=False)
     ] + [batch.schema.field(name) for name in extras]
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
 
@@ -117,7 +118,9 @@ def decode_dictionaries(batch: pa.RecordBatch) -> pa.RecordBatch:
     if all(batch.schema.field(i).type == SCHEMA_V1.field(i).type for i in range(n_v1)):
         return batch
     arrays = [
-        batch.column(i).cast(pa.string()) if i < n_v1 and pa.types.is_dictionary(batch.column(i).type) else batch.column(i)
+        batch.column(i).cast(pa.string())
+        if i < n_v1 and pa.types.is_dictionary(batch.column(i).type)
+        else batch.column(i)
         for i in range(batch.num_columns)
     ]
     fields = list(SCHEMA_V1) + [batch.schema.field(i) for i in range(n_v1, batch.num_columns)]
@@ -142,7 +145,11 @@ def _not_in(col: pa.Array, allowed: pa.Array) -> np.ndarray | None:
         ok = pc.is_in(col.dictionary, value_set=allowed).to_numpy(zero_copy_only=False)
         if ok.all():
             return None
-        codes = col.indices.fill_null(0).to_numpy(zero_copy_only=False) if col.null_count else col.indices.to_numpy()
+        codes = (
+            col.indices.fill_null(0).to_numpy(zero_copy_only=False)
+            if col.null_count
+            else col.indices.to_numpy()
+        )
         return ~ok[codes] & _valid(col)
     ok_arr = pc.is_in(col, value_set=allowed)
     if pc.all(ok_arr).as_py() is not False:
@@ -180,6 +187,11 @@ class BatchValidator:
         ``confirm_duplicate(job_id, row) -> earlier_row | None`` looks an id up among the rows
         before ``row`` (1-based); called only when a 64-bit hash of ``job_id`` repeats. Without it,
         a repeated hash is reported as a duplicate.
+    replay_ids : callable, optional
+        ``replay_ids(rows) -> iterable of job_id arrays`` re-reads the ids of the first ``rows``
+        rows. With it, a stream whose ids keep strictly increasing (as generated traces' do) is
+        checked by comparing neighbours, with no hashing; at the first batch that breaks the
+        order the earlier ids are replayed into the hash tracker and checking goes on as usual.
     """
 
     def __init__(
@@ -188,6 +200,7 @@ class BatchValidator:
         *,
         divisions: Collection[str] | None = None,
         confirm_duplicate: Callable[[str, int], int | None] | None = None,
+        replay_ids: Callable[[int], Iterable[pa.Array]] | None = None,
     ) -> None:
         self.where = where
         self.rows_seen = 0
@@ -198,6 +211,9 @@ class BatchValidator:
         )
         self._kinds = pa.array(KINDS, pa.string())
         self._confirm = confirm_duplicate
+        self._replay = replay_ids
+        self._increasing = replay_ids is not None
+        self._last_id: pa.Scalar | None = None
         self._batch_ids: pa.Array | None = None
 
     def _fail(self, row: int, column: str, what: str) -> TraceError:
@@ -290,7 +306,14 @@ class BatchValidator:
                     ),
                 )
         ids = col["job_id"]
-        suspects = self._ids.add(hash_strings(ids))
+        if self._increasing and not self._still_increasing(ids):
+            self._increasing = False
+            assert self._replay is not None
+            for earlier in self._replay(self.rows_seen):  # unique: they were increasing
+                self._ids.add(hash_strings(earlier))
+        suspects = (
+            np.zeros(0, dtype=np.int64) if self._increasing else self._ids.add(hash_strings(ids))
+        )
         for i in suspects.tolist():
             job_id = ids[i].as_py()
             earlier = self._earlier_in_batch(ids, i, job_id)
@@ -306,6 +329,18 @@ class BatchValidator:
             self._raise_first(problems)
         self.last_submit_s = float(t[-1])
         self.rows_seen += n
+
+    def _still_increasing(self, ids: pa.Array) -> bool:
+        """Whether ids are strictly increasing within the batch and after the previous batch."""
+        n = len(ids)
+        if ids.null_count:
+            return False
+        if n > 1 and not pc.all(pc.greater(ids.slice(1), ids.slice(0, n - 1))).as_py():
+            return False
+        if self._last_id is not None and not pc.greater(ids[0], self._last_id).as_py():
+            return False
+        self._last_id = ids[n - 1]
+        return True
 
     def _earlier_in_batch(self, ids: pa.Array, i: int, job_id: str) -> int | None:
         head = ids.slice(0, i)

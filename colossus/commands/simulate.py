@@ -9,7 +9,15 @@ from typing import Any
 
 import click
 
-from colossus.commands.common import atomic_path, console, emit_json, json_default, out_option, quiet_option, seed_option
+from colossus.commands.common import (
+    atomic_path,
+    console,
+    emit_json,
+    json_default,
+    out_option,
+    quiet_option,
+    seed_option,
+)
 
 __all__ = ["COMMANDS"]
 

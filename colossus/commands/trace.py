@@ -232,8 +232,10 @@ def import_cmd(
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def inspect_cmd(file: Path, as_json: bool) -> None:
-    """Summarise a trace: rows, time span, GPU-count histogram, run-time percentiles,
-    GPU-time share by job size, by division and by kind.
+    """Summarise a trace: counts, sizes, run times and GPU-time shares.
+
+    Shows rows, time span, GPU-count histogram, run-time percentiles (p50/p90/p99), and the share
+    of GPU-time by job size, by division and by kind (jobs sized in tokens have no GPU-time).
 
     \b
     Example:
@@ -310,9 +312,11 @@ def _print_summary(f: dict[str, Any]) -> None:
 @click.option("--any-division", is_flag=True, help="Accept any division name.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def validate_cmd(file: Path, scenario: str | None, any_division: bool, as_json: bool) -> None:
-    """Check a trace against schema v1: readable Parquet, file metadata, column types, no nulls
-    where required, ranges (GPUs >= 1, finite non-negative times), known kinds and divisions,
-    unique job ids, submit order. Exits 2 naming the file, row and column of the first problem.
+    """Check a trace against schema v1; exit 2 at the first problem.
+
+    Checks: readable Parquet, file metadata, column types, no nulls where required, ranges (GPUs
+    >= 1, finite non-negative times, durations > 0), known kinds and divisions, unique job ids,
+    submit order. The error names the file, the row (from 1) and the column.
 
     \b
     Examples:

@@ -39,27 +39,30 @@ class SimulationError(AssertionError):
 
 
 def resolve_policy(policy: Any, scenario: Scenario) -> tuple[Any, str | None]:
-    """A policy object for ``policy`` (a name or an object) and a note if a fallback was used."""
+    """A policy object for ``policy`` (a registered name or an object); the note is always None.
+
+    ``milp`` gets the scenario's solver settings. Unknown names raise
+    :class:`scheduler.errors.SchedulerInputError` (bad input); import errors surface.
+    """
     if not isinstance(policy, str):
         return policy, None
-    from scheduler.errors import SchedulerInputError
     from scheduler.policy import make_policy
 
     s = scenario.scheduler
-    try:
-        if policy == "milp":
-            try:
-                return make_policy(policy, time_limit_s=s.time_limit_s, solver=s.solver, gap=s.gap,
-                                   threads=s.threads), None
-            except SchedulerInputError as exc:
-                if "unknown policy" in str(exc):
-                    raise
-                return make_policy(policy), None
-        return make_policy(policy), None
-    except ImportError as exc:
-        from colossus.sim.fallback import SimpleFifo
+    if policy == "milp":
+        return make_policy(policy, time_limit_s=s.time_limit_s, solver=s.solver, gap_rel=s.gap,
+                           threads=s.threads), None
+    return make_policy(policy), None
 
-        return SimpleFifo(), f"policy {policy!r} unavailable ({exc}); used the built-in strict FIFO"
+
+def _may_preempt(policy: Any) -> bool:
+    """Whether ``policy`` may preempt: its ``preemption`` attribute; the baselines never do."""
+    flag = getattr(policy, "preemption", None)
+    if flag is not None:
+        return bool(flag)
+    from scheduler.baselines import BackfillPolicy, FairsharePolicy, FifoPolicy
+
+    return not isinstance(policy, (FifoPolicy, BackfillPolicy, FairsharePolicy))
 
 
 class _Sim:
@@ -98,6 +101,12 @@ class _Sim:
         self.events = 0
         self.round_pending = False
         self.last_round_s = -math.inf
+        # what happened since the last round that ran (a round with none of these is skipped)
+        self.new_arrivals = False
+        self.new_capacity = False
+        self.force_round = False
+        self.may_preempt = _may_preempt(policy)
+        self.rounds_skipped = 0
         self.rounds: list[tuple[float, Any]] = []
         self.round_wall_s = 0.0
         self.samples: list[dict[str, Any]] = []
@@ -147,12 +156,13 @@ class _Sim:
         self._configure(job)
         self.jobs.append(job)
         self.pending[job.idx] = job
+        self.new_arrivals = True
         if job.is_hero:
             self.hero = job
         self.request_round()
 
     # -- processes ---------------------------------------------------------------------------
-    def arrivals(self, records: Iterable[dict[str, Any]]):  # noqa: ANN201 - SimPy generator
+    def arrivals(self, records: Iterable[dict[str, Any]]):
         env = self.env
         last = 0.0
         for rec in records:
@@ -167,7 +177,7 @@ class _Sim:
             self.events += 1
             self.submit(rec)
 
-    def hero_process(self):  # noqa: ANN201
+    def hero_process(self):
         h = self.sc.hero
         assert h is not None
         t = h.start_day * 86400.0
@@ -179,18 +189,20 @@ class _Sim:
                      "priority": _HERO_PRIORITY, "preemptible": False, "submit_time_s": t,
                      "work_tokens": h.tokens, "model": h.model, "is_hero": True})
 
-    def ticks(self):  # noqa: ANN201
+    def ticks(self):
         while True:
             yield self.env.timeout(self.sc.scheduler.round_s)
             if self.hero is not None and self.hero.missing_nodes:
+                self.force_round = True
                 self.request_round()
             elif self.pending:
                 spares = self.sc.hero.hot_spare_nodes if (self.sc.hero and self.hero is not None) else 0
                 free = self.cl.gpus_healthy() - int(self.div_alloc.sum()) - spares * self.cl.gpus_per_node
-                if free > 0:  # a periodic round can only help when some GPUs are free
+                if free > 0 or self.may_preempt:  # time-dependent decisions (runtimes, reservations)
+                    self.force_round = True
                     self.request_round()
 
-    def phases(self):  # noqa: ANN201
+    def phases(self):
         order = np.argsort(self.cl.phase_start_s, kind="stable")
         for p in order:
             t = float(self.cl.phase_start_s[p])
@@ -200,11 +212,12 @@ class _Sim:
                 return
             yield self.env.timeout(t - self.env.now)
             self.cl.online[self.cl.node_phase == p] = True
+            self.new_capacity = True
             self.events += 1
             self._track_capacity()
             self.request_round()
 
-    def failures(self):  # noqa: ANN201
+    def failures(self):
         if self.fail_rate_gpu_s <= 0 or self.cl.num_nodes == 0:
             return
         cl = self.cl
@@ -219,7 +232,7 @@ class _Sim:
             if cl.online[node] and cl.healthy[node]:  # thinning: failed/offline nodes cannot fail
                 self.fail_node(node, comp)
 
-    def sampler(self):  # noqa: ANN201
+    def sampler(self):
         dt = self.sc.simulation.sample_interval_s
         k = 0
         while True:
@@ -260,6 +273,7 @@ class _Sim:
 
     def _detach_all(self, job: SimJob) -> None:
         cl = self.cl
+        self.new_capacity = True
         if job.nodes is not None and job.nodes.size:
             cl.alloc_gpus[job.nodes] -= job.gpus
             for n in job.nodes.tolist():
@@ -271,6 +285,7 @@ class _Sim:
 
     def _detach_node(self, job: SimJob, node: int) -> None:
         cl = self.cl
+        self.new_capacity = True
         assert job.nodes is not None and job.gpus is not None
         keep = job.nodes != node
         g = int(job.gpus[~keep].sum())
@@ -290,7 +305,7 @@ class _Sim:
         epoch = job.epoch
         job.running_obj = RunningJob(
             job_id=job.job_id, division=job.division, num_gpus=job.num_gpus,
-            allocation=tuple(zip(job.nodes.tolist(), job.gpus.tolist())), kind=job.kind,
+            allocation=tuple(zip(job.nodes.tolist(), job.gpus.tolist(), strict=True)), kind=job.kind,
             priority=_HERO_PRIORITY if job.is_hero else job.priority,
             preemptible=job.preemptible and not job.is_hero, start_time_s=now,
             expected_end_s=now + wall, restart_cost_s=job.restart_s, is_hero=job.is_hero)
@@ -333,6 +348,7 @@ class _Sim:
         if job.ckpt is False:
             job.work_saved = 0.0
         self.pending[job.idx] = job
+        self.new_arrivals = True
 
     def interrupt(self, job: SimJob, *, failure: bool) -> None:
         """Stop a running job (failure or preemption), keep its checkpointed work, requeue it."""
@@ -363,7 +379,6 @@ class _Sim:
     def fail_node(self, node: int, comp: str) -> None:
         self.events += 1
         cl = self.cl
-        now = self.env.now
         self.n_failures += 1
         self.failures_by_comp[comp] += 1
         cl.healthy[node] = False
@@ -429,6 +444,7 @@ class _Sim:
     def _repaired(self, node: int, refail: bool) -> None:
         self.events += 1
         self.cl.healthy[node] = True
+        self.new_capacity = True
         if refail and self.fail_rate_gpu_s > 0:
             t = float(self.rng_repair.random()) * _FALSE_FIX_REFAIL_S
             comp = "false_fixed"
@@ -459,6 +475,24 @@ class _Sim:
                            divisions=divs, gpus_per_node=cl.gpus_per_node, pool_sku=cl.pool_sku,
                            hot_spare_nodes=spares)
 
+    def _round_useful(self) -> bool:
+        """Whether a round could change anything (skipping it is then exact, not an approximation).
+
+        A deterministic policy given the same cluster and queue decides the same, so a round runs
+        only after an arrival or requeue, after GPUs were freed or came online, or on the periodic
+        tick (time-dependent rules: minimum runtimes, reservations). A policy that never preempts
+        cannot start anything while no GPU is free, so such rounds are skipped too.
+        """
+        if not (self.force_round or self.new_arrivals or self.new_capacity):
+            return False
+        if not self.may_preempt and not self.force_round:
+            spares = self.sc.hero.hot_spare_nodes if (self.sc.hero and self.hero is not None
+                                                      and self.hero.state == "running") else 0
+            free = self.cl.gpus_healthy() - int(self.div_alloc.sum()) - spares * self.cl.gpus_per_node
+            if free <= 0:
+                return False
+        return True
+
     def _round_cb(self, _ev: Any) -> None:
         self.round_pending = False
         self.events += 1
@@ -469,6 +503,12 @@ class _Sim:
             if self.debug:
                 self.check()
             return
+        if not self._round_useful():
+            self.rounds_skipped += 1
+            if self.debug:
+                self.check()
+            return
+        self.new_arrivals = self.new_capacity = self.force_round = False
         view = self._view()
         pending = [j.pending_obj for j in self.pending.values()]
         running = [j.running_obj for j in self.running.values() if j.running_obj is not None]

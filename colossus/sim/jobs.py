@@ -25,9 +25,6 @@ __all__ = ["CHECKPOINTING_KINDS", "SimJob", "checkpoint_interval_s", "iter_job_r
 CHECKPOINTING_KINDS = frozenset({"pretrain", "train", "finetune"})
 """Kinds that checkpoint and resume; others restart from scratch (ASSUMPTION)."""
 
-_MFU_FALLBACK = 0.40  # ASSUMPTION: model FLOPs utilisation when the step-time table is unavailable
-
-
 def checkpoint_interval_s(ckpt: CheckpointSection, mtti_s: float) -> float:
     """Checkpoint interval of a job whose own mean time to interruption is ``mtti_s``.
 
@@ -51,13 +48,46 @@ class SimJob:
     """Mutable state of one job inside the simulation loop."""
 
     __slots__ = (
-        "idx", "job_id", "division", "div_idx", "kind", "num_gpus", "min_gpus", "priority",
-        "preemptible", "submit_s", "duration_s", "work_tokens", "model", "is_hero",
-        "work_total", "work_saved", "ckpt", "ckpt_interval_s", "ckpt_cost_s", "restart_s",
-        "state", "first_start_s", "end_s", "pending_since_s", "queue_s", "epoch",
-        "nodes", "gpus", "alloc_gpus", "seg_start_s", "seg_overhead_s", "seg_rate",
-        "gpu_s_alloc", "gpu_s_useful", "productive_s", "interruptions", "preemptions",
-        "pending_obj", "running_obj", "missing_nodes",
+        "alloc_gpus",
+        "ckpt",
+        "ckpt_cost_s",
+        "ckpt_interval_s",
+        "div_idx",
+        "division",
+        "duration_s",
+        "end_s",
+        "epoch",
+        "first_start_s",
+        "gpu_s_alloc",
+        "gpu_s_useful",
+        "gpus",
+        "idx",
+        "interruptions",
+        "is_hero",
+        "job_id",
+        "kind",
+        "min_gpus",
+        "missing_nodes",
+        "model",
+        "nodes",
+        "num_gpus",
+        "pending_obj",
+        "pending_since_s",
+        "preemptible",
+        "preemptions",
+        "priority",
+        "productive_s",
+        "queue_s",
+        "restart_s",
+        "running_obj",
+        "seg_overhead_s",
+        "seg_rate",
+        "seg_start_s",
+        "state",
+        "submit_s",
+        "work_saved",
+        "work_tokens",
+        "work_total",
     )
 
     def __init__(self, idx: int, rec: Mapping[str, Any], div_idx: int) -> None:
@@ -144,41 +174,51 @@ class SimJob:
 
 
 def throughput_fn(scenario: Any) -> Callable[[str, str, int], float]:
-    """``tokens_per_s(model, sku, num_gpus)`` from the step-time model, cached per key.
+    """``tokens_per_s(model, sku, num_gpus)`` from the step-time throughput table.
 
-    Uses :func:`colossus.steptime.throughput.throughput_table` when available; otherwise
-    6 N_active tokens / (GPUs x bf16 peak x MFU 0.40) (ASSUMPTION).
+    One :func:`colossus.steptime.throughput.throughput_table` per (model, SKU), built on first
+    use (and disk-cached by the step-time package). Grid: for the hero run's (model, SKU), whole-node
+    counts from half the hero's GPUs up to its full size in 1 % steps (what shrinking and regrowing
+    visit); for any other ``work_tokens`` job, the default 5 % grid up to the first size asked for.
+    Counts between grid points step down to the grid point below (the table's own rule).
+
+    Raises
+    ------
+    InputError
+        When the model is not a step-time preset or no layout fits the requested GPU count.
     """
-    cache: dict[tuple[str, str], Any] = {}
+    from colossus.steptime.models import get_model
+    from colossus.steptime.throughput import default_grid, throughput_table
+
+    gpn = int(scenario.cluster.gpus_per_node)
+    hero = scenario.hero if (scenario.hero is not None and scenario.hero.enabled) else None
+    tables: dict[tuple[str, str], Any] = {}
     out: dict[tuple[str, str, int], float] = {}
+
+    def _table(model: str, sku: str, num_gpus: int) -> Any:
+        tab = tables.get((model, sku))
+        if tab is None:
+            try:
+                spec = get_model(model)
+            except (KeyError, ValueError) as exc:
+                raise InputError(f"job model {model!r}: not a step-time model preset ({exc})") from None
+            if hero is not None and model == hero.model and sku == hero.sku:
+                top = int(hero.gpus)
+                grid = default_grid(top, min_gpus=max(gpn, (top // 2) // gpn * gpn), step=1.01, node_gpus=gpn)
+            else:
+                grid = default_grid(max(num_gpus, 1), min_gpus=min(gpn, max(num_gpus, 1)), node_gpus=gpn)
+            tab = throughput_table(spec, scenario.gpu_spec(sku), grid)
+            tables[(model, sku)] = tab
+        return tab
 
     def tps(model: str, sku: str, num_gpus: int) -> float:
         key = (model, sku, num_gpus)
         hit = out.get(key)
         if hit is not None:
             return hit
-        spec = scenario.gpu_spec(sku)
-        val = None
-        try:
-            from colossus.steptime.throughput import throughput_table
-
-            tab = cache.get((model, sku))
-            if tab is None:
-                from colossus.steptime.models import get_model
-
-                tab = throughput_table(get_model(model), spec, [num_gpus])
-                cache[(model, sku)] = tab
-            val = float(tab.tokens_per_s(num_gpus))
-        except Exception:  # noqa: BLE001 - the step-time table is optional; fall back below
-            val = None
-        if val is None or not val > 0:
-            from colossus.steptime.models import get_model
-
-            try:
-                m = get_model(model)
-            except Exception as exc:  # noqa: BLE001
-                raise InputError(f"unknown step-time model {model!r}: {exc}") from None
-            val = num_gpus * spec.bf16_tflops * 1e12 * _MFU_FALLBACK / (6.0 * m.params_active())
+        val = float(_table(model, sku, num_gpus).tokens_per_s(num_gpus))
+        if not val > 0:
+            raise InputError(f"model {model!r} on {num_gpus} x {sku}: the step-time model finds no layout that fits")
         out[key] = val
         return val
 
@@ -199,7 +239,7 @@ def iter_job_records(jobs: Iterable[Any]) -> Iterator[dict[str, Any]]:
             keys = list(cols)
             vals = [cols[k] for k in keys]
             for i in range(n):
-                yield {k: v[i] for k, v in zip(keys, vals)}
+                yield {k: v[i] for k, v in zip(keys, vals, strict=True)}
         elif isinstance(item, Mapping):
             yield dict(item)
         else:

@@ -183,7 +183,7 @@ def build_results(sim: Any, policy: Any, seed: int, horizon_s: float, wall_s: fl
                     "failures": int(sim.n_failures),
                     "failures_by_component": dict(sorted(sim.failures_by_comp.items()))},
         "hero": hero, "power": power,
-        "scheduler": {"rounds": len(sim.rounds), "policy_wall_s": sim.round_wall_s,
+        "scheduler": {"rounds": len(sim.rounds), "rounds_skipped": sim.rounds_skipped, "policy_wall_s": sim.round_wall_s,
                       "solver_reported_total_s": float(sum(st_wall)),
                       "fallbacks": int(sum(bool(r.fallback_used) for _, r in sim.rounds))},
         "performance": {"wall_s": wall_s, "events": int(sim.events),

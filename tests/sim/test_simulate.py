@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
-import subprocess
-import sys
 
 from colossus.scenario import load_scenario
 from colossus.sim import JOB_STATES, simulate

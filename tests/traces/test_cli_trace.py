@@ -110,3 +110,23 @@ def test_bad_input_exits_2_with_one_line_and_no_output(
     assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], proc.stderr
     assert not (tmp_path / "out.parquet").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.parquet")]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "files", "rows", "ge8_share"),
+    [
+        ("itp", "microsoft_itp/cluster*.csv", 69_351, 0.793),
+        ("philly", "philly/philly.csv", 82_247, 0.620),
+    ],
+)
+def test_done_when_real_traces_import_and_inspect(
+    traces_data: Path, tmp_path: Path, fmt: str, files: str, rows: int, ge8_share: float
+) -> None:
+    """Issue 3's done-when: row counts and the >= 8-GPU share of GPU time (traces.md §1, §2)."""
+    out = tmp_path / f"{fmt}.parquet"
+    r = run("trace", "import", fmt, *sorted(traces_data.glob(files)), "-o", out, "--quiet")
+    assert r.exit_code == 0, r.output
+    figures = json.loads(run("trace", "inspect", out, "--json").stdout)
+    assert figures["rows"] == rows
+    assert figures["gpu_time_share_ge8_gpus"] == pytest.approx(ge8_share, abs=0.002)
+    assert run("trace", "validate", out).exit_code == 0

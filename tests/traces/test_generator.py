@@ -242,3 +242,11 @@ def test_workload_section_is_strict_and_documented() -> None:
         to_workload_params(WorkloadSection()).offered_load_gpus
         == fields["offered_load_gpus"].default
     )
+
+
+def test_rng_instead_of_seed_is_reproducible() -> None:
+    a = generate_table(PARAMS, DIVS, days=0.5, rng=np.random.default_rng(9), start=START)
+    b = generate_table(PARAMS, DIVS, days=0.5, rng=np.random.default_rng(9), start=START)
+    assert a.num_rows > 0 and a.equals(b)
+    with pytest.raises(ValueError, match="exactly one"):
+        generate_table(PARAMS, DIVS, days=0.5, seed=1, rng=np.random.default_rng(9))

@@ -279,3 +279,33 @@ def test_validator_scales_past_one_batch(tmp_path: Path, make_table) -> None:
     path = tmp_path / "big.parquet"
     write_trace(path, t, start=START, source="unit")
     assert sum(b.num_rows for b in iter_batches(path, batch_rows=65536)) == n
+
+
+@pytest.mark.parametrize("dup_at", [250, None])
+def test_increasing_ids_fast_path_then_fallback(
+    tmp_path: Path, make_table, dup_at: int | None
+) -> None:
+    """Ids that increase (generated traces) skip hashing; a later break in the order replays them."""
+    n = 300
+    ids = [f"id{i:05d}" for i in range(n)]
+    ids[200], ids[201] = ids[201], ids[200]  # order breaks in the 4th batch of 64
+    if dup_at is not None:
+        ids[dup_at - 1] = "id00017"
+    t = make_table(n, job_id=ids, submit_time_s=[float(i) for i in range(n)])
+    path = _write_raw(tmp_path / "t.parquet", t)
+    if dup_at is None:
+        assert sum(b.num_rows for b in iter_batches(path, batch_rows=64)) == n
+    else:
+        with pytest.raises(
+            TraceError,
+            match=r"row 250: column 'job_id': duplicate job_id 'id00017' \(first at row 18\)",
+        ):
+            list(iter_batches(path, batch_rows=64))
+
+
+def test_stopping_early_releases_the_reader(tmp_path: Path, make_table) -> None:
+    path = tmp_path / "t.parquet"
+    write_trace(path, make_table(1000), start=START, source="unit")
+    it = iter_batches(path, batch_rows=10)
+    assert next(it).num_rows == 10
+    it.close()  # the prefetch thread stops; nothing hangs
