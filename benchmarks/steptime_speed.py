@@ -9,6 +9,12 @@ table for grok-3 on H100, and the cost of one ``tokens_per_s`` lookup.
 
 from __future__ import annotations
 
+import sys as _sys
+from pathlib import Path as _Path
+
+# benchmarks/scheduler.py and benchmarks/traces.py would shadow our packages when this folder is sys.path[0]
+_sys.path[:] = [p for p in _sys.path if _Path(p or ".").resolve() != _Path(__file__).resolve().parent]
+
 import argparse
 import os
 import tempfile

@@ -24,11 +24,11 @@ from colossus import __version__
 # Command modules, in the order ``--help`` lists them.
 _COMMAND_MODULES: tuple[str, ...] = (
     "colossus.commands.scenario",
-    "colossus.commands.schedule",
+    "colossus.commands.trace",
     "colossus.commands.steptime",
+    "colossus.commands.schedule",
     "colossus.commands.simulate",
     "colossus.commands.plan",
-    "colossus.commands.trace",
 )
 
 _OUR_SIBLINGS = ("scheduler", "capacity", "traces")

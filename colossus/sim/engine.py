@@ -2,7 +2,9 @@
 
 SimPy processes: arrivals (streamed from the job iterator, one timeout per arrival), the hero
 submission, scheduling rounds (requested by arrivals, completions, failures and repairs, at most
-one per ``scheduler.min_interval_s``, plus a periodic ``scheduler.round_s`` tick while jobs wait),
+one per ``scheduler.min_interval_s``, plus a periodic ``scheduler.round_s`` tick while jobs wait;
+a requested round is skipped when nothing that could change the decision happened, see
+``_Sim._round_useful``),
 job completions (one timeout per run segment; stale ones are ignored by epoch), one superposed
 failure process for the whole fleet (thinning over every node of every phase), repairs, phases
 coming online, and time-series sampling. Cluster state lives in NumPy arrays

@@ -65,7 +65,7 @@ class Results:
         ``state``, ``start_s``, ``finish_s`` (None if unfinished), ``finish_day``,
         ``progress``, ``ettr``, ``interruptions``, ``lost_gpu_hours``, ``tokens_done``,
         ``checkpoint_interval_s``), ``power`` (``peak_mw``, ``mean_mw``, ``energy_mwh``,
-        ``energy_cost_usd``, ``hours_over_cap``), ``scheduler`` (``rounds``, ``wall_s`` totals,
+        ``energy_cost_usd``, ``hours_over_cap``), ``scheduler`` (``rounds``, ``rounds_skipped`` (nothing could change), ``wall_s`` totals,
         ``fallbacks``), ``performance`` (``wall_s``, ``events``, ``jobs_per_wall_s``,
         ``events_per_wall_s``).
     """
