@@ -33,41 +33,16 @@ SKUs over 24 months), so HiGHS proves optimality in well under a second.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import sys
 import time
-from contextlib import contextmanager
-from typing import Iterator
 
 import pulp
 
 from capacity.inputs import PlanInputs
 from capacity.plan import Binding, Plan
 from capacity.requirement import planned_capacity_ref_gpus, requirement_ref_gpus
+from scheduler.solver import quiet_stdout as _quiet_stdout
 
 __all__ = ["solve_plan"]
-
-
-@contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """Silence the HiGHS banner, which PuLP 3.3 prints from C even with ``msg=False``."""
-    try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):
-        yield
-        return
-    sys.stdout.flush()
-    saved = os.dup(fd)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), fd)
-            try:
-                yield
-            finally:
-                sys.stdout.flush()
-                os.dup2(saved, fd)
-    finally:
-        os.close(saved)
 
 
 def _solver(name: str, gap: float, time_limit_s: float) -> pulp.LpSolver:

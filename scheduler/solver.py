@@ -36,8 +36,8 @@ class SolveResult:
 
 
 @contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """Silence C-level stdout (HiGHS prints a banner even with ``msg=False``)."""
+def quiet_stdout() -> Iterator[None]:
+    """Silence C-level stdout (HiGHS prints a banner even with ``msg=False``); shared with capacity."""
     try:
         fd = sys.stdout.fileno()
     except (AttributeError, OSError, ValueError):
@@ -59,7 +59,7 @@ def _solve_highs(prob: pulp.LpProblem, time_limit_s: float, gap_rel: float, thre
 
     t = time.perf_counter()
     s = pulp.HiGHS(msg=False, timeLimit=time_limit_s, gapRel=gap_rel, threads=threads, presolve="on")
-    with _quiet_stdout():
+    with quiet_stdout():
         prob.solve(s)
     dt = time.perf_counter() - t
     h = prob.solverModel

@@ -88,6 +88,7 @@ class _Sim:
         self.div_decayed = np.zeros(len(self.div_names), dtype=np.float64)
         self.decay_t = 0.0
         self.jobs: list[SimJob] = []
+        self.job_by_id: dict[str, SimJob] = {}
         self.pending: dict[int, SimJob] = {}
         self.running: dict[int, SimJob] = {}
         self.hero: SimJob | None = None
@@ -155,8 +156,11 @@ class _Sim:
             raise InputError(f"job {rec['job_id']!r}: division {rec['division']!r} is not a division of the scenario "
                              f"(choices: {', '.join(self.div_names)})")
         job = SimJob(len(self.jobs), rec, div)
+        if job.job_id in self.job_by_id:
+            raise InputError(f"job {job.job_id!r}: duplicate job_id in the trace")
         self._configure(job)
         self.jobs.append(job)
+        self.job_by_id[job.job_id] = job
         self.pending[job.idx] = job
         self.new_arrivals = True
         if job.is_hero:
@@ -521,14 +525,13 @@ class _Sim:
             from scheduler.check import check_decision
 
             check_decision(view, pending, running, decision)
-        by_id = {j.job_id: j for j in self.running.values()}
+        by_id = self.job_by_id
         for p in decision.preemptions:
             job = by_id[p.job_id]
             self.interrupt(job, failure=False)
         if decision.starts:
-            pend_by_id = {j.job_id: j for j in self.pending.values()}
             for jid, alloc in decision.starts.items():
-                self.start(pend_by_id[jid], alloc)
+                self.start(by_id[jid], alloc)
         self.rounds.append((now, decision.record))
         self._track_capacity()
         if self.debug:

@@ -176,11 +176,11 @@ class SimJob:
 def throughput_fn(scenario: Any) -> Callable[[str, str, int], float]:
     """``tokens_per_s(model, sku, num_gpus)`` from the step-time throughput table.
 
-    One :func:`colossus.steptime.throughput.throughput_table` per (model, SKU), built on first
-    use (and disk-cached by the step-time package). Grid: for the hero run's (model, SKU), whole-node
-    counts from half the hero's GPUs up to its full size in 1 % steps (what shrinking and regrowing
-    visit); for any other ``work_tokens`` job, the default 5 % grid up to the first size asked for.
-    Counts between grid points step down to the grid point below (the table's own rule).
+    The hero run's (model, SKU) gets one :func:`colossus.steptime.throughput.throughput_table`,
+    built on first use (and disk-cached by the step-time package) over whole-node counts from half
+    the hero's GPUs up to its full size in 1 % steps (what shrinking and regrowing visit); a count
+    between grid points steps down to the grid point below (the table's rule). Any other count
+    or (model, SKU) gets a one-point table at exactly that count (also cached).
 
     Raises
     ------
@@ -192,31 +192,31 @@ def throughput_fn(scenario: Any) -> Callable[[str, str, int], float]:
 
     gpn = int(scenario.cluster.gpus_per_node)
     hero = scenario.hero if (scenario.hero is not None and scenario.hero.enabled) else None
-    tables: dict[tuple[str, str], Any] = {}
+    hero_tab: list[Any] = []
     out: dict[tuple[str, str, int], float] = {}
 
-    def _table(model: str, sku: str, num_gpus: int) -> Any:
-        tab = tables.get((model, sku))
-        if tab is None:
-            try:
-                spec = get_model(model)
-            except (KeyError, ValueError) as exc:
-                raise InputError(f"job model {model!r}: not a step-time model preset ({exc})") from None
-            if hero is not None and model == hero.model and sku == hero.sku:
-                top = int(hero.gpus)
-                grid = default_grid(top, min_gpus=max(gpn, (top // 2) // gpn * gpn), step=1.01, node_gpus=gpn)
-            else:
-                grid = default_grid(max(num_gpus, 1), min_gpus=min(gpn, max(num_gpus, 1)), node_gpus=gpn)
-            tab = throughput_table(spec, scenario.gpu_spec(sku), grid)
-            tables[(model, sku)] = tab
-        return tab
+    def _spec(model: str) -> Any:
+        try:
+            return get_model(model)
+        except (KeyError, ValueError) as exc:
+            raise InputError(f"job model {model!r}: not a step-time model preset ({exc})") from None
 
     def tps(model: str, sku: str, num_gpus: int) -> float:
         key = (model, sku, num_gpus)
         hit = out.get(key)
         if hit is not None:
             return hit
-        val = float(_table(model, sku, num_gpus).tokens_per_s(num_gpus))
+        val = 0.0
+        if hero is not None and model == hero.model and sku == hero.sku:
+            if not hero_tab:
+                top = int(hero.gpus)
+                lo = max(gpn, (top // 2) // gpn * gpn)
+                hero_tab.append(throughput_table(_spec(model), scenario.gpu_spec(sku),
+                                                 default_grid(top, min_gpus=lo, step=1.01, node_gpus=gpn)))
+            if hero_tab[0].gpu_counts[0] <= num_gpus <= hero_tab[0].gpu_counts[-1]:
+                val = float(hero_tab[0].tokens_per_s(num_gpus))
+        if not val > 0:
+            val = float(throughput_table(_spec(model), scenario.gpu_spec(sku), [num_gpus]).tokens_per_s(num_gpus))
         if not val > 0:
             raise InputError(f"model {model!r} on {num_gpus} x {sku}: the step-time model finds no layout that fits")
         out[key] = val

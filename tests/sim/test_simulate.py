@@ -70,3 +70,64 @@ def test_cli_simulate_and_compare(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     r = _cli(["simulate", "nope.toml"])
     assert r.returncode == 2
+
+
+def test_unknown_policy_is_bad_input_not_a_silent_fallback() -> None:
+    import pytest
+
+    from scheduler.errors import SchedulerInputError
+
+    scn = load_scenario(REPO / "examples" / "philly_replay.toml")
+    with pytest.raises(SchedulerInputError, match="unknown policy"):
+        simulate(scn, _jobs(3), "no-such-policy", 0, 3600.0)
+
+
+def test_generated_workload_uses_the_scenario_divisions() -> None:
+    from colossus.sim.workload import workload_batches
+
+    scn = load_scenario("memphis")
+    batches = list(workload_batches(scn, 0.05, 3))
+    assert batches and sum(b.num_rows for b in batches) > 100
+    names = {d.name for d in scn.divisions}
+    for b in batches:
+        assert set(b.column("division").to_pylist()) <= names
+        t = b.column("submit_time_s").to_numpy()
+        assert (np.diff(t) >= 0).all() and t.max() < 0.05 * 86400.0
+    again = list(workload_batches(scn, 0.05, 3))
+    assert all(a.equals(b) for a, b in zip(batches, again, strict=True))
+
+
+def test_duplicate_job_ids_are_bad_input() -> None:
+    import pytest
+
+    from colossus.errors import InputError
+
+    scn = load_scenario(REPO / "examples" / "philly_replay.toml")
+    jobs = list(_jobs(2))
+    jobs[1]["job_id"] = jobs[0]["job_id"]
+    with pytest.raises(InputError, match="duplicate job_id"):
+        simulate(scn, jobs, "fifo", 0, 86400.0)
+
+
+def test_skipped_rounds_do_not_change_results(monkeypatch) -> None:
+    """Skipping rounds that cannot change anything leaves every job's start and end unchanged."""
+    import tomllib
+
+    from colossus.scenario.loader import parse_scenario
+    from colossus.sim import engine
+
+    text = (REPO / "tests" / "sim" / "mmc.toml").read_text().replace("ARRAYS", "2")  # 16 GPUs
+    scn = parse_scenario(tomllib.loads(text), source="mmc.toml")
+
+    def jobs():  # ~1.5x the cluster: many arrivals find no free GPU
+        for j in _jobs(400, 5):
+            yield {**j, "division": "A", "num_gpus": min(j["num_gpus"], 4), "duration_s": j["duration_s"] / 7.5}
+
+    base = simulate(scn, jobs(), "fifo", 0, 30 * 86400.0)
+    assert base.summary["scheduler"]["rounds_skipped"] > 0
+    monkeypatch.setattr(engine._Sim, "_round_useful", lambda self: True)
+    full = simulate(scn, jobs(), "fifo", 0, 30 * 86400.0)
+    assert full.summary["scheduler"]["rounds_skipped"] == 0
+    for col in ("job_id", "wait_s", "end_s", "state"):
+        if col in base.jobs.column_names:
+            assert base.jobs.column(col).equals(full.jobs.column(col)), col
