@@ -24,20 +24,10 @@ import numpy as np
 
 from colossus.hardware import get_gpu
 from colossus.steptime.backend import backend_name, get_xp
+from colossus.steptime.layout import random_layouts
 from colossus.steptime.models import get_model
 from colossus.steptime.search import CHUNK, best_layout, enumerate_layouts, evaluate_layouts
 from colossus.steptime.throughput import default_grid, throughput_table
-
-
-def random_layouts(n: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """``n`` random layouts (valid shapes for grok-1 on H100)."""
-    rng = np.random.default_rng(seed)
-    lay = {"tp": rng.choice([1, 2, 4, 8], n), "pp": rng.choice([1, 2, 4, 8, 16], n), "dp": rng.integers(1, 512, n),
-           "cp": rng.choice([1, 2, 4], n), "ep": rng.choice([1, 2, 4, 8], n), "vpp": rng.choice([1, 2, 4], n),
-           "mb": rng.integers(1, 9, n), "recompute": rng.integers(0, 3, n), "precision": rng.integers(0, 3, n),
-           "fsdp": rng.integers(0, 2, n)}  # fmt: skip
-    lay["gb"] = lay["dp"] * lay["mb"] * rng.integers(1, 33, n)
-    return {k: np.ascontiguousarray(v, dtype=np.float64) for k, v in lay.items()}
 
 
 def main() -> int:

@@ -7,7 +7,7 @@ from typing import Any
 
 from colossus.steptime.kernel import PRECISIONS, RECOMPUTES
 
-__all__ = ["Layout", "LayoutResult", "parse_layout"]
+__all__ = ["Layout", "LayoutResult", "parse_layout", "random_layouts"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -156,3 +156,20 @@ class LayoutResult:
                 "num_gpus": self.num_gpus, "step_time_s": self.step_time_s,
                 "tokens_per_s": self.tokens_per_s, "tokens_per_s_per_gpu": self.tokens_per_s_per_gpu,
                 "mfu": self.mfu, "memory_gb_per_gpu": self.memory_gb_per_gpu, "fits": self.fits}  # fmt: skip
+
+
+def random_layouts(n: int, seed: int = 0) -> dict[str, Any]:
+    """``n`` random layout columns (float64 arrays keyed like the kernel's layout arrays).
+
+    Shapes are valid for grok-1 on H100-class GPUs; used by the speed benchmark and the
+    CuPy-vs-NumPy check so both time exactly the same inputs.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    lay = {"tp": rng.choice([1, 2, 4, 8], n), "pp": rng.choice([1, 2, 4, 8, 16], n), "dp": rng.integers(1, 512, n),
+           "cp": rng.choice([1, 2, 4], n), "ep": rng.choice([1, 2, 4, 8], n), "vpp": rng.choice([1, 2, 4], n),
+           "mb": rng.integers(1, 9, n), "recompute": rng.integers(0, 3, n), "precision": rng.integers(0, 3, n),
+           "fsdp": rng.integers(0, 2, n)}  # fmt: skip
+    lay["gb"] = lay["dp"] * lay["mb"] * rng.integers(1, 33, n)
+    return {k: np.ascontiguousarray(v, dtype=np.float64) for k, v in lay.items()}
