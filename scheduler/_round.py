@@ -28,7 +28,8 @@ from scheduler.types import (
     WaitReason,
 )
 
-__all__ = ["GreedyResult", "ReservationPlan", "RoundInput", "finish_round", "greedy_admit", "plan_reservation", "unique_rows"]
+__all__ = ["GreedyResult", "ReservationPlan", "RoundInput", "admit_if_all_fit", "all_fit", "finish_round", "greedy_admit",
+           "plan_reservation", "unique_rows"]
 
 _MAX_ETA_POINTS = 48
 
@@ -103,8 +104,16 @@ class RoundInput:
 
     @classmethod
     def build(
-        cls, view: ClusterView, pending: Sequence[PendingJob], running: Sequence[RunningJob], now_s: float
+        cls, view: ClusterView, pending: Sequence[PendingJob], running: Sequence[RunningJob], now_s: float,
+        *, usage_from_view: bool = False, spare_pools: np.ndarray | None = None,
     ) -> RoundInput:
+        """Arrays of one round.
+
+        ``usage_from_view`` takes division usage from ``view.divisions[i].usage_gpus`` instead
+        of summing ``running``, and ``spare_pools`` gives the pools preferred for hot spares
+        instead of the running hero runs' pools (both used by :func:`admit_if_all_fit`, which
+        passes no running jobs).
+        """
         spec = ShapeSpec.for_view(view)
         dix = view.division_index()
         n = len(pending)
@@ -158,7 +167,10 @@ class RoundInput:
         ndiv = len(view.divisions)
         guar = np.array([d.guaranteed_gpus for d in view.divisions], dtype=np.float64)
         div_cap = np.array([d.cap_gpus for d in view.divisions], dtype=np.float64)
-        usage = np.bincount(r_div, weights=r_gpus, minlength=ndiv).astype(np.float64)
+        if usage_from_view:
+            usage = np.array([d.usage_gpus for d in view.divisions], dtype=np.float64)
+        else:
+            usage = np.bincount(r_div, weights=r_gpus, minlength=ndiv).astype(np.float64)
         lend = np.array([d.lend_limit_gpus if d.lend_limit_gpus is not None else d.guaranteed_gpus for d in view.divisions], dtype=np.float64)
         reserve = np.maximum(0.0, guar - np.minimum(lend, guar) - usage)
         weight = np.array([d.weight for d in view.divisions], dtype=np.float64)
@@ -167,7 +179,7 @@ class RoundInput:
         free = view.free_gpus.copy()
         spares = np.empty(0, dtype=np.int64)
         if view.hot_spare_nodes > 0:
-            pref = None
+            pref = spare_pools
             if r_hero.any():
                 pref = np.unique(view.node_pool[r_nodes[r_hero[r_owner]]])
             spares = choose_spares(free, view.node_pool, view.pool_hall, spec.gpn, view.hot_spare_nodes, pref)
@@ -365,6 +377,67 @@ def greedy_admit(
                 fifo_blocked[order[pos + 1 :]] = True
                 break
     return GreedyResult(admitted=admitted, use_min=use_min, quota_blocked=quota_blocked, fifo_blocked=fifo_blocked, reservation=reservation)
+
+
+def all_fit(ri: RoundInput, cand: np.ndarray) -> bool:
+    """Whether every pending job (``cand`` must be all of them) can start now at full size.
+
+    True when the summed capacity contributions fit every level (placement is then
+    guaranteed, see :mod:`scheduler.shapes`), no division goes past its cap, and the GPUs taken
+    beyond the divisions' own reserved guarantees fit in the unreserved capacity.
+    """
+    if cand.size != ri.n:
+        return False
+    if np.any(ri.a_f[:, cand].sum(axis=1) > ri.cap):
+        return False
+    new = np.bincount(ri.div[cand], weights=ri.shape_f[cand].astype(np.float64), minlength=ri.usage.size)
+    if np.any(ri.usage + new > np.maximum(ri.div_cap, ri.usage)) and np.any(new[ri.usage + new > ri.div_cap] > 0):
+        return False
+    shared = np.maximum(0.0, new - ri.reserve).sum()
+    return bool(shared <= max(0.0, ri.cap[0] - ri.reserve.sum()) or ri.reserve.sum() == 0)
+
+
+_POOL_MEMO: dict[int, tuple[object, np.ndarray, np.ndarray]] = {}
+
+
+def _hero_pools(view: ClusterView, allocation: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Distinct pools of a hero run's allocation, memoised on the allocation object (the hero's
+    ~11k-entry allocation is converted once per (re)start, not once per round)."""
+    hit = _POOL_MEMO.get(id(allocation))
+    if hit is not None and hit[0] is allocation and hit[1] is view.node_pool:
+        return hit[2]
+    nodes = np.fromiter((n for n, _ in allocation), dtype=np.int64, count=len(allocation))
+    pools = np.unique(view.node_pool[nodes])
+    if len(_POOL_MEMO) > 16:
+        _POOL_MEMO.clear()
+    _POOL_MEMO[id(allocation)] = (allocation, view.node_pool, pools)  # keeps the key object alive
+    return pools
+
+
+def admit_if_all_fit(
+    view: ClusterView, pending: Sequence[PendingJob], running: Sequence[RunningJob], now_s: float,
+    *, policy: str, t0: float | None = None,
+) -> Decision | None:
+    """The decision that starts every pending job, when they all fit now; else None.
+
+    The cheap first step of a round: it reads the running jobs only to find hero runs (their
+    pools are preferred for hot spares) and takes division usage from the view, so its cost
+    does not grow with the number of running jobs. Jobs are placed in rank order (priority,
+    submit time, id), exactly as the full MILP round places an all-fit queue.
+    """
+    t0 = time.perf_counter() if t0 is None else t0
+    if not pending:
+        return None
+    pools = None
+    if view.hot_spare_nodes > 0:
+        heroes = [r for r in running if r.is_hero]
+        if heroes:
+            pools = np.unique(np.concatenate([_hero_pools(view, r.allocation) for r in heroes]))
+    ri = RoundInput.build(view, pending, (), now_s, usage_from_view=True, spare_pools=pools)
+    if not all_fit(ri, ri.rank):
+        return None
+    return finish_round(ri, ri.rank.tolist(), [False] * ri.n, policy=policy,
+                        record={"solver": "none", "status": "skipped_all_fit"}, t0=t0)
 
 
 def finish_round(

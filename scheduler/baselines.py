@@ -21,10 +21,17 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from scheduler._round import RoundInput, finish_round, greedy_admit, plan_reservation
+from scheduler._round import (
+    RoundInput,
+    admit_if_all_fit,
+    finish_round,
+    greedy_admit,
+    plan_reservation,
+)
 from scheduler.placement import place
 from scheduler.policy import register_policy
 from scheduler.types import ClusterView, Decision, PendingJob, RunningJob
@@ -60,9 +67,14 @@ class FifoPolicy:
     """Strict FIFO in priority order (head-of-line blocking)."""
 
     name: str = "fifo"
+    all_fit_fast_path: ClassVar[bool] = True
+    """Starts every pending job via :func:`scheduler._round.admit_if_all_fit` when all fit."""
 
     def schedule(self, view: ClusterView, pending: Sequence[PendingJob], running: Sequence[RunningJob], now_s: float) -> Decision:
         t0 = time.perf_counter()
+        fast = admit_if_all_fit(view, pending, running, now_s, policy=self.name, t0=t0)
+        if fast is not None:  # the same starts as the greedy pass below, in the same order
+            return fast
         ri = RoundInput.build(view, pending, running, now_s)
         g = greedy_admit(ri, ri.rank, strict=True)
         return finish_round(ri, g.admitted, g.use_min, policy=self.name, quota_blocked=g.quota_blocked,
@@ -75,9 +87,14 @@ class BackfillPolicy:
     """EASY backfill: reserve for the first job that does not fit, backfill around it."""
 
     name: str = "backfill"
+    all_fit_fast_path: ClassVar[bool] = True
+    """Starts every pending job via :func:`scheduler._round.admit_if_all_fit` when all fit."""
 
     def schedule(self, view: ClusterView, pending: Sequence[PendingJob], running: Sequence[RunningJob], now_s: float) -> Decision:
         t0 = time.perf_counter()
+        fast = admit_if_all_fit(view, pending, running, now_s, policy=self.name, t0=t0)
+        if fast is not None:
+            return fast
         ri = RoundInput.build(view, pending, running, now_s)
         first = greedy_admit(ri, ri.rank, strict=True)
         blocked = np.flatnonzero(first.fifo_blocked)

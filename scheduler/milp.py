@@ -64,6 +64,7 @@ import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pulp
@@ -71,6 +72,8 @@ import pulp
 from scheduler._round import (
     ReservationPlan,
     RoundInput,
+    admit_if_all_fit,
+    all_fit,
     finish_round,
     greedy_admit,
     plan_reservation,
@@ -117,6 +120,8 @@ class MilpPolicy:
     """
 
     name: str = "milp"
+    all_fit_fast_path: ClassVar[bool] = True
+    """Starts every pending job via :func:`scheduler._round.admit_if_all_fit` when all fit."""
     solver: str = "highs"
     time_limit_s: float = 2.0
     gap_rel: float = 1e-3
@@ -131,6 +136,9 @@ class MilpPolicy:
     # ------------------------------------------------------------------ round
     def schedule(self, view: ClusterView, pending: Sequence[PendingJob], running: Sequence[RunningJob], now_s: float) -> Decision:
         t0 = time.perf_counter()
+        fast = admit_if_all_fit(view, pending, running, now_s, policy=self.name, t0=t0)
+        if fast is not None:
+            return fast
         ri = RoundInput.build(view, pending, running, now_s)
         if ri.n == 0:
             return finish_round(ri, [], [], policy=self.name, record={"status": "skipped_empty"}, t0=t0)
@@ -152,7 +160,7 @@ class MilpPolicy:
                     cand = cand[cand != h]
 
         # fast path: everything fits
-        if res is None and self._all_fit(ri, cand):
+        if res is None and all_fit(ri, cand):
             return finish_round(ri, cand.tolist(), [False] * cand.size, policy=self.name,
                                 record={"solver": "none", "status": "skipped_all_fit"}, t0=t0)
 
@@ -200,18 +208,6 @@ class MilpPolicy:
                             reservation=res, record=rec, t0=t0)
 
     # ------------------------------------------------------------- helpers
-    @staticmethod
-    def _all_fit(ri: RoundInput, cand: np.ndarray) -> bool:
-        if cand.size != ri.n:
-            return False
-        if np.any(ri.a_f[:, cand].sum(axis=1) > ri.cap):
-            return False
-        new = np.bincount(ri.div[cand], weights=ri.shape_f[cand].astype(np.float64), minlength=ri.usage.size)
-        if np.any(ri.usage + new > np.maximum(ri.div_cap, ri.usage)) and np.any(new[ri.usage + new > ri.div_cap] > 0):
-            return False
-        shared = np.maximum(0.0, new - ri.reserve).sum()
-        return bool(shared <= max(0.0, ri.cap[0] - ri.reserve.sum()) or ri.reserve.sum() == 0)
-
     def _aggregate(self, ri: RoundInput, cand: np.ndarray, res: ReservationPlan | None, forced: int) -> dict:
         vals = job_values(ri)
         long = res.long.astype(np.int64) if res is not None else np.zeros(ri.n, np.int64)

@@ -390,6 +390,7 @@ def generate_batches(
     rng: np.random.Generator | None = None,
     hero: HeroJob | None = None,
     start: datetime = datetime(2025, 1, 6, tzinfo=UTC),
+    load_scale: Sequence[tuple[float, float]] = (),
 ) -> Iterator[pa.RecordBatch]:
     """Stream a synthetic schema-v1 trace in submit order.
 
@@ -410,6 +411,11 @@ def generate_batches(
         The hero run, inserted at its submit time if that falls inside the window.
     start : datetime
         UTC instant of ``submit_time_s == 0``; sets the weekday and time-of-day phase.
+    load_scale : sequence of (from_s, factor)
+        Steps of the offered load: from ``from_s`` seconds on, arrivals come at ``factor``
+        (>= 0) times ``params.offered_load_gpus``; before the first step the factor is 1. A step
+        takes effect at the first generation window starting at or after it (windows divide a
+        day, so steps on whole hours are exact).
 
     Yields
     ------
@@ -422,11 +428,16 @@ def generate_batches(
         raise ValueError("days must be > 0")
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
+    steps = sorted((float(t), float(f)) for t, f in load_scale)
+    if any(not (f >= 0 and math.isfinite(f)) for _, f in steps):
+        raise ValueError("load_scale factors must be finite and >= 0")
+    step_t = np.array([t for t, _ in steps], dtype=np.float64)
+    step_f = np.array([1.0] + [f for _, f in steps], dtype=np.float64)
     streams = _Streams.from_seed(rng if rng is not None else seed)  # type: ignore[arg-type]
     rates = _division_rates(params, divisions)
     day_w = _day_weights(params, start)
     phase_s = start.hour * 3600.0 + start.minute * 60.0 + start.second
-    peak_rate_per_day = float(rates.sum() * DAY_S * day_w.max())
+    peak_rate_per_day = float(rates.sum() * DAY_S * day_w.max() * max(1.0, float(step_f.max())))
     per_day = max(1, math.ceil(peak_rate_per_day / _TARGET_ROWS_PER_WINDOW))
     window_s = DAY_S / per_day
     horizon_s = days * DAY_S
@@ -441,7 +452,7 @@ def generate_batches(
     n_windows = math.ceil(horizon_s / window_s)
     for w in range(n_windows):
         a, b = w * window_s, min((w + 1) * window_s, horizon_s)
-        weight = day_w[int(a // DAY_S) % _WEEK_DAYS]
+        weight = day_w[int(a // DAY_S) % _WEEK_DAYS] * step_f[int(np.searchsorted(step_t, a, side="right"))]
         integral = _diurnal_integral(params, a, b, phase_s)
         cols: dict[str, list] = {}
         for d, rate, user_names in zip(divisions, rates, users, strict=True):

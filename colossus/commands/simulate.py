@@ -105,13 +105,16 @@ def _write_report(out: Path) -> None:
 @click.option("--days", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Simulated days (default: the scenario's [simulation] days).")
 @click.option("--policy", default=None, help="Scheduling policy (default: the scenario's): milp, fifo, backfill, fairshare.")
+@click.option("--start-date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Simulate from this date (YYYY-MM-DD): phases dated on or before it are online at "
+                   "the start and the hero run starts then (e.g. memphis at 200k GPUs: 2024-12-03).")
 @seed_option()
 @out_option(None, "Results folder: jobs/timeseries/rounds .parquet, summary.json, report.html.")
 @click.option("--debug", is_flag=True, help="Check conservation invariants every round (slow).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @quiet_option()
-def simulate_cmd(scenario: str | None, trace: Path | None, days: float | None, policy: str | None, seed: int,
-                 out_dir: Path | None, debug: bool, as_json: bool, quiet: bool) -> None:
+def simulate_cmd(scenario: str | None, trace: Path | None, days: float | None, policy: str | None,
+                 start_date: Any, seed: int, out_dir: Path | None, debug: bool, as_json: bool, quiet: bool) -> None:
     """Simulate the cluster: jobs, failures, checkpoints, power and expansion phases.
 
     \b
@@ -122,12 +125,15 @@ def simulate_cmd(scenario: str | None, trace: Path | None, days: float | None, p
     Examples:
       colossus simulate                                   # memphis, 30 days, milp
       colossus simulate --days 7 --policy fifo --out runs/fifo
+      colossus simulate --start-date 2024-12-03 --days 7    # memphis after the 200k expansion
       colossus simulate examples/llama3_reliability.toml --days 54
       colossus simulate examples/philly_replay.toml --trace philly.parquet --policy backfill
     """
     from colossus.scenario import load_scenario
 
     scn = load_scenario(scenario)
+    if start_date is not None:
+        scn = scn.starting_on(start_date.date())
     d = days if days is not None else scn.simulation.days
     res = _run(scn, trace, d, policy, seed, quiet or as_json, debug)
     if out_dir is not None:

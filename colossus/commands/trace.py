@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from pathlib import Path
 from typing import Any
@@ -88,14 +87,14 @@ def generate_cmd(
       colossus trace generate --days 7 -o week.parquet
       colossus trace generate memphis --days 90 -o q.parquet --seed 7 --no-hero
     """
-    from colossus.scenario.workload import division_loads, to_workload_params
+    from colossus.sim.workload import generator_inputs, workload_seed
     from traces.generator import HeroJob, expected_statistics, generate_batches
     from traces.writer import write_trace
 
     scn = _scenario(scenario)
+    gi = generator_inputs(scn)
+    params, loads = gi.params, gi.loads
     try:
-        params = to_workload_params(scn.workload, gpus_per_node=scn.cluster.gpus_per_node)
-        loads = division_loads(scn.workload, scn.divisions)
         expected = expected_statistics(params, loads)
     except ValueError as exc:
         raise InputError(f"{scenario or 'memphis'}: workload: {exc}") from None
@@ -109,12 +108,13 @@ def generate_cmd(
             model=scn.hero.model,
             submit_time_s=scn.hero.start_day * 86_400.0,
         )
-    start = dt.datetime.combine(scn.scenario.start_date, dt.time(), tzinfo=dt.UTC)
+    start = gi.start
     source = f"generator scenario={scn.name} seed={seed} days={days:g}"
     t0 = time.perf_counter()
     rows = write_trace(
         _output(output),
-        generate_batches(params, loads, days=days, seed=seed, hero=hero, start=start),
+        generate_batches(params, loads, days=days, seed=workload_seed(seed), hero=hero, start=start,
+                         load_scale=gi.load_scale),
         start=start,
         source=source,
         divisions=[d.name for d in scn.divisions],
@@ -127,6 +127,9 @@ def generate_cmd(
         "scenario": scn.name,
         "hero": hero.job_id if hero else None,
         "expected_jobs_per_day": expected["jobs_per_day"],
+        "expected_jobs_per_day_note": "at the highest offered-load step" if len(gi.load_scale) > 1 else "",
+        "offered_load_steps": [{"from_day": t / 86_400.0, "offered_load_gpus": f * params.offered_load_gpus}
+                               for t, f in gi.load_scale],
         "expected_gpu_time_share_by_kind": expected["gpu_time_share_by_kind"],
         "wall_s": round(time.perf_counter() - t0, 3),
     }
@@ -134,7 +137,8 @@ def generate_cmd(
         emit_json(info)
     elif not quiet:
         click.echo(
-            f"wrote {output}: {rows:,d} jobs over {days:g} days (expected {expected['jobs_per_day']:,.0f}/day), seed {seed}"
+            f"wrote {output}: {rows:,d} jobs over {days:g} days (expected {expected['jobs_per_day']:,.0f}/day"
+            f"{' at the highest load step' if len(gi.load_scale) > 1 else ''}), seed {seed}"
             + (f", hero {hero.job_id}" if hero else "")
         )
 

@@ -337,6 +337,14 @@ class Scenario:
         """GPUs once every phase is online."""
         return sum(ph.arrays for ph in self.phases) * self.cluster.gpus_per_array
 
+    def starting_on(self, date: dt.date) -> Scenario:
+        """This scenario simulated from ``date`` on: phases dated on or before it are online at
+        t = 0 and the hero run (``hero.start_day`` counted from the new start) starts afresh.
+        Grid steps, phases and the hero target keep their calendar dates."""
+        import dataclasses
+
+        return dataclasses.replace(self, scenario=dataclasses.replace(self.scenario, start_date=date))
+
     def division(self, name: str) -> Division:
         """The division called ``name`` (KeyError if none)."""
         for d in self.divisions:

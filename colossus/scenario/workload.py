@@ -151,6 +151,15 @@ class WorkloadSection(BaseModel):
         "ASSUMPTION: the non-hero part of Colossus phase 1 (100,352 H100 less the ~90k-GPU hero); "
         "gives ~12k jobs/day with the default kinds (Meta RSC-1 reports 7.2k jobs/day).",
     )
+    offered_load_share: float | None = Field(
+        None,
+        gt=0,
+        le=1.5,
+        description="When set, replaces offered_load_gpus: the background offered load is this "
+        "fraction of the GPUs left for background work (GPUs online less the hero run and its hot "
+        "spares while the hero runs), re-evaluated at every phase date, so the load follows the "
+        "capacity (colossus.sim.workload.background_load_steps). Values >= 1 overload the cluster.",
+    )
     diurnal_amplitude: float = Field(
         0.5,
         ge=0,

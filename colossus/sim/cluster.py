@@ -52,6 +52,13 @@ class ClusterState:
     alloc_gpus: np.ndarray
     fail_weight: np.ndarray
     node_jobs: list[set[int]]
+    usable_gpus_cache: int = -1
+    """Healthy online GPUs, cached; -1 when stale (call :meth:`invalidate` after changing
+    ``online`` or ``healthy``)."""
+
+    def invalidate(self) -> None:
+        """Forget cached totals after a change of ``online`` or ``healthy``."""
+        self.usable_gpus_cache = -1
 
     @property
     def num_nodes(self) -> int:
@@ -66,7 +73,10 @@ class ClusterState:
         return int(self.online.sum()) * self.gpus_per_node
 
     def gpus_healthy(self) -> int:
-        return int((self.online & self.healthy).sum()) * self.gpus_per_node
+        """Healthy online GPUs (cached until :meth:`invalidate`)."""
+        if self.usable_gpus_cache < 0:
+            self.usable_gpus_cache = int(np.count_nonzero(self.online & self.healthy)) * self.gpus_per_node
+        return self.usable_gpus_cache
 
     def online_by_sku(self) -> np.ndarray:
         """GPUs online per SKU index."""

@@ -28,6 +28,7 @@ from colossus.sim.jobs import SimJob, checkpoint_interval_s, iter_job_records, t
 from colossus.sim.results import Results
 from colossus.sim.tables import build_results
 from colossus.streams import Streams
+from scheduler._round import admit_if_all_fit
 from scheduler.types import ClusterView, Decision, DivisionState, PendingJob, RunningJob
 
 __all__ = ["SimulationError", "resolve_policy", "simulate"]
@@ -85,6 +86,7 @@ class _Sim:
         self.div_names = [d.name for d in scenario.divisions]
         self.div_index = {n: i for i, n in enumerate(self.div_names)}
         self.div_alloc = np.zeros(len(self.div_names), dtype=np.int64)
+        self.alloc_total = 0  # == div_alloc.sum(), kept as an int (checked in debug mode)
         self.div_decayed = np.zeros(len(self.div_names), dtype=np.float64)
         self.decay_t = 0.0
         self.jobs: list[SimJob] = []
@@ -109,6 +111,8 @@ class _Sim:
         self.new_capacity = False
         self.force_round = False
         self.may_preempt = _may_preempt(policy)
+        self.fast_path = bool(getattr(policy, "all_fit_fast_path", False))
+        self.policy_name = str(getattr(policy, "name", type(policy).__name__))
         self.rounds_skipped = 0
         self.rounds: list[tuple[float, Any]] = []
         self.round_wall_s = 0.0
@@ -203,7 +207,7 @@ class _Sim:
                 self.request_round()
             elif self.pending:
                 spares = self.sc.hero.hot_spare_nodes if (self.sc.hero and self.hero is not None) else 0
-                free = self.cl.gpus_healthy() - int(self.div_alloc.sum()) - spares * self.cl.gpus_per_node
+                free = self.cl.gpus_healthy() - self.alloc_total - spares * self.cl.gpus_per_node
                 if free > 0 or self.may_preempt:  # time-dependent decisions (runtimes, reservations)
                     self.force_round = True
                     self.request_round()
@@ -218,6 +222,7 @@ class _Sim:
                 return
             yield self.env.timeout(t - self.env.now)
             self.cl.online[self.cl.node_phase == p] = True
+            self.cl.invalidate()
             self.new_capacity = True
             self.events += 1
             self._track_capacity()
@@ -260,7 +265,7 @@ class _Sim:
             self.alloc_gpu_s_check += dt * self.last_alloc_total
             self.healthy_gpu_s_check += dt * self.last_healthy_total
             self.last_check_t = now
-        self.last_alloc_total = int(self.div_alloc.sum())
+        self.last_alloc_total = self.alloc_total
         self.last_healthy_total = self.cl.gpus_healthy()
 
     def _attach(self, job: SimJob, nodes: np.ndarray, gpus: np.ndarray) -> None:
@@ -268,9 +273,11 @@ class _Sim:
         cl.alloc_gpus[nodes] += gpus
         for n in nodes.tolist():
             cl.node_jobs[n].add(job.idx)
+        job.alloc_pairs = None
         g = int(gpus.sum())
         job.alloc_gpus += g
         self.div_alloc[job.div_idx] += g
+        self.alloc_total += g
         if job.nodes is None or job.nodes.size == 0:
             job.nodes, job.gpus = nodes, gpus
         else:
@@ -285,7 +292,9 @@ class _Sim:
             for n in job.nodes.tolist():
                 cl.node_jobs[n].discard(job.idx)
         self.div_alloc[job.div_idx] -= job.alloc_gpus
+        self.alloc_total -= job.alloc_gpus
         job.alloc_gpus = 0
+        job.alloc_pairs = None
         job.nodes = None
         job.gpus = None
 
@@ -298,8 +307,10 @@ class _Sim:
         cl.alloc_gpus[node] -= g
         cl.node_jobs[node].discard(job.idx)
         job.nodes, job.gpus = job.nodes[keep], job.gpus[keep]
+        job.alloc_pairs = None
         job.alloc_gpus -= g
         self.div_alloc[job.div_idx] -= g
+        self.alloc_total -= g
 
     def _start_segment(self, job: SimJob, overhead_s: float) -> None:
         now = self.env.now
@@ -311,7 +322,8 @@ class _Sim:
         epoch = job.epoch
         job.running_obj = RunningJob(
             job_id=job.job_id, division=job.division, num_gpus=job.num_gpus,
-            allocation=tuple(zip(job.nodes.tolist(), job.gpus.tolist(), strict=True)), kind=job.kind,
+            allocation=job.alloc_pairs if job.alloc_pairs is not None
+            else tuple(zip(job.nodes.tolist(), job.gpus.tolist(), strict=True)), kind=job.kind,
             priority=_HERO_PRIORITY if job.is_hero else job.priority,
             preemptible=job.preemptible and not job.is_hero, start_time_s=now,
             expected_end_s=now + wall, restart_cost_s=job.restart_s, is_hero=job.is_hero)
@@ -331,6 +343,7 @@ class _Sim:
         job.state = "running"
         self.running[job.idx] = job
         self._attach(job, nodes, gpus)
+        job.alloc_pairs = tuple(allocation)
         self._start_segment(job, job.restart_s if restart else 0.0)
 
     def _complete(self, job: SimJob, epoch: int) -> None:
@@ -388,6 +401,7 @@ class _Sim:
         self.n_failures += 1
         self.failures_by_comp[comp] += 1
         cl.healthy[node] = False
+        cl.invalidate()
         for idx in sorted(cl.node_jobs[node]):
             job = self.jobs[idx]
             if job.is_hero and job is self.hero:
@@ -450,6 +464,7 @@ class _Sim:
     def _repaired(self, node: int, refail: bool) -> None:
         self.events += 1
         self.cl.healthy[node] = True
+        self.cl.invalidate()
         self.new_capacity = True
         if refail and self.fail_rate_gpu_s > 0:
             t = float(self.rng_repair.random()) * _FALSE_FIX_REFAIL_S
@@ -494,7 +509,7 @@ class _Sim:
         if not self.may_preempt and not self.force_round:
             spares = self.sc.hero.hot_spare_nodes if (self.sc.hero and self.hero is not None
                                                       and self.hero.state == "running") else 0
-            free = self.cl.gpus_healthy() - int(self.div_alloc.sum()) - spares * self.cl.gpus_per_node
+            free = self.cl.gpus_healthy() - self.alloc_total - spares * self.cl.gpus_per_node
             if free <= 0:
                 return False
         return True
@@ -517,9 +532,17 @@ class _Sim:
         self.new_arrivals = self.new_capacity = self.force_round = False
         view = self._view()
         pending = [j.pending_obj for j in self.pending.values()]
-        running = [j.running_obj for j in self.running.values() if j.running_obj is not None]
         t0 = time.perf_counter()
-        decision: Decision = self.policy.schedule(view, pending, running, now)
+        decision: Decision | None = None
+        if self.fast_path:  # everything fits: the policy would start it all (exact, see scheduler)
+            hero = self.hero
+            heroes = [hero.running_obj] if (hero is not None and hero.running_obj is not None) else []
+            decision = admit_if_all_fit(view, pending, heroes, now, policy=self.policy_name, t0=t0)
+        if decision is None:
+            running = [j.running_obj for j in self.running.values() if j.running_obj is not None]
+            decision = self.policy.schedule(view, pending, running, now)
+        elif self.debug:
+            running = [j.running_obj for j in self.running.values() if j.running_obj is not None]
         self.round_wall_s += time.perf_counter() - t0
         if self.debug:
             from scheduler.check import check_decision
@@ -594,8 +617,10 @@ class _Sim:
                         raise SimulationError(f"node {n} is owned by two jobs")
         if int(alloc.sum()) > cl.gpus_healthy():
             raise SimulationError("allocated GPUs exceed healthy capacity")
-        if int(self.div_alloc.sum()) != int(alloc.sum()):
+        if int(self.div_alloc.sum()) != int(alloc.sum()) or self.alloc_total != int(alloc.sum()):
             raise SimulationError("division usage differs from allocations")
+        if cl.gpus_healthy() != int(np.count_nonzero(cl.online & cl.healthy)) * gpn:
+            raise SimulationError("cached healthy GPU count is stale")
         self._track_capacity()
         if self.alloc_gpu_s_check > self.healthy_gpu_s_check + 1e-6:
             raise SimulationError("allocated GPU-seconds exceed healthy capacity x time")

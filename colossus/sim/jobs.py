@@ -49,6 +49,7 @@ class SimJob:
 
     __slots__ = (
         "alloc_gpus",
+        "alloc_pairs",
         "ckpt",
         "ckpt_cost_s",
         "ckpt_interval_s",
@@ -126,6 +127,7 @@ class SimJob:
         self.nodes: np.ndarray | None = None
         self.gpus: np.ndarray | None = None
         self.alloc_gpus = 0
+        self.alloc_pairs: tuple[tuple[int, int], ...] | None = None
         self.seg_start_s = 0.0
         self.seg_overhead_s = 0.0
         self.seg_rate = 1.0

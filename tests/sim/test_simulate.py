@@ -12,6 +12,7 @@ from colossus.scenario import load_scenario
 from colossus.sim import JOB_STATES, simulate
 
 REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
 
 
 def _jobs(n: int, seed: int = 0):
@@ -30,7 +31,7 @@ def _cli(args: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 def _scn():
-    return load_scenario(REPO / "examples" / "philly_replay.toml")
+    return load_scenario(HERE / "small.toml")
 
 
 def test_conservation_debug_mode_with_failures() -> None:
@@ -61,11 +62,11 @@ def test_same_seed_byte_identical_parquet(tmp_path: Path) -> None:
 
 
 def test_cli_simulate_and_compare(tmp_path: Path) -> None:
-    r = _cli(["simulate", str(REPO / "examples" / "philly_replay.toml"), "--days", "0.5",
+    r = _cli(["simulate", str(HERE / "small.toml"), "--days", "0.5",
                                   "--policy", "fifo", "--out", str(tmp_path / "run"), "--quiet"])
     assert r.returncode == 0, r.stderr
     assert {p.name for p in (tmp_path / "run").iterdir()} >= {"jobs.parquet", "timeseries.parquet", "rounds.parquet", "summary.json"}
-    r = _cli(["compare", str(REPO / "examples" / "philly_replay.toml"), "--days", "0.25",
+    r = _cli(["compare", str(HERE / "small.toml"), "--days", "0.25",
                                   "--policy", "fifo", "--policy", "backfill", "--json"])
     assert r.returncode == 0, r.stderr
     r = _cli(["simulate", "nope.toml"])
@@ -77,7 +78,7 @@ def test_unknown_policy_is_bad_input_not_a_silent_fallback() -> None:
 
     from scheduler.errors import SchedulerInputError
 
-    scn = load_scenario(REPO / "examples" / "philly_replay.toml")
+    scn = load_scenario(HERE / "small.toml")
     with pytest.raises(SchedulerInputError, match="unknown policy"):
         simulate(scn, _jobs(3), "no-such-policy", 0, 3600.0)
 
@@ -102,7 +103,7 @@ def test_duplicate_job_ids_are_bad_input() -> None:
 
     from colossus.errors import InputError
 
-    scn = load_scenario(REPO / "examples" / "philly_replay.toml")
+    scn = load_scenario(HERE / "small.toml")
     jobs = list(_jobs(2))
     jobs[1]["job_id"] = jobs[0]["job_id"]
     with pytest.raises(InputError, match="duplicate job_id"):
