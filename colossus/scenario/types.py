@@ -155,6 +155,7 @@ class PowerSection:
     it_overhead_fraction: Annotated[Fraction, _d("Storage and network power as a fraction of server power.")] = 0.10
     battery_mw: Annotated[NonNegFloat, _d("Battery discharge power, MW.")] = 0.0
     battery_mwh: Annotated[NonNegFloat, _d("Battery energy, MWh.")] = 0.0
+    enforce_cap: Annotated[Bool, _d("Simulation: start a job only when its added draw fits under the grid cap plus the battery's power (while charged); running jobs are never stopped for power.")] = True
     electricity_usd_per_mwh: Annotated[NonNegFloat, _d("Energy price, USD/MWh.")] = 70.0
     demand_charge_usd_per_kw_month: Annotated[NonNegFloat, _d("Demand charge, USD per kW-month.")] = 0.0
 

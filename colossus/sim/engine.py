@@ -25,6 +25,7 @@ from colossus.errors import InputError
 from colossus.scenario.types import Scenario
 from colossus.sim.cluster import SECONDS_PER_YEAR, build_cluster
 from colossus.sim.jobs import SimJob, checkpoint_interval_s, iter_job_records, throughput_fn
+from colossus.sim.power import PowerState
 from colossus.sim.results import Results
 from colossus.sim.tables import build_results
 from colossus.streams import Streams
@@ -122,8 +123,22 @@ class _Sim:
         self.last_check_t = 0.0
         self.last_alloc_total = 0
         self.last_healthy_total = self.cl.gpus_healthy()
+        self.power = self._power_state()
 
     # -- helpers -----------------------------------------------------------------------------
+    def _power_state(self) -> PowerState:
+        sc, cl = self.sc, self.cl
+        busy = np.array([sc.facility_mw_per_gpu(k, True) for k in cl.sku_names], dtype=np.float64)
+        idle = np.array([sc.facility_mw_per_gpu(k, False) for k in cl.sku_names], dtype=np.float64)
+        p = sc.power
+        ps = PowerState(busy_delta_mw=busy - idle, idle_mw=idle, grid_mw=lambda t: sc.grid_mw(t / 86400.0),
+                        battery_mw=p.battery_mw, battery_mwh=p.battery_mwh, enforce=p.enforce_cap,
+                        soc_mwh=p.battery_mwh)
+        steps = sorted((sc.day_of(g.date) * 86400.0, g.mw) for g in p.grid)
+        ps.set_grid_steps([t for t, _ in steps], [mw for _, mw in steps])
+        ps.change(0.0, float(idle @ cl.online_by_sku()))
+        return ps
+
     def request_round(self) -> None:
         if self.round_pending:
             return
@@ -221,11 +236,26 @@ class _Sim:
             if t >= self.horizon_s:
                 return
             yield self.env.timeout(t - self.env.now)
-            self.cl.online[self.cl.node_phase == p] = True
+            new = self.cl.node_phase == p
+            self.cl.online[new] = True
             self.cl.invalidate()
+            self.power.change(self.env.now, float(self.power.idle_mw[self.cl.node_sku[new]].sum()) * self.cl.gpus_per_node)
             self.new_capacity = True
             self.events += 1
             self._track_capacity()
+            self.request_round()
+
+    def grid_steps(self):
+        """Close the power integral at every grid-cap step (the cap is constant in between)."""
+        for step in self.sc.power.grid:
+            t = self.sc.day_of(step.date) * 86400.0
+            if t <= self.env.now:
+                continue
+            if t >= self.horizon_s:
+                return
+            yield self.env.timeout(t - self.env.now)
+            self.power.advance(self.env.now)
+            self.new_capacity = True
             self.request_round()
 
     def failures(self):
@@ -268,12 +298,16 @@ class _Sim:
         self.last_alloc_total = self.alloc_total
         self.last_healthy_total = self.cl.gpus_healthy()
 
-    def _attach(self, job: SimJob, nodes: np.ndarray, gpus: np.ndarray) -> None:
+    def _attach(self, job: SimJob, nodes: np.ndarray, gpus: np.ndarray, dmw: float | None = None) -> None:
         cl = self.cl
         cl.alloc_gpus[nodes] += gpus
         for n in nodes.tolist():
             cl.node_jobs[n].add(job.idx)
         job.alloc_pairs = None
+        if dmw is None:
+            dmw = self.power.job_delta_mw(cl.node_sku[nodes], gpus)
+        job.power_mw += dmw
+        self.power.change(self.env.now, dmw)
         g = int(gpus.sum())
         job.alloc_gpus += g
         self.div_alloc[job.div_idx] += g
@@ -293,6 +327,8 @@ class _Sim:
                 cl.node_jobs[n].discard(job.idx)
         self.div_alloc[job.div_idx] -= job.alloc_gpus
         self.alloc_total -= job.alloc_gpus
+        self.power.change(self.env.now, -job.power_mw)
+        job.power_mw = 0.0
         job.alloc_gpus = 0
         job.alloc_pairs = None
         job.nodes = None
@@ -304,6 +340,9 @@ class _Sim:
         assert job.nodes is not None and job.gpus is not None
         keep = job.nodes != node
         g = int(job.gpus[~keep].sum())
+        dmw = g * float(self.power.busy_delta_mw[cl.node_sku[node]])
+        job.power_mw -= dmw
+        self.power.change(self.env.now, -dmw)
         cl.alloc_gpus[node] -= g
         cl.node_jobs[node].discard(job.idx)
         job.nodes, job.gpus = job.nodes[keep], job.gpus[keep]
@@ -331,10 +370,9 @@ class _Sim:
             ev = self.env.timeout(wall)
             ev.callbacks.append(lambda _e, j=job, ep=epoch: self._complete(j, ep))
 
-    def start(self, job: SimJob, allocation: Any) -> None:
+    def start(self, job: SimJob, allocation: Any, nodes: np.ndarray, gpus: np.ndarray, dmw: float) -> None:
+        """Start ``job`` on ``allocation`` (the same as ``nodes``/``gpus`` arrays), adding ``dmw`` MW."""
         now = self.env.now
-        nodes = np.fromiter((n for n, _ in allocation), dtype=np.int64, count=len(allocation))
-        gpus = np.fromiter((g for _, g in allocation), dtype=np.int64, count=len(allocation))
         del self.pending[job.idx]
         job.queue_s += now - job.pending_since_s
         restart = job.work_saved > 0 or job.interruptions + job.preemptions > 0
@@ -342,7 +380,7 @@ class _Sim:
             job.first_start_s = now
         job.state = "running"
         self.running[job.idx] = job
-        self._attach(job, nodes, gpus)
+        self._attach(job, nodes, gpus, dmw)
         job.alloc_pairs = tuple(allocation)
         self._start_segment(job, job.restart_s if restart else 0.0)
 
@@ -553,8 +591,26 @@ class _Sim:
             job = by_id[p.job_id]
             self.interrupt(job, failure=False)
         if decision.starts:
-            for jid, alloc in decision.starts.items():
-                self.start(by_id[jid], alloc)
+            starts = [(by_id[jid], alloc) for jid, alloc in decision.starts.items()]
+            if self.power.enforce:  # highest priority first while power lasts
+                starts.sort(key=lambda ja: (-ja[0].pending_obj.priority, ja[0].submit_s, ja[0].job_id))
+            node_sku = self.cl.node_sku
+            pw = self.power
+            pw.advance(now)
+            for job, alloc in starts:
+                if len(alloc) == 1:
+                    (n0, g0), = alloc
+                    nodes, gpus = np.array((n0,), dtype=np.int64), np.array((g0,), dtype=np.int64)
+                    dmw = pw.busy_delta_list[node_sku[n0]] * g0
+                else:
+                    nodes = np.fromiter((n for n, _ in alloc), dtype=np.int64, count=len(alloc))
+                    gpus = np.fromiter((g for _, g in alloc), dtype=np.int64, count=len(alloc))
+                    dmw = pw.job_delta_mw(node_sku[nodes], gpus)
+                if not pw.admits(dmw):
+                    pw.blocked_starts += 1
+                    job.power_blocked += 1
+                    continue
+                self.start(job, alloc, nodes, gpus, dmw)
         self.rounds.append((now, decision.record))
         self._track_capacity()
         if self.debug:
@@ -567,10 +623,8 @@ class _Sim:
         sc = self.sc
         day = now / 86400.0
         online = cl.online_by_sku()
-        busy = cl.allocated_by_sku()
-        mw = 0.0
-        for i, sku in enumerate(cl.sku_names):
-            mw += busy[i] * sc.facility_mw_per_gpu(sku, True) + (online[i] - busy[i]) * sc.facility_mw_per_gpu(sku, False)
+        pw = self.power
+        pw.advance(now)
         pend_div = np.zeros(len(self.div_names), dtype=np.int64)
         for j in self.pending.values():
             pend_div[j.div_idx] += j.num_gpus
@@ -579,8 +633,9 @@ class _Sim:
             "time_s": float(now), "day": day, "gpus_online": int(online.sum()),
             "gpus_healthy": cl.gpus_healthy(), "gpus_allocated": int(self.div_alloc.sum()),
             "pending_jobs": len(self.pending), "pending_gpus": int(pend_div.sum()),
-            "running_jobs": len(self.running), "power_mw": float(mw),
-            "grid_cap_mw": float(sc.grid_mw(day)),
+            "running_jobs": len(self.running), "power_mw": float(pw.draw_mw),
+            "grid_cap_mw": float(sc.grid_mw(day)), "available_mw": float(pw.available_mw()),
+            "battery_soc_mwh": float(pw.soc_mwh),
             "hero_gpus": int(hero.alloc_gpus) if hero is not None and not hero.missing_nodes else 0,
             "hero_progress": float((hero.work_saved + hero.inflight_work(now)) / hero.work_total) if hero is not None else 0.0,
         }
@@ -621,6 +676,10 @@ class _Sim:
             raise SimulationError("division usage differs from allocations")
         if cl.gpus_healthy() != int(np.count_nonzero(cl.online & cl.healthy)) * gpn:
             raise SimulationError("cached healthy GPU count is stale")
+        pw = self.power
+        expect_mw = float(pw.idle_mw @ cl.online_by_sku() + pw.busy_delta_mw @ cl.allocated_by_sku())
+        if abs(pw.draw_mw - expect_mw) > 1e-6 * max(1.0, expect_mw):
+            raise SimulationError(f"facility draw {pw.draw_mw:.6f} MW differs from the allocations' {expect_mw:.6f} MW")
         self._track_capacity()
         if self.alloc_gpu_s_check > self.healthy_gpu_s_check + 1e-6:
             raise SimulationError("allocated GPU-seconds exceed healthy capacity x time")
@@ -672,6 +731,7 @@ def simulate(scenario: Scenario, jobs: Iterable[Any], policy: Any = None, seed: 
         env.process(sim.hero_process())
     env.process(sim.ticks())
     env.process(sim.phases())
+    env.process(sim.grid_steps())
     env.process(sim.failures())
     env.process(sim.sampler())
     env.run(until=horizon)

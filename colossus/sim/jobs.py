@@ -74,6 +74,8 @@ class SimJob:
         "num_gpus",
         "pending_obj",
         "pending_since_s",
+        "power_blocked",
+        "power_mw",
         "preemptible",
         "preemptions",
         "priority",
@@ -139,6 +141,8 @@ class SimJob:
         self.pending_obj: Any = None
         self.running_obj: Any = None
         self.missing_nodes = 0
+        self.power_mw = 0.0  # facility MW its busy GPUs add over idle
+        self.power_blocked = 0  # rounds its start was held back by the power cap
 
     # -- segment arithmetic -------------------------------------------------------------------
     def segment_wall_s(self) -> float:

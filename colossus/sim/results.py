@@ -46,7 +46,8 @@ class Results:
     timeseries : pyarrow.Table
         One row per sample (every ``simulation.sample_interval_s``, plus t=0). Columns: ``time_s``,
         ``day``, ``gpus_online``, ``gpus_healthy``, ``gpus_allocated``, ``pending_jobs``,
-        ``pending_gpus``, ``running_jobs``, ``power_mw`` (facility, incl. PUE), ``grid_cap_mw``,
+        ``pending_gpus``, ``running_jobs``, ``power_mw`` (facility draw, incl. PUE), ``grid_cap_mw``,
+        ``available_mw`` (grid cap plus battery power while charged), ``battery_soc_mwh``,
         ``hero_gpus``, ``hero_progress`` (0..1), and per division ``allocated_gpus.<division>``
         and ``pending_gpus.<division>``.
     rounds : pyarrow.Table
@@ -64,8 +65,10 @@ class Results:
         ``failures``, ``failures_by_component``), ``hero`` (``None`` or ``job_id``, ``gpus``,
         ``state``, ``start_s``, ``finish_s`` (None if unfinished), ``finish_day``,
         ``progress``, ``ettr``, ``interruptions``, ``lost_gpu_hours``, ``tokens_done``,
-        ``checkpoint_interval_s``), ``power`` (``peak_mw``, ``mean_mw``, ``energy_mwh``,
-        ``energy_cost_usd``, ``hours_over_cap``), ``scheduler`` (``rounds``, ``rounds_skipped`` (nothing could change), ``wall_s`` totals,
+        ``checkpoint_interval_s``), ``power`` (exact integrals of the draw, not samples:
+        ``peak_mw``, ``mean_mw``, ``energy_mwh``, ``energy_cost_usd``, ``hours_above_grid``
+        (battery covering), ``hours_over_cap`` and ``energy_over_cap_mwh`` (beyond grid and
+        battery), ``battery_discharged_mwh``, ``enforce_cap``, ``starts_held_for_power``), ``scheduler`` (``rounds``, ``rounds_skipped`` (nothing could change), ``wall_s`` totals,
         ``fallbacks``), ``performance`` (``wall_s``, ``events``, ``jobs_per_wall_s``,
         ``events_per_wall_s``).
     """

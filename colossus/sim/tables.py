@@ -123,12 +123,15 @@ def build_results(sim: Any, policy: Any, seed: int, horizon_s: float, wall_s: fl
         t_arr = np.asarray(cols["time_s"])
         steps = np.diff(np.append(t_arr, horizon_s))
         online_gh = float(np.sum(np.asarray(cols["gpus_online"]) * steps)) / 3600.0
-        mw = np.asarray(cols["power_mw"])
-        cap = np.asarray(cols["grid_cap_mw"])
-        energy = float(np.sum(mw * steps)) / 3600.0
-        power = {"peak_mw": _f(mw.max()), "mean_mw": _f(energy / (horizon_s / 3600.0)), "energy_mwh": _f(energy),
+        pw = sim.power
+        pw.advance(horizon_s)
+        energy = pw.energy_mwh
+        power = {"peak_mw": _f(pw.peak_mw), "mean_mw": _f(energy / (horizon_s / 3600.0)), "energy_mwh": _f(energy),
                  "energy_cost_usd": _f(energy * sim.sc.power.electricity_usd_per_mwh),
-                 "hours_over_cap": _f(float(np.sum(steps[mw > cap])) / 3600.0),
+                 "hours_above_grid": _f(pw.above_grid_s / 3600.0),
+                 "hours_over_cap": _f(pw.over_cap_s / 3600.0), "energy_over_cap_mwh": _f(pw.over_cap_mwh),
+                 "battery_discharged_mwh": _f(pw.battery_out_mwh), "enforce_cap": bool(pw.enforce),
+                 "starts_held_for_power": int(pw.blocked_starts),
                  "sample_interval_s": dt}
     else:
         online_gh, power = 0.0, {}

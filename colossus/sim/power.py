@@ -1,0 +1,127 @@
+"""Site power inside the simulation: facility draw, the grid cap, and a battery.
+
+The facility draws, per GPU, its idle or busy power plus its share of host, network and
+cooling (:meth:`colossus.scenario.types.Scenario.facility_mw_per_gpu`). The grid supplies up to
+the cap in force; a battery of ``battery_mw`` / ``battery_mwh`` covers draw above the cap
+while it holds energy and recharges (at up to ``battery_mw``) from the headroom below it.
+Between events the draw is constant, so the battery's state of charge is integrated exactly,
+piecewise linearly, at every change (:meth:`PowerState.advance`).
+
+When ``power.enforce_cap`` is on, a job starts only if its added draw (busy minus idle power of
+its GPUs) fits under what is available now: the grid cap, plus the battery's discharge power
+while it holds energy. Running jobs are never stopped for power; draw that exceeds the grid and
+battery together (e.g. when the battery runs empty under a busy fleet, or a phase's idle power
+comes online) is reported as energy and hours over the cap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import bisect
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["PowerState"]
+
+_H = 3600.0
+
+
+@dataclass(kw_only=True, slots=True, eq=False)
+class PowerState:
+    """Mutable power bookkeeping of one simulation run (owned by the simulation loop).
+
+    Attributes
+    ----------
+    busy_delta_mw : (num_skus,) float
+        Facility MW a GPU of each SKU adds when it goes from idle to busy.
+    idle_mw : (num_skus,) float
+        Facility MW of an idle GPU of each SKU.
+    grid_mw : callable
+        ``grid_mw(t_s)``: the grid cap in force at simulated second ``t_s``, MW.
+    battery_mw, battery_mwh : float
+        Battery power and energy.
+    enforce : bool
+        Gate job starts on the available power.
+    draw_mw : float
+        Facility draw now, MW.
+    soc_mwh : float
+        Battery state of charge, MWh (starts full).
+    """
+
+    busy_delta_mw: np.ndarray
+    idle_mw: np.ndarray
+    grid_mw: Callable[[float], float]
+    battery_mw: float
+    battery_mwh: float
+    enforce: bool
+    draw_mw: float = 0.0
+    soc_mwh: float = 0.0
+    t_s: float = 0.0
+    over_cap_mwh: float = 0.0
+    over_cap_s: float = 0.0
+    battery_out_mwh: float = 0.0
+    energy_mwh: float = 0.0
+    peak_mw: float = 0.0
+    above_grid_s: float = 0.0
+    blocked_starts: int = 0
+    busy_delta_list: list[float] = field(default_factory=list)
+    """``busy_delta_mw`` as Python floats (scalar lookups on the hot path)."""
+    _grid_t: list[float] = field(default_factory=list)
+    _grid_mw: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.busy_delta_list = [float(x) for x in self.busy_delta_mw]
+
+    def set_grid_steps(self, steps_s: list[float], steps_mw: list[float]) -> None:
+        """Serve :meth:`grid_at` from sorted ``(t_s, mw)`` steps (a bisection) instead of ``grid_mw``."""
+        self._grid_t, self._grid_mw = list(steps_s), list(steps_mw)
+
+    def grid_at(self, t_s: float) -> float:
+        """The grid cap in force at ``t_s``, MW."""
+        if not self._grid_t:
+            return self.grid_mw(t_s)
+        i = bisect.bisect_right(self._grid_t, t_s) - 1
+        return self._grid_mw[max(i, 0)]
+
+    def advance(self, now_s: float) -> None:
+        """Integrate the battery and the over-cap energy from the last update to ``now_s``."""
+        dt = now_s - self.t_s
+        if dt <= 0:
+            return
+        self.energy_mwh += self.draw_mw * dt / _H
+        excess = self.draw_mw - self.grid_at(self.t_s)
+        if excess > 1e-9:
+            self.above_grid_s += dt
+            rate = min(excess, self.battery_mw)
+            t_empty = self.soc_mwh / rate * _H if rate > 0 else 0.0
+            t_dis = min(dt, t_empty)
+            out = rate * t_dis / _H
+            self.soc_mwh = max(0.0, self.soc_mwh - out)
+            self.battery_out_mwh += out
+            over = (excess - rate) * t_dis + excess * (dt - t_dis)
+            if over > 1e-9:
+                self.over_cap_mwh += over / _H
+                self.over_cap_s += dt if excess > rate else dt - t_dis
+        elif excess < 0 and self.soc_mwh < self.battery_mwh:
+            self.soc_mwh = min(self.battery_mwh, self.soc_mwh + min(-excess, self.battery_mw) * dt / _H)
+        self.t_s = now_s
+
+    def available_mw(self) -> float:
+        """What may be drawn now: the grid cap, plus the battery's power while it holds energy."""
+        return self.grid_at(self.t_s) + (self.battery_mw if self.soc_mwh > 1e-9 else 0.0)
+
+    def change(self, now_s: float, delta_mw: float) -> None:
+        """The draw changes by ``delta_mw`` at ``now_s``."""
+        self.advance(now_s)
+        self.draw_mw += delta_mw
+        if self.draw_mw > self.peak_mw:
+            self.peak_mw = self.draw_mw
+
+    def job_delta_mw(self, node_sku: np.ndarray, gpus: np.ndarray) -> float:
+        """Draw a job adds when its GPUs (``gpus`` on nodes of SKU indices ``node_sku``) turn busy."""
+        return float(self.busy_delta_mw[node_sku] @ gpus)
+
+    def admits(self, delta_mw: float) -> bool:
+        """Whether a start adding ``delta_mw`` fits under the available power (always when not enforced)."""
+        return (not self.enforce) or delta_mw <= 0 or self.draw_mw + delta_mw <= self.available_mw() + 1e-9
