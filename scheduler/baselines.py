@@ -61,6 +61,18 @@ def fairshare_factor(decayed_gpu_s: np.ndarray, shares: np.ndarray) -> np.ndarra
         return np.where(sn > 0, 2.0 ** (-un / np.where(sn > 0, sn, 1.0)), 0.0)
 
 
+def _placeable_rank(ri: RoundInput) -> np.ndarray:
+    """Rank order without the jobs no healthy node set could ever hold (they wait as
+    ``no_shape`` instead of blocking the queue forever, as Slurm rejects them at submit)."""
+    if ri.n == 0:
+        return ri.rank
+    if np.all(np.minimum(ri.a_f, ri.a_m).max(axis=1) <= ri.cap):  # all fit now: no drain needed
+        return ri.rank
+    drained = ri.drained_capacity()
+    ok = np.all(np.minimum(ri.a_f, ri.a_m) <= drained[:, None], axis=0)
+    return ri.rank[ok[ri.rank]]
+
+
 @register_policy("fifo")
 @dataclass(kw_only=True)
 class FifoPolicy:
@@ -76,7 +88,7 @@ class FifoPolicy:
         if fast is not None:  # the same starts as the greedy pass below, in the same order
             return fast
         ri = RoundInput.build(view, pending, running, now_s)
-        g = greedy_admit(ri, ri.rank, strict=True)
+        g = greedy_admit(ri, _placeable_rank(ri), strict=True)
         return finish_round(ri, g.admitted, g.use_min, policy=self.name, quota_blocked=g.quota_blocked,
                             fifo_blocked=g.fifo_blocked, record={"solver": "greedy", "status": "greedy"}, t0=t0)
 
@@ -96,14 +108,15 @@ class BackfillPolicy:
         if fast is not None:
             return fast
         ri = RoundInput.build(view, pending, running, now_s)
-        first = greedy_admit(ri, ri.rank, strict=True)
+        order = _placeable_rank(ri)
+        first = greedy_admit(ri, order, strict=True)
         blocked = np.flatnonzero(first.fifo_blocked)
         if (not first.admitted and blocked.size == 0) or blocked.size == 0:
             return finish_round(ri, first.admitted, first.use_min, policy=self.name, quota_blocked=first.quota_blocked,
                                 record={"solver": "greedy", "status": "greedy"}, t0=t0)
         # the head: first job in rank order neither admitted nor quota-blocked
         adm = set(first.admitted)
-        head = next(j for j in ri.rank.tolist() if j not in adm and not first.quota_blocked[j])
+        head = next(j for j in order.tolist() if j not in adm and not first.quota_blocked[j])
         # place the prefix, then reserve for the head on the real layout
         pa = np.asarray(first.admitted, dtype=np.int64)
         um = np.asarray(first.use_min, dtype=bool)
@@ -112,7 +125,7 @@ class BackfillPolicy:
         _, _, free1 = place(ri.free, view.node_pool, view.pool_hall, ri.spec, [ri.ids[j] for j in pa.tolist()], shapes, klasses)
         res = plan_reservation(ri, head, free1)
         used = (np.where(um, ri.a_m[:, pa], ri.a_f[:, pa]).sum(axis=1) if pa.size else np.zeros_like(ri.cap))
-        rest = np.asarray([j for j in ri.rank.tolist() if j not in adm and j != head and not first.quota_blocked[j]], dtype=np.int64)
+        rest = np.asarray([j for j in order.tolist() if j not in adm and j != head and not first.quota_blocked[j]], dtype=np.int64)
         # division headroom must count the prefix: run the second pass on a copy with updated usage
         ri2 = _with_usage(ri, pa, um)
         second = greedy_admit(ri2, rest, reservation=res, cap=ri.cap - used)

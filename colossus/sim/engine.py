@@ -24,7 +24,14 @@ import simpy
 from colossus.errors import InputError
 from colossus.scenario.types import Scenario
 from colossus.sim.cluster import SECONDS_PER_YEAR, build_cluster
-from colossus.sim.jobs import SimJob, checkpoint_interval_s, iter_job_records, throughput_fn
+from colossus.sim.jobs import (
+    SimJob,
+    checkpoint_cost_s,
+    checkpoint_interval_s,
+    iter_job_records,
+    model_params,
+    throughput_fn,
+)
 from colossus.sim.power import PowerState
 from colossus.sim.results import Results
 from colossus.sim.tables import build_results
@@ -124,6 +131,7 @@ class _Sim:
         self.last_alloc_total = 0
         self.last_healthy_total = self.cl.gpus_healthy()
         self.power = self._power_state()
+        self.ckpt_costs: dict[str, float] = {}
 
     # -- helpers -----------------------------------------------------------------------------
     def _power_state(self) -> PowerState:
@@ -151,8 +159,8 @@ class _Sim:
         ck = self.sc.checkpoint
         if job.ckpt:
             mtti = 1.0 / (self.fail_rate_gpu_s * job.num_gpus) if self.fail_rate_gpu_s > 0 else math.inf
-            job.ckpt_interval_s = checkpoint_interval_s(ck, mtti)
-            job.ckpt_cost_s = ck.blocking_s
+            job.ckpt_cost_s = self._ckpt_cost(job.model)
+            job.ckpt_interval_s = checkpoint_interval_s(ck, mtti, job.ckpt_cost_s)
             job.restart_s = ck.restart_s
         job.pending_obj = PendingJob(
             job_id=job.job_id, division=job.division, num_gpus=job.num_gpus, kind=job.kind,
@@ -160,6 +168,13 @@ class _Sim:
             preemptible=job.preemptible and not job.is_hero, min_gpus=job.min_gpus,
             submit_time_s=job.submit_s, expected_duration_s=job.duration_s, is_hero=job.is_hero,
             restart_cost_s=job.restart_s)
+
+    def _ckpt_cost(self, model: Any) -> float:
+        key = str(model) if model else ""
+        c = self.ckpt_costs.get(key)
+        if c is None:
+            c = self.ckpt_costs[key] = checkpoint_cost_s(self.sc.checkpoint, model_params(key or None))
+        return c
 
     def _rate(self, job: SimJob, gpus: int) -> float:
         if job.work_tokens is None:

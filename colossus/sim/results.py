@@ -42,7 +42,9 @@ class Results:
         ``gpu_s_allocated``, ``gpu_s_useful`` (allocated GPU-seconds that became kept progress),
         ``gpu_s_lost`` (allocated GPU-seconds lost to interruptions: work since the last checkpoint,
         restart overhead, detection), ``interruptions`` int32 (failures hitting the job),
-        ``preemptions`` int32, ``progress`` (fraction of the job's work done, 0..1).
+        ``preemptions`` int32, ``progress`` (fraction of the job's work done, 0..1),
+        ``checkpoint_interval_s`` and ``checkpoint_cost_s`` (null for kinds that do not
+        checkpoint), ``power_held_rounds`` int32 (rounds its start was held back by the power cap).
     timeseries : pyarrow.Table
         One row per sample (every ``simulation.sample_interval_s``, plus t=0). Columns: ``time_s``,
         ``day``, ``gpus_online``, ``gpus_healthy``, ``gpus_allocated``, ``pending_jobs``,
@@ -58,14 +60,16 @@ class Results:
     summary : dict
         JSON-able. Keys: ``scenario``, ``policy``, ``seed``, ``horizon_s``, ``days``, ``jobs``
         (counts per state), ``divisions`` (name -> dict with ``jobs``, ``completed``,
-        ``gpu_hours``, ``wait_p50_s``, ``wait_p95_s``, ``wait_p99_s``, ``wait_mean_s``,
+        ``gpu_hours``, ``wait_p50_s``, ``wait_p95_s``, ``wait_p99_s``, ``wait_mean_s`` (over every
+        job submitted; a job never started counts its wait up to the horizon, a lower bound),
+        ``waits_censored`` (how many such jobs),
         ``jct_p50_s``, ``jct_mean_s``, ``utilisation`` (GPU-hours / online GPU-hours),
         ``preemptions``, ``interruptions``, ``lost_gpu_hours``, ``goodput`` (useful / allocated)),
         ``cluster`` (``gpu_hours_online``, ``gpu_hours_allocated``, ``utilisation``,
         ``failures``, ``failures_by_component``), ``hero`` (``None`` or ``job_id``, ``gpus``,
         ``state``, ``start_s``, ``finish_s`` (None if unfinished), ``finish_day``,
         ``progress``, ``ettr``, ``interruptions``, ``lost_gpu_hours``, ``tokens_done``,
-        ``checkpoint_interval_s``), ``power`` (exact integrals of the draw, not samples:
+        ``checkpoint_interval_s``, ``checkpoint_cost_s``), ``power`` (exact integrals of the draw, not samples:
         ``peak_mw``, ``mean_mw``, ``energy_mwh``, ``energy_cost_usd``, ``hours_above_grid``
         (battery covering), ``hours_over_cap`` and ``energy_over_cap_mwh`` (beyond grid and
         battery), ``battery_discharged_mwh``, ``enforce_cap``, ``starts_held_for_power``), ``scheduler`` (``rounds``, ``rounds_skipped`` (nothing could change), ``wall_s`` totals,

@@ -64,6 +64,9 @@ def build_results(sim: Any, policy: Any, seed: int, horizon_s: float, wall_s: fl
     end = np.fromiter((j.end_s for j in jobs), dtype=np.float64, count=n)
     state_arr = np.asarray(state, dtype=object)
     wait = first - submit
+    # never started by the horizon: count the wait so far (a lower bound) instead of dropping
+    # the job, so a division whose jobs never start cannot report short waits
+    wait_obs = np.where(np.isnan(first), np.maximum(0.0, horizon_s - submit), wait)
     jct = np.where(state_arr == "completed", end - submit, np.nan)
     lost = np.maximum(0.0, alloc_s - useful_s)
     inter = np.fromiter((j.interruptions for j in jobs), dtype=np.int32, count=n)
@@ -89,6 +92,10 @@ def build_results(sim: Any, policy: Any, seed: int, horizon_s: float, wall_s: fl
         "interruptions": pa.array(inter, pa.int32()),
         "preemptions": pa.array(pre, pa.int32()),
         "progress": pa.array(progress, pa.float64()),
+        "checkpoint_interval_s": pa.array([j.ckpt_interval_s if j.ckpt and math.isfinite(j.ckpt_interval_s) else None
+                                           for j in jobs], pa.float64()),
+        "checkpoint_cost_s": pa.array([j.ckpt_cost_s if j.ckpt else None for j in jobs], pa.float64()),
+        "power_held_rounds": pa.array([j.power_blocked for j in jobs], pa.int32()),
     })
 
     # time series
@@ -140,8 +147,8 @@ def build_results(sim: Any, policy: Any, seed: int, horizon_s: float, wall_s: fl
     divisions: dict[str, Any] = {}
     for name in sim.div_names:
         m = div_arr == name
-        w = wait[m & ~np.isnan(wait)]
-        w_nh = wait[m & nonhero & ~np.isnan(wait)]
+        w = wait_obs[m]
+        w_nh = wait_obs[m & nonhero]
         c = jct[m & ~np.isnan(jct)]
         gh = float(alloc_s[m].sum()) / 3600.0
         divisions[name] = {
@@ -149,6 +156,7 @@ def build_results(sim: Any, policy: Any, seed: int, horizon_s: float, wall_s: fl
             "running": int(np.sum(m & (state_arr == "running"))), "pending": int(np.sum(m & (state_arr == "pending"))),
             "gpu_hours": gh, "wait_p50_s": _q(w, 0.5), "wait_p95_s": _q(w, 0.95), "wait_p99_s": _q(w, 0.99),
             "wait_mean_s": _f(w.mean()) if w.size else None, "wait_p95_s_excluding_hero": _q(w_nh, 0.95),
+            "waits_censored": int(np.sum(m & np.isnan(first))),
             "jct_p50_s": _q(c, 0.5), "jct_mean_s": _f(c.mean()) if c.size else None,
             "utilisation": _f(gh / online_gh) if online_gh > 0 else None,
             "preemptions": int(pre[m].sum()), "interruptions": int(inter[m].sum()),
@@ -170,6 +178,7 @@ def build_results(sim: Any, policy: Any, seed: int, horizon_s: float, wall_s: fl
             "ettr": _f(prod / (span_end - h.first_start_s)) if started and span_end > h.first_start_s else None,
             "interruptions": int(h.interruptions), "lost_gpu_hours": float(lost[i]) / 3600.0,
             "checkpoint_interval_s": _f(h.ckpt_interval_s),
+            "checkpoint_cost_s": _f(h.ckpt_cost_s),
         }
         if started and state[i] != "completed" and progress[i] > 0:
             rate_day = progress[i] / ((horizon_s - h.first_start_s) / 86400.0)

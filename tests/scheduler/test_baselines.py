@@ -72,3 +72,17 @@ def test_unknown_policy_lists_choices():
 
     with pytest.raises(SchedulerInputError, match="choices: milp"):
         make_policy("nope")
+
+
+def test_unplaceable_head_does_not_block_fifo_or_backfill(make_view):
+    """A job larger than every healthy node set waits as no_shape; jobs behind it still start."""
+    from scheduler.types import WaitReason
+
+    view = make_view(num_pools=2, nodes_per_pool=8)  # 128 GPUs
+    pending = [PendingJob(job_id="huge", division="a", num_gpus=1024, submit_time_s=0.0),
+               PendingJob(job_id="small", division="a", num_gpus=8, submit_time_s=1.0),
+               PendingJob(job_id="big", division="b", num_gpus=128, submit_time_s=2.0)]
+    for name in ("fifo", "backfill"):
+        d = make_policy(name).schedule(view, pending, [], 10.0)
+        assert "small" in d.starts, name
+        assert d.explanations["huge"].reason == WaitReason.NO_SHAPE, name
