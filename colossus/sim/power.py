@@ -16,8 +16,8 @@ comes online) is reported as energy and hours over the cap.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -66,5 +66,5 @@ def test_wait_percentiles_count_jobs_that_never_start():
     d = res.summary["divisions"]["vc-d"]
     assert d["waits_censored"] == 1
     assert d["wait_p50_s"] == pytest.approx(7100.0)
-    assert np.isnan(res.jobs.column("wait_s").to_numpy()[[i for i, j in enumerate(res.jobs.column("job_id").to_pylist()) if j == "big"][0]])
+    assert np.isnan(res.jobs.column("wait_s").to_numpy()[next(i for i, j in enumerate(res.jobs.column("job_id").to_pylist()) if j == "big")])
     assert res.summary["divisions"]["vc-a"]["waits_censored"] == 0
