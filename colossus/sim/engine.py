@@ -24,6 +24,7 @@ import simpy
 from colossus.errors import InputError
 from colossus.scenario.types import Scenario
 from colossus.sim.cluster import SECONDS_PER_YEAR, build_cluster
+from colossus.sim.hero import HERO_PRIORITY, HeroMixin
 from colossus.sim.jobs import (
     SimJob,
     checkpoint_cost_s,
@@ -32,6 +33,7 @@ from colossus.sim.jobs import (
     model_params,
     throughput_fn,
 )
+from colossus.sim.observe import ObserveMixin, SimulationError
 from colossus.sim.power import PowerState
 from colossus.sim.results import Results
 from colossus.sim.tables import build_results
@@ -42,11 +44,6 @@ from scheduler.types import ClusterView, Decision, DivisionState, PendingJob, Ru
 __all__ = ["SimulationError", "resolve_policy", "simulate"]
 
 _FALSE_FIX_REFAIL_S = 86400.0  # ASSUMPTION: a falsely fixed node fails again within a day (uniform)
-_HERO_PRIORITY = 1_000_000
-
-
-class SimulationError(AssertionError):
-    """A conservation check failed in debug mode (a bug, not bad input)."""
 
 
 def resolve_policy(policy: Any, scenario: Scenario) -> tuple[Any, str | None]:
@@ -76,7 +73,7 @@ def _may_preempt(policy: Any) -> bool:
     return not isinstance(policy, (FifoPolicy, BackfillPolicy, FairsharePolicy))
 
 
-class _Sim:
+class _Sim(HeroMixin, ObserveMixin):
     """One run: state and SimPy callbacks (internal)."""
 
     def __init__(self, scenario: Scenario, policy: Any, seed: int, horizon_s: float, debug: bool,
@@ -164,7 +161,7 @@ class _Sim:
             job.restart_s = ck.restart_s
         job.pending_obj = PendingJob(
             job_id=job.job_id, division=job.division, num_gpus=job.num_gpus, kind=job.kind,
-            priority=_HERO_PRIORITY if job.is_hero else job.priority,
+            priority=HERO_PRIORITY if job.is_hero else job.priority,
             preemptible=job.preemptible and not job.is_hero, min_gpus=job.min_gpus,
             submit_time_s=job.submit_s, expected_duration_s=job.duration_s, is_hero=job.is_hero,
             restart_cost_s=job.restart_s)
@@ -216,18 +213,6 @@ class _Sim:
                 yield env.timeout(t - env.now)
             self.events += 1
             self.submit(rec)
-
-    def hero_process(self):
-        h = self.sc.hero
-        assert h is not None
-        t = h.start_day * 86400.0
-        if t >= self.horizon_s:
-            return
-        if t > 0:
-            yield self.env.timeout(t)
-        self.submit({"job_id": h.name, "division": h.division, "num_gpus": h.gpus, "kind": "pretrain",
-                     "priority": _HERO_PRIORITY, "preemptible": False, "submit_time_s": t,
-                     "work_tokens": h.tokens, "model": h.model, "is_hero": True})
 
     def ticks(self):
         while True:
@@ -288,31 +273,7 @@ class _Sim:
             if cl.online[node] and cl.healthy[node]:  # thinning: failed/offline nodes cannot fail
                 self.fail_node(node, comp)
 
-    def sampler(self):
-        dt = self.sc.simulation.sample_interval_s
-        k = 0
-        while True:
-            self.sample()
-            if self.progress is not None:
-                self.progress(self.env.now / 86400.0, self.horizon_s / 86400.0)
-            k += 1
-            t = k * dt
-            if t >= self.horizon_s:
-                return
-            yield self.env.timeout(t - self.env.now)
-
     # -- state changes -------------------------------------------------------------------------
-    def _track_capacity(self) -> None:
-        """Integrate allocated and healthy GPU-seconds (for the conservation check)."""
-        now = self.env.now
-        dt = now - self.last_check_t
-        if dt > 0:
-            self.alloc_gpu_s_check += dt * self.last_alloc_total
-            self.healthy_gpu_s_check += dt * self.last_healthy_total
-            self.last_check_t = now
-        self.last_alloc_total = self.alloc_total
-        self.last_healthy_total = self.cl.gpus_healthy()
-
     def _attach(self, job: SimJob, nodes: np.ndarray, gpus: np.ndarray, dmw: float | None = None) -> None:
         cl = self.cl
         cl.alloc_gpus[nodes] += gpus
@@ -378,7 +339,7 @@ class _Sim:
             job_id=job.job_id, division=job.division, num_gpus=job.num_gpus,
             allocation=job.alloc_pairs if job.alloc_pairs is not None
             else tuple(zip(job.nodes.tolist(), job.gpus.tolist(), strict=True)), kind=job.kind,
-            priority=_HERO_PRIORITY if job.is_hero else job.priority,
+            priority=HERO_PRIORITY if job.is_hero else job.priority,
             preemptible=job.preemptible and not job.is_hero, start_time_s=now,
             expected_end_s=now + wall, restart_cost_s=job.restart_s, is_hero=job.is_hero)
         if now + wall < self.horizon_s + 1.0:
@@ -468,51 +429,6 @@ class _Sim:
         ev.callbacks.append(lambda _e, n=node, rf=refail: self._repaired(n, rf))
         self._track_capacity()
         self.request_round()
-
-    def _hero_failure(self, job: SimJob, node: int) -> None:
-        now = self.env.now
-        job.interruptions += 1
-        if job.missing_nodes == 0:
-            job.close_segment(now, completed=False)
-        job.epoch += 1
-        self._detach_node(job, node)
-        h = self.sc.hero
-        spare = self.cl.whole_free_nodes()
-        overhead = self.sc.repair.detection_s + job.restart_s
-        if spare.size and job.missing_nodes == 0:
-            n = int(spare[0])
-            self._attach(job, np.asarray([n]), np.asarray([self.cl.gpus_per_node]))
-            self._start_segment(job, overhead)
-        elif h is not None and h.on_failure == "shrink":
-            job.missing_nodes = 0
-            if job.alloc_gpus > 0:
-                self._start_segment(job, overhead)
-            else:
-                self.interrupt(job, failure=False)
-                job.preemptions -= 1
-        else:
-            job.missing_nodes += 1
-            job.running_obj = None
-
-    def _hero_regrow(self) -> None:
-        """Give a waiting (or shrunk) hero run free whole nodes back; restart it when whole."""
-        job = self.hero
-        if job is None or job.state != "running":
-            return
-        want_nodes = -(-job.num_gpus // self.cl.gpus_per_node) - (job.alloc_gpus // self.cl.gpus_per_node)
-        if want_nodes <= 0:
-            return
-        free = self.cl.whole_free_nodes()
-        if free.size == 0:
-            return
-        take = free[:want_nodes]
-        now = self.env.now
-        if job.missing_nodes == 0:  # shrunk and running: close the segment before regrowing
-            job.close_segment(now, completed=False)
-        self._attach(job, take, np.full(take.size, self.cl.gpus_per_node, dtype=np.int64))
-        job.missing_nodes = max(0, job.missing_nodes - int(take.size))
-        if job.missing_nodes == 0:
-            self._start_segment(job, job.restart_s)
 
     def _repaired(self, node: int, refail: bool) -> None:
         self.events += 1
@@ -630,82 +546,6 @@ class _Sim:
         self._track_capacity()
         if self.debug:
             self.check()
-
-    # -- sampling and checks ---------------------------------------------------------------------
-    def sample(self) -> None:
-        cl = self.cl
-        now = self.env.now
-        sc = self.sc
-        day = now / 86400.0
-        online = cl.online_by_sku()
-        pw = self.power
-        pw.advance(now)
-        pend_div = np.zeros(len(self.div_names), dtype=np.int64)
-        for j in self.pending.values():
-            pend_div[j.div_idx] += j.num_gpus
-        hero = self.hero
-        row: dict[str, Any] = {
-            "time_s": float(now), "day": day, "gpus_online": int(online.sum()),
-            "gpus_healthy": cl.gpus_healthy(), "gpus_allocated": int(self.div_alloc.sum()),
-            "pending_jobs": len(self.pending), "pending_gpus": int(pend_div.sum()),
-            "running_jobs": len(self.running), "power_mw": float(pw.draw_mw),
-            "grid_cap_mw": float(sc.grid_mw(day)), "available_mw": float(pw.available_mw()),
-            "battery_soc_mwh": float(pw.soc_mwh),
-            "hero_gpus": int(hero.alloc_gpus) if hero is not None and not hero.missing_nodes else 0,
-            "hero_progress": float((hero.work_saved + hero.inflight_work(now)) / hero.work_total) if hero is not None else 0.0,
-        }
-        for i, name in enumerate(self.div_names):
-            row[f"allocated_gpus.{name}"] = int(self.div_alloc[i])
-        for i, name in enumerate(self.div_names):
-            row[f"pending_gpus.{name}"] = int(pend_div[i])
-        self.samples.append(row)
-        self.events += 1
-
-    def check(self) -> None:
-        """Conservation checks (debug mode): raise :class:`SimulationError` on any violation."""
-        cl = self.cl
-        gpn = cl.gpus_per_node
-        alloc = np.zeros(cl.num_nodes, dtype=np.int64)
-        for job in self.running.values():
-            if job.nodes is None:
-                continue
-            if np.unique(job.nodes).size != job.nodes.size:
-                raise SimulationError(f"job {job.job_id}: a node appears twice in its allocation")
-            alloc[job.nodes] += job.gpus
-            if job.alloc_gpus != int(job.gpus.sum()):
-                raise SimulationError(f"job {job.job_id}: GPU count out of step")
-            if not (cl.healthy[job.nodes].all() and cl.online[job.nodes].all()):
-                raise SimulationError(f"job {job.job_id}: holds a failed or offline node")
-        if not np.array_equal(alloc, cl.alloc_gpus):
-            raise SimulationError("per-node allocation differs from the jobs' allocations")
-        if alloc.max(initial=0) > gpn:
-            raise SimulationError("a node has more GPUs allocated than it has")
-        for job in self.running.values():
-            if job.nodes is not None:
-                for n in job.nodes[job.gpus == gpn].tolist():
-                    if len(cl.node_jobs[n]) != 1:
-                        raise SimulationError(f"node {n} is owned by two jobs")
-        if int(alloc.sum()) > cl.gpus_healthy():
-            raise SimulationError("allocated GPUs exceed healthy capacity")
-        if int(self.div_alloc.sum()) != int(alloc.sum()) or self.alloc_total != int(alloc.sum()):
-            raise SimulationError("division usage differs from allocations")
-        if cl.gpus_healthy() != int(np.count_nonzero(cl.online & cl.healthy)) * gpn:
-            raise SimulationError("cached healthy GPU count is stale")
-        pw = self.power
-        expect_mw = float(pw.idle_mw @ cl.online_by_sku() + pw.busy_delta_mw @ cl.allocated_by_sku())
-        if abs(pw.draw_mw - expect_mw) > 1e-6 * max(1.0, expect_mw):
-            raise SimulationError(f"facility draw {pw.draw_mw:.6f} MW differs from the allocations' {expect_mw:.6f} MW")
-        self._track_capacity()
-        if self.alloc_gpu_s_check > self.healthy_gpu_s_check + 1e-6:
-            raise SimulationError("allocated GPU-seconds exceed healthy capacity x time")
-        states = {"pending": self.pending, "running": self.running}
-        for name, d in states.items():
-            for job in d.values():
-                if job.state != name:
-                    raise SimulationError(f"job {job.job_id}: in the {name} set but state {job.state}")
-        if len(set(self.pending) & set(self.running)):
-            raise SimulationError("a job is both pending and running")
-
 
 def simulate(scenario: Scenario, jobs: Iterable[Any], policy: Any = None, seed: int = 0,
              horizon_s: float | None = None, *, debug: bool = False,
