@@ -5,7 +5,10 @@ month (see :func:`sim_window`): the scenario with the plan's arrays as extra pha
 scenario's workload generator scaled to the month's demand, the replication's seed; it reads
 per-division wait p50/p95 and the hero's ETTR and progress from the Results. The window is a
 shrunk replica of the planned fleet (``scale`` = simulated GPUs / planned GPUs, demand and the
-hero shrunk alike) so that ``colossus plan`` stays within its time budget.
+hero shrunk alike) so that ``colossus plan`` stays within its time budget; phases dated inside the
+checked month are online from the window's start and submissions during a warm-up are not measured
+(see :func:`sim_window` for these choices). The hero's measured ETTR feeds a second MILP pass
+(:mod:`capacity.replan`).
 
 ``queue`` is a fast surrogate of the simulation: for each division, a first-come
 first-served multi-GPU queue whose capacity is the plan's allocation for that month and whose
@@ -24,12 +27,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["EVALUATORS", "EVALUATOR_VERSION", "JOB_SIZE_MIX", "MEAN_RUN_S", "SIM_EVALUATOR_VERSION", "hero_from_sim_ettr",
-           "hero_replication", "queue_waits", "scaled_workload", "sim_window", "window_scenario"]
+from capacity.registry import DEFAULT_EVALUATOR, EVALUATORS  # re-exported
 
-EVALUATORS = ("queue", "sim")
-"""Registered evaluators: ``queue`` (default) and ``sim`` ( :func:`colossus.sim.simulate` on a window per checked
-month) and ``queue`` (a fast FIFO-queue approximation of the simulation)."""
+__all__ = ["DEFAULT_EVALUATOR", "EVALUATORS", "EVALUATOR_VERSION", "JOB_SIZE_MIX", "MEAN_RUN_S", "SIM_EVALUATOR_VERSION", "hero_from_sim_ettr",
+           "hero_replication", "queue_waits", "scaled_workload", "sim_window", "window_replica",
+           "window_scenario"]
 
 EVALUATOR_VERSION = "queue-1"
 """Part of every cache key: bump when the evaluators change their results."""
@@ -145,7 +147,7 @@ def hero_replication(*, tokens: float, gpus_by_month: list[float], active_s_by_m
 # Simulation-backed evaluator: colossus.sim.simulate on a window around each checked month.
 # --------------------------------------------------------------------------------------------
 
-SIM_EVALUATOR_VERSION = "sim-1"
+SIM_EVALUATOR_VERSION = "sim-2"
 """Part of every ``sim`` cache key: bump when the simulation-backed evaluator changes."""
 
 
@@ -177,39 +179,87 @@ def window_scenario(scn_dict: dict[str, Any], mo: dict[str, Any], *, window_days
     """The scenario of one checked month's window, shrunk to the task's simulated size.
 
     Starts on the month's first day; the plan's arrays (``mo["phases"]``: ``[date, sku, arrays]``)
-    are extra phases on their months; every phase's arrays, the hero's GPUs and (through the
-    workload) each division's demand are multiplied by ``mo["scale"]`` (whole arrays / nodes,
-    at least one); failure rates are divided by it so the shrunk hero run sees the full run's
-    interruption rate (its ETTR is the full-size one; ASSUMPTION: division jobs then see
-    ``1/scale`` times their real failure rate, a pessimistic bias). The hero is enabled only
-    in months where the plan runs it, starting at the window's start.
+    are extra phases on their months, and phases dated inside the checked month are online from
+    its start. Every phase's arrays are multiplied by ``mo["scale"]`` (whole arrays, at least
+    one); the hero's GPUs, failure rates and (through the workload, :func:`sim_window`) each
+    division's demand use the *effective* scale, the replica's GPUs online at the start over the
+    full fleet's (:func:`window_replica`), so the rounding of arrays does not change the hero's
+    share of the fleet. Failure rates are divided by the effective scale so the shrunk hero run
+    sees the full run's interruption rate (its ETTR is the full-size one; ASSUMPTION: division
+    jobs then see ``1/scale`` times their real failure rate, a pessimistic bias). The hero is
+    enabled only in months where the plan runs it, starting at the window's start.
     """
+    return window_replica(scn_dict, mo, window_days=window_days)[0]
+
+
+def window_replica(scn_dict: dict[str, Any], mo: dict[str, Any], *, window_days: float) -> tuple[Any, float]:
+    """:func:`window_scenario` and its effective scale (replica GPUs / full-fleet GPUs online at the window's start)."""
     import dataclasses
     import datetime as dt
 
+    from capacity.inputs import month_starts
     from colossus.scenario.loader import parse_scenario
 
     scn = parse_scenario(_dates(scn_dict), source="monte-carlo task")
     scale = float(mo["scale"])
     start = dt.date.fromisoformat(mo["date"])
+    month_end = month_starts(start, 1)[1]
     phases = [(p.date, p.sku, p.arrays, p.name) for p in scn.phases]
     phases += [(dt.date.fromisoformat(d), s, int(n), f"plan {s} {d}") for d, s, n in mo["phases"]]
-    phases.sort(key=lambda p: p[0])
-    new_phases = tuple(dataclasses.replace(scn.phases[0], name=name, date=d, sku=s, arrays=max(1, round(n * scale)))
-                       for d, s, n, name in phases if n > 0)  # fmt: skip
+    # A phase dated inside the checked month is online from the window's start (the plan counts
+    # a month's arrays as serving that month). Without this, memphis' first phase (2024-09-02)
+    # was still offline during a month-0 window starting 2024-09-01: no GPUs, p95 = the window.
+    phases = sorted(((min(d, start) if d < month_end else d), sk, n, name) for d, sk, n, name in phases if n > 0)
+    shrunk = [max(1, round(n * scale)) for _, _, n, _ in phases]
+    full_now = sum(n for (d, _, n, _) in phases if d <= start)
+    eff = (sum(k for (d, _, _, _), k in zip(phases, shrunk, strict=True) if d <= start) / full_now) if full_now else scale
+    new_phases = tuple(dataclasses.replace(scn.phases[0], name=name, date=d, sku=s, arrays=k)
+                       for (d, s, _, name), k in zip(phases, shrunk, strict=True))  # fmt: skip
     info = dataclasses.replace(scn.scenario, start_date=start)
-    fail = dataclasses.replace(scn.failures, rates_per_gpu_year={k: v / scale for k, v in scn.failures.rates_per_gpu_year.items()})
+    fail = dataclasses.replace(scn.failures, rates_per_gpu_year={k: v / eff for k, v in scn.failures.rates_per_gpu_year.items()})
     hero = scn.hero
     if hero is not None:
         gpn = scn.cluster.gpus_per_node
-        if mo["hero_gpus"] > 0:
-            g = max(gpn, int(round(mo["hero_gpus"] * scale / gpn)) * gpn)
-            hero = dataclasses.replace(hero, enabled=True, start_day=0.0, gpus=g,
-                                       hot_spare_nodes=int(round(hero.hot_spare_nodes * scale)))  # fmt: skip
+        if mo["hero_gpus"] > 0:  # whole nodes, rounded down: the hero's share never grows in the replica
+            g = max(gpn, int(mo["hero_gpus"] * eff / gpn) * gpn)
+            hero = dataclasses.replace(hero, enabled=True, start_day=0.0, gpus=g, model=_fitting_model(scn, hero.model, hero.sku, g),
+                                       hot_spare_nodes=int(round(hero.hot_spare_nodes * eff)))  # fmt: skip
         else:
             hero = dataclasses.replace(hero, enabled=False)
     sim_sec = dataclasses.replace(scn.simulation, days=window_days)
-    return dataclasses.replace(scn, scenario=info, phases=new_phases, failures=fail, hero=hero, simulation=sim_sec)
+    return dataclasses.replace(scn, scenario=info, phases=new_phases, failures=fail, hero=hero, simulation=sim_sec), eff
+
+
+def _fitting_model(scn: Any, model: str, sku: str, gpus: int) -> str:
+    """``model`` if the step-time model finds a layout on ``gpus`` (and on half of them) of ``sku``, else the
+    largest preset that does.
+
+    The shrunk hero of a replica (e.g. grok-3 on 232 H100s) may not fit in memory, and the
+    simulation cannot run a model that does not fit. The ETTR the evaluator reads does not depend
+    on the model (productive time / time since start; checkpoint cost and interval come from the
+    ``[checkpoint]`` section and the run's interruption rate), so a smaller stand-in keeps the
+    measurement (ASSUMPTION); only the hero's tokens/s in the window change, and they are not used.
+    """
+    from colossus.steptime.models import PRESETS, get_model
+    from colossus.steptime.throughput import throughput_table
+
+    spec = scn.gpu_spec(sku)
+    gpn = scn.cluster.gpus_per_node
+    counts = sorted({gpus, max(gpn, (gpus // 2) // gpn * gpn)})
+
+    def fits(m: Any) -> bool:
+        try:
+            tab = throughput_table(m, spec, counts)
+            return all(float(tab.tokens_per_s(c)) > 0 for c in counts)
+        except Exception:  # noqa: BLE001 - a model the step-time model rejects does not fit
+            return False
+
+    if fits(get_model(model)):
+        return model
+    for name, m in sorted(PRESETS.items(), key=lambda kv: (-kv[1].params_active(), kv[0])):
+        if fits(m):
+            return name
+    return model  # nothing fits: let the simulation say so
 
 
 def _generator_batches(scn: Any, days: float, seed: int, offered_load_gpus: float) -> Any:
@@ -280,6 +330,26 @@ def sim_window(*, scn_dict: dict[str, Any], mo: dict[str, Any], window_s: float,
 
     Waits are of jobs submitted after the warm-up (jobs never started count with their wait up
     to the end of the window).
+
+    Start-up and shrinking choices (issue 7 follow-up: month-0 waits looked inflated)
+    ---------------------------------------------------------------------------------
+    * Cause found: the window starts on the month's first day, but a scenario phase dated later
+      in that month (memphis' first phase is 2024-09-02) was still offline, so the month-0
+      replica had *no GPUs* for its first day and every job waited the whole window (p95 =
+      window - warm-up). :func:`window_scenario` now puts every phase dated inside the checked
+      month online from the window's start, matching the plan (arrays of month ``m`` serve
+      month ``m``). On the test scenario month-0 p95 waits fell from ~16,500 s (= the window) to
+      the range of the other months.
+    * Warm-up: the replica starts empty (no running or queued division jobs) and the hero
+      arrives at ``t = 0``; an empty start biases waits *low*, so jobs submitted during the first
+      ``warmup_s`` are not measured (``colossus plan`` uses a quarter of the window, at most one
+      day). The hero is not warmed up: its ETTR is productive time / time since its first start.
+    * Shrinking: demand, the fleet and the hero scale by ``mo["scale"]``; division job sizes do
+      not (generated jobs are <= 256 GPUs, well inside a >= 1,024-GPU replica). A shrunk hero that
+      does not fit in memory runs a smaller stand-in model (:func:`_fitting_model`; ETTR does not
+      depend on the model). A short window measures the hero's ETTR from few interruptions (a
+      6-hour window of a run with a day's MTTI often sees none: ETTR 1.0), so average it over
+      replications and prefer longer windows when it matters.
     """
     from colossus.sim import simulate
     from colossus.streams import Streams
@@ -287,8 +357,8 @@ def sim_window(*, scn_dict: dict[str, Any], mo: dict[str, Any], window_s: float,
     streams = Streams(seed)
     wl_seed = int(streams.sequence("workload").generate_state(1)[0])
     sim_seed = int(streams.sequence("simulation").generate_state(1)[0])
-    scn = window_scenario(scn_dict, mo, window_days=window_s / 86400.0)
-    demand = {d: v * mo["scale"] for d, v in mo["demand_gpus"].items()}
+    scn, eff = window_replica(scn_dict, mo, window_days=window_s / 86400.0)
+    demand = {d: v * eff for d, v in mo["demand_gpus"].items()}
     jobs = scaled_workload(scn, demand_gpus=demand, window_s=window_s, seed=wl_seed)
     res = simulate(scn, jobs, policy=policy, seed=sim_seed, horizon_s=window_s)
     tab = res.jobs

@@ -28,8 +28,17 @@ from typing import Any
 
 import numpy as np
 
-from capacity.evaluators import (EVALUATOR_VERSION, EVALUATORS, SIM_EVALUATOR_VERSION, _jsonable,
-                                 hero_from_sim_ettr, hero_replication, queue_waits, sim_window)
+from capacity.evaluators import (
+    DEFAULT_EVALUATOR,
+    EVALUATOR_VERSION,
+    EVALUATORS,
+    SIM_EVALUATOR_VERSION,
+    _jsonable,
+    hero_from_sim_ettr,
+    hero_replication,
+    queue_waits,
+    sim_window,
+)
 from capacity.plan import Plan
 from colossus.scenario import Scenario
 from colossus.streams import Streams
@@ -52,8 +61,9 @@ class McConfig:
     seed : int
         Root seed.
     evaluator : {"sim", "queue"}
-        ``queue`` (default): the fast FIFO-queue approximation; ``sim``: :func:`colossus.sim.simulate`
-        per checked month (not yet the default: too slow for the 120 s budget on memphis).
+        Default :data:`capacity.registry.DEFAULT_EVALUATOR` (``queue``): the fast FIFO-queue
+        approximation; ``sim``: :func:`colossus.sim.simulate` per checked month (not yet the
+        default: too slow for the 120 s budget on memphis).
     sim_gpus : int
         ``sim`` only: GPUs of the simulated replica of each month's planned fleet (the fleet,
         its demand and the hero are shrunk by ``sim_gpus / planned GPUs``; never enlarged).
@@ -66,7 +76,7 @@ class McConfig:
     window_days: float = 1.0
     warmup_days: float = 0.25
     seed: int = 0
-    evaluator: str = "queue"
+    evaluator: str = DEFAULT_EVALUATOR
     sim_gpus: int = 4096
     policy: str | None = None
 
@@ -119,7 +129,12 @@ class SerialExecutor(Executor):
         return fut
 
 
-def make_executor(workers: int = 1, cluster: str | None = None) -> tuple[Executor, Callable[[], None]]:
+CLUSTER_CONNECT_TIMEOUT_S = 5.0
+"""Seconds to wait for a Dask scheduler at ``--cluster ADDR`` before giving up (Dask's default is 30 s)."""
+
+
+def make_executor(workers: int = 1, cluster: str | None = None, *,
+                  connect_timeout_s: float = CLUSTER_CONNECT_TIMEOUT_S) -> tuple[Executor, Callable[[], None]]:  # fmt: skip
     """An executor and its closer.
 
     Parameters
@@ -127,15 +142,30 @@ def make_executor(workers: int = 1, cluster: str | None = None) -> tuple[Executo
     workers : int
         Local processes (1: run in this process).
     cluster : str, optional
-        ``"local"`` to start a Dask ``LocalCluster`` with ``workers`` workers, or a Dask scheduler
-        address (``tcp://host:8786``). Needs the ``dist`` extra (``pip install colossus-planner[dist]``).
+        ``"local"`` to start a Dask ``LocalCluster`` with ``workers`` single-threaded worker
+        processes, or a Dask scheduler address (``tcp://host:8786``; its workers must have
+        colossus-planner installed). Needs the ``dist`` extra (``pip install 'colossus-planner[dist]'``).
+    connect_timeout_s : float
+        Connect timeout for a scheduler address, s.
+
+    Raises
+    ------
+    InputError
+        When Dask is not installed or the scheduler at ``cluster`` cannot be reached in time.
+
+    Notes
+    -----
+    Results do not depend on the executor: every task carries its own seeds and results are
+    put back in replication order (``--workers 1``, ``--workers 2`` and ``--cluster local``
+    write byte-identical ``plan.json``).
     """
     if cluster:
+        from colossus.errors import InputError
+
         try:
+            import dask
             from dask.distributed import Client, LocalCluster
         except ImportError:
-            from colossus.errors import InputError
-
             raise InputError("--cluster: Dask distributed is not installed (pip install 'colossus-planner[dist]')") from None
         if cluster == "local":
             lc = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True, dashboard_address=None)
@@ -145,8 +175,15 @@ def make_executor(workers: int = 1, cluster: str | None = None) -> tuple[Executo
                 client.close()
                 lc.close()
         else:
-            client = Client(cluster)
-            lc = None
+            try:  # probe first: a failed Client() leaves a half-built client whose __del__ blocks ~2x timeout
+                _probe_scheduler(cluster, connect_timeout_s)
+            except Exception as exc:  # noqa: BLE001 - any failure to reach the scheduler is the user's address
+                msg = (str(exc).splitlines() or [""])[0][:160] or type(exc).__name__
+                raise InputError(f"--cluster {cluster}: cannot reach a Dask scheduler (timeout {connect_timeout_s:g} s): "
+                                 f"{msg}") from None  # fmt: skip
+            t = f"{float(connect_timeout_s)}s"
+            with dask.config.set({"distributed.comm.timeouts.connect": t}):
+                client = Client(cluster, timeout=t, set_as_default=False)
 
             def close() -> None:
                 client.close()
@@ -155,6 +192,25 @@ def make_executor(workers: int = 1, cluster: str | None = None) -> tuple[Executo
         return SerialExecutor(), lambda: None
     pool = ProcessPoolExecutor(max_workers=workers)
     return pool, lambda: pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _probe_scheduler(address: str, timeout_s: float) -> dict[str, Any]:
+    """Ask the Dask scheduler at ``address`` for its identity; raise if none answers within ``timeout_s``."""
+    import asyncio
+
+    from distributed.core import rpc
+
+    async def probe() -> dict[str, Any]:
+        r = rpc(address, timeout=timeout_s)
+        try:
+            return await r.identity()
+        finally:
+            await r.close_rpc()
+
+    try:
+        return asyncio.run(asyncio.wait_for(probe(), timeout_s + 1.0))
+    except TimeoutError:  # asyncio.TimeoutError is TimeoutError on Python >= 3.11
+        raise OSError(f"timed out after {timeout_s:g} s") from None
 
 
 def _check_months(horizon: int, every: int) -> list[int]:

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 
 from capacity.montecarlo import McConfig, McResult
 from capacity.plan import Plan, plan_table, plan_to_dict
+from capacity.replan import Replan, replan_to_dict, simulated_hero_ettr
 from capacity.report import write_plan_report
 from colossus.scenario import Scenario
 
@@ -37,8 +38,14 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(type(obj).__name__)
 
 
-def plan_document(plan: Plan, mc: McResult | None, scn: Scenario, cfg: McConfig | None) -> dict[str, Any]:
-    """Everything ``plan.json`` holds: the plan, the Monte Carlo figures and the inputs."""
+def plan_document(plan: Plan, mc: McResult | None, scn: Scenario, cfg: McConfig | None,
+                  replan: Replan | None = None) -> dict[str, Any]:  # fmt: skip
+    """Everything ``plan.json`` holds: the plan, the Monte Carlo figures, the re-plan record and the inputs.
+
+    ``plan.hero.ettr_source`` says which ETTR derated the hero's throughput in the MILP
+    (``first-order (Young/Daly)`` or ``simulation``); ``replan`` (when given) records both
+    ETTRs, the number of MILP passes and what the second pass changed (:mod:`capacity.replan`).
+    """
     from colossus.scenario.loader import scenario_to_dict
 
     doc: dict[str, Any] = {"scenario": scn.name, "plan": plan_to_dict(plan)}
@@ -51,12 +58,14 @@ def plan_document(plan: Plan, mc: McResult | None, scn: Scenario, cfg: McConfig 
             "hero_ettr": mc.hero_ettr, "replications_computed": mc.computed, "replications_cached": mc.cached,
         }  # fmt: skip
     hero_doc = doc["plan"].get("hero")
-    if mc is not None and hero_doc is not None:
-        measured = [r["hero"]["ettr"] for r in mc.replications if r.get("hero") and r["hero"].get("ettr_measured")]
-        if measured:  # issue 7 §3: hero throughput derated by the ETTR the simulation measures
-            ettr = float(sum(measured) / len(measured))
-            hero_doc["ettr_simulated"] = ettr
-            hero_doc["tokens_per_gpu_s_effective_simulated"] = hero_doc["tokens_per_gpu_s"] * ettr
+    measured = simulated_hero_ettr(mc)
+    if hero_doc is not None and measured is not None:  # issue 7 §3: the ETTR the simulation measures
+        hero_doc["ettr_simulated"] = measured
+        hero_doc["tokens_per_gpu_s_effective_simulated"] = hero_doc["tokens_per_gpu_s"] * measured
+    if replan is not None:
+        doc["replan"] = replan_to_dict(replan)
+        if hero_doc is not None:
+            hero_doc["ettr_first_order"] = replan.ettr_first_order
     full = scenario_to_dict(scn)
     doc["inputs"] = {k: full.get(k) for k in ("scenario", "capacity", "power", "phases", "divisions", "hero", "checkpoint")}
     return doc
@@ -70,11 +79,12 @@ def _dump(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_plan_folder(out_dir: Path, plan: Plan, mc: McResult | None, scn: Scenario, cfg: McConfig | None) -> dict[str, Path]:
+def write_plan_folder(out_dir: Path, plan: Plan, mc: McResult | None, scn: Scenario, cfg: McConfig | None,
+                      replan: Replan | None = None) -> dict[str, Path]:  # fmt: skip
     """Write ``plan.json``, ``plan.parquet`` and ``report.html`` into ``out_dir``; return their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    doc = plan_document(plan, mc, scn, cfg)
+    doc = plan_document(plan, mc, scn, cfg, replan)
     doc_timeless = json.loads(json.dumps(doc, default=_json_default))
     # solve times differ run to run; keep them out of the file so the same seed gives the same bytes
     doc_timeless["plan"].pop("build_s", None)
@@ -87,5 +97,5 @@ def write_plan_folder(out_dir: Path, plan: Plan, mc: McResult | None, scn: Scena
     os.replace(tmp, out / "plan.parquet")
     phases = [(p.date, p.name) for p in scn.phases]
     report = write_plan_report(plan, mc, out / "report.html", title=f"Capacity plan: {scn.name}",
-                               inputs=doc_timeless["inputs"], phases=phases)  # fmt: skip
+                               inputs=doc_timeless["inputs"], phases=phases, replan=doc_timeless.get("replan"))  # fmt: skip
     return {"plan.json": out / "plan.json", "plan.parquet": out / "plan.parquet", "report.html": report}

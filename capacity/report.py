@@ -161,9 +161,20 @@ def plan_figures(plan: Plan, mc: McResult | None, phases: list[tuple[dt.date, st
 
 
 def write_plan_report(plan: Plan, mc: McResult | None, path: Path, *, title: str, inputs: dict[str, Any],
-                      phases: list[tuple[dt.date, str]]) -> Path:  # fmt: skip
-    """Write the plan's ``report.html`` (atomically) and return its path."""
+                      phases: list[tuple[dt.date, str]], replan: dict[str, Any] | None = None) -> Path:  # fmt: skip
+    """Write the plan's ``report.html`` (atomically) and return its path.
+
+    ``replan`` is ``plan.json``'s ``replan`` section (:func:`capacity.replan.replan_to_dict`): both
+    hero ETTRs, the MILP passes and what the second pass changed.
+    """
     sections = plan_figures(plan, mc, phases)
+    if replan is not None and replan.get("ettr_first_order") is not None:
+        f = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+        rows = [["first-order (Young/Daly)", f(replan["ettr_first_order"])], ["simulated", f(replan["ettr_simulated"])],
+                ["used by the final plan", f(replan["ettr_used"])], ["MILP passes", replan["passes"]],
+                ["plan changed", "yes" if replan["plan_changed"] else "no"], ["why", replan["reason"]]]  # fmt: skip
+        rows += [["change", c] for c in replan["changes"]]
+        sections.append(("Hero ETTR and re-plan", _table(["", ""], rows)))
     sections.append(("Inputs", f"<pre>{html.escape(json.dumps(inputs, indent=2, default=str))}</pre>"))
     return _write(Path(path), render_html(title, sections))
 

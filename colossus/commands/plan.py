@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from capacity.registry import DEFAULT_EVALUATOR, EVALUATORS
 from colossus.commands.common import console, emit_json, out_option, quiet_option, seed_option
 from colossus.errors import InputError
 
@@ -47,16 +48,31 @@ def _print_plan(plan: Any, mc: Any, con: Any) -> None:
             con.print("Every checked month meets every division's p95 wait SLO.")
 
 
+def _print_replan(rp: Any, con: Any) -> None:
+    if rp.ettr_first_order is None:
+        return
+    if rp.passes == 1:
+        con.print(f"One MILP pass (ETTR {rp.ettr_first_order:.3f}, first-order): {rp.reason}.")
+        return
+    what = "; ".join(rp.changes[:4]) + (f"; +{len(rp.changes) - 4} more" if len(rp.changes) > 4 else "")
+    con.print(f"Re-planned once with the simulated ETTR {rp.ettr_simulated:.3f} (first-order {rp.ettr_first_order:.3f}): "
+              f"{'plan changed: ' + what if rp.plan_changed else 'plan unchanged'}. "
+              "Monte Carlo figures are those of the first pass.")  # fmt: skip
+
+
 @click.command("plan")
 @click.argument("scenario", required=False)
 @click.option("--horizon-months", type=click.IntRange(min=1, max=120), default=None, help="Planning horizon [default: the scenario's].")
 @click.option("--replications", "-r", type=click.IntRange(min=0), default=16, show_default=True,
               help="Monte Carlo replications (0: plan only).")  # fmt: skip
 @click.option("--workers", "-w", type=click.IntRange(min=1), default=1, show_default=True, help="Local worker processes.")
-@click.option("--cluster", default=None, help="Dask: 'local' (LocalCluster) or a scheduler address; needs the dist extra.")
+@click.option("--cluster", default=None,
+              help="Dask: 'local' (a LocalCluster of --workers processes) or a scheduler address (tcp://host:8786, "
+                   "5 s connect timeout); needs the dist extra.")
 @click.option("--check-every", type=click.IntRange(min=1), default=3, show_default=True, help="Check every k-th month by Monte Carlo.")
-@click.option("--evaluator", type=click.Choice(["sim", "queue"]), default="queue", show_default=True,
-              help="sim: colossus.sim.simulate on a window per checked month; queue: fast FIFO-queue approximation.")
+@click.option("--evaluator", type=click.Choice(list(EVALUATORS)), default=DEFAULT_EVALUATOR, show_default=True,
+              help="sim: colossus.sim.simulate on a window per checked month (measures the hero's ETTR and "
+                   "re-plans once with it); queue: fast FIFO-queue approximation (first-order ETTR).")
 @click.option("--sim-gpus", type=click.IntRange(min=64), default=4096, show_default=True,
               help="GPUs of the simulated replica of each month's fleet (sim evaluator).")
 @click.option("--window-days", type=click.FloatRange(min=0.1), default=1.0, show_default=True, help="Simulated days per checked month.")
@@ -84,8 +100,9 @@ def plan_cmd(scenario: str | None, horizon_months: int | None, replications: int
       colossus plan --cluster local --workers 2       # Dask LocalCluster (dist extra)
       colossus plan --replications 0 --json           # plan only, JSON on stdout
     """
-    from capacity.montecarlo import McConfig, make_executor, run_monte_carlo
-    from capacity.outputs import make_plan, plan_document, write_plan_folder
+    from capacity.montecarlo import McConfig, make_executor
+    from capacity.outputs import plan_document, write_plan_folder
+    from capacity.replan import plan_and_check
     from colossus.scenario import load_scenario
 
     con = console(stderr=as_json)
@@ -93,27 +110,29 @@ def plan_cmd(scenario: str | None, horizon_months: int | None, replications: int
     if scn.capacity is None:
         raise InputError(f"{scenario or 'memphis'}: no [capacity] section (the planner needs options and a budget)")
     t0 = time.perf_counter()
-    plan = make_plan(scn, horizon_months=horizon_months)
-    mc = cfg = None
+    cfg = None
+    executor, close = None, (lambda: None)
     if replications > 0:
         cfg = McConfig(replications=replications, check_every_months=check_every, window_days=window_days,
                        warmup_days=min(1.0, window_days / 4), seed=seed, evaluator=evaluator,
                        sim_gpus=sim_gpus)  # fmt: skip
-        executor, close = make_executor(workers, cluster)
-        try:
-            if quiet:
-                mc = run_monte_carlo(plan, scn, cfg, executor=executor, cache_dir=cache_dir or out_dir / ".mc-cache")
-            else:
-                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+        executor, close = make_executor(workers, cluster)  # a bad --cluster fails here, before planning
+    cache = cache_dir or out_dir / ".mc-cache"
+    try:
+        if quiet or cfg is None:
+            run = plan_and_check(scn, horizon_months=horizon_months, cfg=cfg, executor=executor, cache_dir=cache)
+        else:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-                with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                              TimeElapsedColumn(), console=console(stderr=True), transient=False) as prog:  # fmt: skip
-                    task = prog.add_task("Monte Carlo replications", total=replications)
-                    mc = run_monte_carlo(plan, scn, cfg, executor=executor, cache_dir=cache_dir or out_dir / ".mc-cache",
-                                         progress=lambda done, total: prog.update(task, completed=done, total=total))  # fmt: skip
-        finally:
-            close()
-    paths = write_plan_folder(out_dir, plan, mc, scn, cfg)
+            with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=console(stderr=True), transient=False) as prog:  # fmt: skip
+                task = prog.add_task("Monte Carlo replications", total=replications)
+                run = plan_and_check(scn, horizon_months=horizon_months, cfg=cfg, executor=executor, cache_dir=cache,
+                                     progress=lambda done, total: prog.update(task, completed=done, total=total))  # fmt: skip
+    finally:
+        close()
+    plan, mc = run.plan, run.mc
+    paths = write_plan_folder(out_dir, plan, mc, scn, cfg, run.replan)
     if as_json:
         import json
 
@@ -121,6 +140,7 @@ def plan_cmd(scenario: str | None, horizon_months: int | None, replications: int
         return
     if not quiet:
         _print_plan(plan, mc, con)
+        _print_replan(run.replan, con)
         con.print(f"Wrote {', '.join(str(p) for p in paths.values())} in {time.perf_counter() - t0:.1f} s.")
     _ = plan_document  # re-exported for library users
 

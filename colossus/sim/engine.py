@@ -7,8 +7,16 @@ a requested round is skipped when nothing that could change the decision happene
 ``_Sim._round_useful``),
 job completions (one timeout per run segment; stale ones are ignored by epoch), one superposed
 failure process for the whole fleet (thinning over every node of every phase), repairs, phases
-coming online, and time-series sampling. Cluster state lives in NumPy arrays
-(:mod:`colossus.sim.cluster`).
+coming online, grid-cap steps, and time-series sampling. Cluster state lives in NumPy arrays
+(:mod:`colossus.sim.cluster`); site power and the battery in :mod:`colossus.sim.power`; the hero
+run's spares and regrowth in :mod:`colossus.sim.hero`; sampling and debug checks in
+:mod:`colossus.sim.observe`.
+
+A round first asks :func:`scheduler._round.admit_if_all_fit` whether every pending job fits now
+(policies with ``all_fit_fast_path``: milp, fifo, backfill); that is exactly what the policy
+would decide then, at a cost independent of the running jobs. Otherwise the policy runs on the
+full snapshot. Starts are then gated on power (highest priority first) when
+``power.enforce_cap`` is on.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +17,16 @@ from traces.errors import TraceError
 from traces.importers.divisions import DivisionMap
 from traces.schema import DEFAULT_PREEMPTIBLE, DEFAULT_PRIORITY, SCHEMA_V1
 
-__all__ = ["ImportResult", "Rows", "assemble", "read_csv", "to_epoch_s", "to_float", "to_int"]
+__all__ = [
+    "ImportResult",
+    "Rows",
+    "assemble",
+    "read_csv",
+    "stack_rows",
+    "to_epoch_s",
+    "to_float",
+    "to_int",
+]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -186,6 +195,33 @@ class Rows:
     preemptible: np.ndarray | None = None
     user: pa.Array | None = None
     source_status: pa.Array | None = None
+
+
+def stack_rows(
+    pieces: Mapping[str, Sequence[np.ndarray | pa.Array | pa.ChunkedArray]],
+    **whole: np.ndarray | pa.Array | None,
+) -> Rows:
+    """:class:`Rows` from per-file pieces of each column (the importers' common assembly).
+
+    Parameters
+    ----------
+    pieces
+        :class:`Rows` field name -> one piece per source file, in file order. NumPy pieces are
+        joined with ``np.concatenate``, Arrow pieces (chunked or not) with ``pa.concat_arrays``.
+    **whole
+        Fields given already whole (computed over all files), passed through unchanged.
+    """
+    cols: dict[str, np.ndarray | pa.Array | None] = {}
+    for name, parts in pieces.items():
+        if not parts:
+            raise ValueError(f"column {name!r}: no pieces to stack")
+        if isinstance(parts[0], (pa.Array, pa.ChunkedArray)):
+            cols[name] = pa.concat_arrays(
+                [p.combine_chunks() if isinstance(p, pa.ChunkedArray) else p for p in parts]
+            )
+        else:
+            cols[name] = np.concatenate(parts)
+    return Rows(**cols, **whole)
 
 
 def assemble(

@@ -17,6 +17,7 @@ status ``unfinished``; Pending pods never ran and are left out, as are CPU-only 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from traces.importers._common import (
     assemble,
     map_values,
     read_csv,
+    stack_rows,
     to_float,
     to_int,
 )
@@ -155,9 +157,7 @@ def import_pai(paths: Sequence[Path], *, divisions: DivisionMap) -> ImportResult
 
 def import_openb(paths: Sequence[Path], *, divisions: DivisionMap) -> ImportResult:
     """Import OpenB v2023 ``openb_pod_list_*.csv`` files (division key = qos)."""
-    cols: dict[str, list] = {
-        k: [] for k in ("p", "line", "id", "t", "d", "g", "key", "status", "kind")
-    }
+    cols: dict[str, list] = defaultdict(list)
     pending = 0
     for k, path in enumerate(paths):
         t = read_csv(path, "openb", OPENB_COLUMNS)
@@ -184,30 +184,21 @@ def import_openb(paths: Sequence[Path], *, divisions: DivisionMap) -> ImportResu
         created = to_float(sub, "creation_time", path)
         deleted = to_float(sub, "deletion_time", path)
         scheduled = to_float(sub, "scheduled_time", path)
-        cols["p"].append(np.full(keep.size, k))
+        cols["path_of_row"].append(np.full(keep.size, k))
         cols["line"].append(keep + 2)
-        cols["id"].append(sub.column("name").combine_chunks().cast(pa.string()))
-        cols["t"].append(created)
-        cols["d"].append(deleted - scheduled)
-        cols["g"].append(to_int(sub, "num_gpu", path))
+        cols["job_id"].append(sub.column("name").combine_chunks().cast(pa.string()))
+        cols["submit_s"].append(created)
+        cols["duration_s"].append(deleted - scheduled)
+        cols["num_gpus"].append(to_int(sub, "num_gpu", path))
         q = qos.take(pa.array(keep))
-        cols["key"].append(q)
+        cols["division_key"].append(q)
         cols["kind"].append(map_values(q, OPENB_KIND, "other"))
-        cols["status"].append(map_values(phase.take(pa.array(keep)), OPENB_STATUS, None))
-    kind = pa.concat_arrays(cols["kind"])
-    kinds = kind.to_numpy(zero_copy_only=False)
-    rows = Rows(
-        path_of_row=np.concatenate(cols["p"]),
-        line=np.concatenate(cols["line"]),
-        job_id=pa.concat_arrays(cols["id"]),
-        submit_s=np.concatenate(cols["t"]),
-        duration_s=np.concatenate(cols["d"]),
-        num_gpus=np.concatenate(cols["g"]),
-        division_key=pa.concat_arrays(cols["key"]),
-        kind=kind,
+        cols["source_status"].append(map_values(phase.take(pa.array(keep)), OPENB_STATUS, None))
+    kinds = pa.concat_arrays(cols["kind"]).to_numpy(zero_copy_only=False)
+    rows = stack_rows(
+        cols,
         priority=np.select([kinds == "inference", kinds == "other"], [3, 1], 0),
         preemptible=kinds == "data",
-        source_status=pa.concat_arrays(cols["status"]),
     )
     dropped = {"pending (never scheduled)": pending} if pending else {}
     return assemble(

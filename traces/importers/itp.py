@@ -8,6 +8,7 @@ or kind (kind = train). Collection started 2021-03-04 (README).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from traces.importers._common import ImportResult, Rows, assemble, read_csv, to_float, to_int
+from traces.importers._common import ImportResult, assemble, read_csv, stack_rows, to_float, to_int
 from traces.importers.divisions import DivisionMap
 
 FORMAT = "itp"
@@ -26,33 +27,23 @@ ORIGIN = datetime(2021, 3, 4, tzinfo=UTC)
 
 def import_itp(paths: Sequence[Path], *, divisions: DivisionMap) -> ImportResult:
     """Import one or more ITP ``clusterNN.csv`` files."""
-    parts = []
+    cols: dict[str, list] = defaultdict(list)
     for k, path in enumerate(paths):
         t = read_csv(path, FORMAT, COLUMNS)
         n = t.num_rows
-        parts.append(
-            dict(
-                path_of_row=np.full(n, k),
-                line=np.arange(2, n + 2),
-                job_id=pc.binary_join_element_wise(
-                    pa.array([path.stem] * n), t.column("job_id").combine_chunks(), "/"
-                ),
-                submit_s=to_float(t, "submission_time", path),
-                duration_s=to_float(t, "duration", path),
-                num_gpus=to_int(t, "num_gpu", path),
-                division_key=pa.array([path.stem] * n, pa.string()),
+        cols["path_of_row"].append(np.full(n, k))
+        cols["line"].append(np.arange(2, n + 2))
+        cols["job_id"].append(
+            pc.binary_join_element_wise(
+                pa.array([path.stem] * n), t.column("job_id").combine_chunks(), "/"
             )
         )
-    rows = Rows(
-        path_of_row=np.concatenate([p["path_of_row"] for p in parts]),
-        line=np.concatenate([p["line"] for p in parts]),
-        job_id=pa.concat_arrays([p["job_id"] for p in parts]),
-        submit_s=np.concatenate([p["submit_s"] for p in parts]),
-        duration_s=np.concatenate([p["duration_s"] for p in parts]),
-        num_gpus=np.concatenate([p["num_gpus"] for p in parts]),
-        division_key=pa.concat_arrays([p["division_key"] for p in parts]),
-        kind=pa.array(np.full(sum(len(p["line"]) for p in parts), "train"), pa.string()),
-    )
+        cols["submit_s"].append(to_float(t, "submission_time", path))
+        cols["duration_s"].append(to_float(t, "duration", path))
+        cols["num_gpus"].append(to_int(t, "num_gpu", path))
+        cols["division_key"].append(pa.array([path.stem] * n, pa.string()))
+        cols["kind"].append(pa.array(np.full(n, "train"), pa.string()))
+    rows = stack_rows(cols)
     if (rows.num_gpus == 0).any():
         i = int(np.argmax(rows.num_gpus == 0))
         from traces.errors import TraceError

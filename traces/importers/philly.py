@@ -11,6 +11,7 @@ left out (shared/reference/traces.md §1, §9). Kind = train (all DNN training).
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from traces.importers._common import (
     Rows,
     assemble,
     read_csv,
+    stack_rows,
     to_epoch_s,
     to_float,
     to_int,
@@ -37,30 +39,21 @@ _STATUS = {"Pass": "completed", "Killed": "cancelled", "Failed": "failed"}
 
 def import_philly_csv(paths: Sequence[Path], *, divisions: DivisionMap) -> ImportResult:
     """Import ``philly.csv`` (one or more files of that shape)."""
-    cols: dict[str, list] = {k: [] for k in ("p", "line", "id", "t", "d", "g", "vc")}
+    cols: dict[str, list] = defaultdict(list)
     for k, path in enumerate(paths):
         t = read_csv(path, "philly", CSV_COLUMNS)
         n = t.num_rows
         line = np.arange(2, n + 2)
-        cols["p"].append(np.full(n, k))
+        cols["path_of_row"].append(np.full(n, k))
         cols["line"].append(line)
         prefix = "philly-" if len(paths) == 1 else f"philly{k + 1}-"
-        cols["id"].append(pa.array([f"{prefix}{i:06d}" for i in line - 1], pa.string()))
-        cols["t"].append(to_epoch_s(t, "timestamp", path))
-        cols["d"].append(to_float(t, "duration", path))
-        cols["g"].append(to_int(t, "num_gpus", path))
-        cols["vc"].append(t.column("cluster").combine_chunks().fill_null(""))
-    g = np.concatenate(cols["g"])
-    rows = Rows(
-        path_of_row=np.concatenate(cols["p"]),
-        line=np.concatenate(cols["line"]),
-        job_id=pa.concat_arrays(cols["id"]),
-        submit_s=np.concatenate(cols["t"]),
-        duration_s=np.concatenate(cols["d"]),
-        num_gpus=g,
-        division_key=pa.concat_arrays(cols["vc"]),
-        kind=pa.array(np.full(g.size, "train"), pa.string()),
-    )
+        cols["job_id"].append(pa.array([f"{prefix}{i:06d}" for i in line - 1], pa.string()))
+        cols["submit_s"].append(to_epoch_s(t, "timestamp", path))
+        cols["duration_s"].append(to_float(t, "duration", path))
+        cols["num_gpus"].append(to_int(t, "num_gpus", path))
+        cols["division_key"].append(t.column("cluster").combine_chunks().fill_null(""))
+        cols["kind"].append(pa.array(np.full(n, "train"), pa.string()))
+    rows = stack_rows(cols)
     _no_zero_gpus(rows, paths, "num_gpus")
     return assemble(
         rows,

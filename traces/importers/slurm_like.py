@@ -11,6 +11,7 @@ jobs (no end) are left out; CPU-only jobs (gpu_num 0) too (shared/reference/trac
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,10 +23,10 @@ from traces.errors import TraceError
 from traces.importers._common import (
     EPOCH,
     ImportResult,
-    Rows,
     assemble,
     map_values,
     read_csv,
+    stack_rows,
     to_epoch_s,
     to_float,
     to_int,
@@ -57,9 +58,7 @@ ACME_KIND = {
 def _import(
     paths: Sequence[Path], *, divisions: DivisionMap, fmt: str, columns: Sequence[str], key: str
 ) -> ImportResult:
-    cols: dict[str, list] = {
-        k: [] for k in ("p", "line", "id", "t", "d", "g", "key", "user", "status", "kind")
-    }
+    cols: dict[str, list] = defaultdict(list)
     running = 0
     for k, path in enumerate(paths):
         t = read_csv(path, fmt, columns)
@@ -79,15 +78,15 @@ def _import(
         running += int(live.sum())
         keep = np.flatnonzero(~live)
         sub = t.take(pa.array(keep))
-        cols["p"].append(np.full(keep.size, k))
+        cols["path_of_row"].append(np.full(keep.size, k))
         cols["line"].append(keep + 2)
-        cols["id"].append(sub.column("job_id").combine_chunks().cast(pa.string()))
-        cols["t"].append(to_epoch_s(sub, "submit_time", path))
-        cols["d"].append(to_float(sub, "duration", path))
-        cols["g"].append(to_int(sub, "gpu_num", path))
-        cols["key"].append(sub.column(key).combine_chunks().fill_null(""))
+        cols["job_id"].append(sub.column("job_id").combine_chunks().cast(pa.string()))
+        cols["submit_s"].append(to_epoch_s(sub, "submit_time", path))
+        cols["duration_s"].append(to_float(sub, "duration", path))
+        cols["num_gpus"].append(to_int(sub, "gpu_num", path))
+        cols["division_key"].append(sub.column(key).combine_chunks().fill_null(""))
         cols["user"].append(sub.column("user").combine_chunks())
-        cols["status"].append(map_values(state.take(pa.array(keep)), STATE, None))
+        cols["source_status"].append(map_values(state.take(pa.array(keep)), STATE, None))
         if fmt == "acme":
             types = sub.column("type").combine_chunks().fill_null("")
             ok = pc.is_in(types, value_set=pa.array(sorted(ACME_KIND))).to_numpy(
@@ -101,18 +100,7 @@ def _import(
             cols["kind"].append(map_values(types, ACME_KIND, "other"))
         else:
             cols["kind"].append(pa.array(np.full(keep.size, "train"), pa.string()))
-    rows = Rows(
-        path_of_row=np.concatenate(cols["p"]),
-        line=np.concatenate(cols["line"]),
-        job_id=pa.concat_arrays(cols["id"]),
-        submit_s=np.concatenate(cols["t"]),
-        duration_s=np.concatenate(cols["d"]),
-        num_gpus=np.concatenate(cols["g"]),
-        division_key=pa.concat_arrays(cols["key"]),
-        kind=pa.concat_arrays(cols["kind"]),
-        user=pa.concat_arrays(cols["user"]),
-        source_status=pa.concat_arrays(cols["status"]),
-    )
+    rows = stack_rows(cols)
     dropped = {"running or pending at trace end": running} if running else {}
     return assemble(
         rows,
