@@ -454,8 +454,10 @@ def finish_round(
     record: dict | None = None,
     t0: float | None = None,
     first_stage: int | None = None,
+    explain_waiting: bool = True,
 ) -> Decision:
-    """Place admitted jobs, explain the others, and assemble the decision."""
+    """Place admitted jobs, explain the others (unless ``explain_waiting`` is off), and
+    assemble the decision."""
     t_place = time.perf_counter()
     free = ri.free.copy()
     pre = np.asarray(sorted(preempted), dtype=np.int64)
@@ -486,7 +488,7 @@ def finish_round(
         ri, started, free_after, pre, reservation,
         quota_blocked if quota_blocked is not None else np.zeros(ri.n, bool),
         fifo_blocked if fifo_blocked is not None else np.zeros(ri.n, bool),
-    )
+    ) if explain_waiting else {}
     reservations: tuple[Reservation, ...] = ()
     if reservation is not None and not started[reservation.head]:
         h = reservation.head

@@ -79,17 +79,21 @@ class FifoPolicy:
     """Strict FIFO in priority order (head-of-line blocking)."""
 
     name: str = "fifo"
+    explain: bool = True
+    """Explain every waiting job (reason, estimated start); a simulation switches it off."""
     all_fit_fast_path: ClassVar[bool] = True
     """Starts every pending job via :func:`scheduler._round.admit_if_all_fit` when all fit."""
+    try_all_fit: bool = True
+    """Try that fast path first (off when the caller has just tried it, as the simulation does)."""
 
     def schedule(self, view: ClusterView, pending: Sequence[PendingJob], running: Sequence[RunningJob], now_s: float) -> Decision:
         t0 = time.perf_counter()
-        fast = admit_if_all_fit(view, pending, running, now_s, policy=self.name, t0=t0)
+        fast = admit_if_all_fit(view, pending, running, now_s, policy=self.name, t0=t0) if self.try_all_fit else None
         if fast is not None:  # the same starts as the greedy pass below, in the same order
             return fast
         ri = RoundInput.build(view, pending, running, now_s)
         g = greedy_admit(ri, _placeable_rank(ri), strict=True)
-        return finish_round(ri, g.admitted, g.use_min, policy=self.name, quota_blocked=g.quota_blocked,
+        return finish_round(ri, g.admitted, g.use_min, policy=self.name, explain_waiting=self.explain, quota_blocked=g.quota_blocked,
                             fifo_blocked=g.fifo_blocked, record={"solver": "greedy", "status": "greedy"}, t0=t0)
 
 
@@ -99,12 +103,16 @@ class BackfillPolicy:
     """EASY backfill: reserve for the first job that does not fit, backfill around it."""
 
     name: str = "backfill"
+    explain: bool = True
+    """Explain every waiting job (reason, estimated start); a simulation switches it off."""
     all_fit_fast_path: ClassVar[bool] = True
     """Starts every pending job via :func:`scheduler._round.admit_if_all_fit` when all fit."""
+    try_all_fit: bool = True
+    """Try that fast path first (off when the caller has just tried it, as the simulation does)."""
 
     def schedule(self, view: ClusterView, pending: Sequence[PendingJob], running: Sequence[RunningJob], now_s: float) -> Decision:
         t0 = time.perf_counter()
-        fast = admit_if_all_fit(view, pending, running, now_s, policy=self.name, t0=t0)
+        fast = admit_if_all_fit(view, pending, running, now_s, policy=self.name, t0=t0) if self.try_all_fit else None
         if fast is not None:
             return fast
         ri = RoundInput.build(view, pending, running, now_s)
@@ -112,7 +120,7 @@ class BackfillPolicy:
         first = greedy_admit(ri, order, strict=True)
         blocked = np.flatnonzero(first.fifo_blocked)
         if (not first.admitted and blocked.size == 0) or blocked.size == 0:
-            return finish_round(ri, first.admitted, first.use_min, policy=self.name, quota_blocked=first.quota_blocked,
+            return finish_round(ri, first.admitted, first.use_min, policy=self.name, explain_waiting=self.explain, quota_blocked=first.quota_blocked,
                                 record={"solver": "greedy", "status": "greedy"}, t0=t0)
         # the head: first job in rank order neither admitted nor quota-blocked
         adm = set(first.admitted)
@@ -131,7 +139,7 @@ class BackfillPolicy:
         second = greedy_admit(ri2, rest, reservation=res, cap=ri.cap - used)
         admitted = first.admitted + second.admitted
         use_min = first.use_min + second.use_min
-        return finish_round(ri, admitted, use_min, policy=self.name, reservation=res,
+        return finish_round(ri, admitted, use_min, policy=self.name, explain_waiting=self.explain, reservation=res,
                             quota_blocked=first.quota_blocked | second.quota_blocked,
                             record={"solver": "greedy", "status": "greedy"}, t0=t0, first_stage=len(first.admitted))
 
@@ -154,6 +162,8 @@ class FairsharePolicy:
     """Divisions ordered by fair-share factor (decayed usage against entitlement)."""
 
     name: str = "fairshare"
+    explain: bool = True
+    """Explain every waiting job (reason, estimated start); a simulation switches it off."""
 
     def schedule(self, view: ClusterView, pending: Sequence[PendingJob], running: Sequence[RunningJob], now_s: float) -> Decision:
         t0 = time.perf_counter()
@@ -164,5 +174,5 @@ class FairsharePolicy:
         pos[ri.rank] = np.arange(ri.n)
         order = np.lexsort((pos, -f[ri.div])) if ri.n else ri.rank
         g = greedy_admit(ri, order)
-        return finish_round(ri, g.admitted, g.use_min, policy=self.name, quota_blocked=g.quota_blocked,
+        return finish_round(ri, g.admitted, g.use_min, policy=self.name, explain_waiting=self.explain, quota_blocked=g.quota_blocked,
                             record={"solver": "greedy", "status": "greedy"}, t0=t0)

@@ -120,8 +120,12 @@ class MilpPolicy:
     """
 
     name: str = "milp"
+    explain: bool = True
+    """Explain every waiting job (reason, estimated start); a simulation switches it off."""
     all_fit_fast_path: ClassVar[bool] = True
     """Starts every pending job via :func:`scheduler._round.admit_if_all_fit` when all fit."""
+    try_all_fit: bool = True
+    """Try that fast path first (off when the caller has just tried it, as the simulation does)."""
     solver: str = "highs"
     time_limit_s: float = 2.0
     gap_rel: float = 1e-3
@@ -136,12 +140,12 @@ class MilpPolicy:
     # ------------------------------------------------------------------ round
     def schedule(self, view: ClusterView, pending: Sequence[PendingJob], running: Sequence[RunningJob], now_s: float) -> Decision:
         t0 = time.perf_counter()
-        fast = admit_if_all_fit(view, pending, running, now_s, policy=self.name, t0=t0)
+        fast = admit_if_all_fit(view, pending, running, now_s, policy=self.name, t0=t0) if self.try_all_fit else None
         if fast is not None:
             return fast
         ri = RoundInput.build(view, pending, running, now_s)
         if ri.n == 0:
-            return finish_round(ri, [], [], policy=self.name, record={"status": "skipped_empty"}, t0=t0)
+            return finish_round(ri, [], [], policy=self.name, explain_waiting=self.explain, record={"status": "skipped_empty"}, t0=t0)
         drained = ri.drained_capacity()
         placeable = np.all(np.minimum(ri.a_f, ri.a_m) <= drained[:, None], axis=0)
         cand = ri.rank[placeable[ri.rank]]
@@ -161,7 +165,7 @@ class MilpPolicy:
 
         # fast path: everything fits
         if res is None and all_fit(ri, cand):
-            return finish_round(ri, cand.tolist(), [False] * cand.size, policy=self.name,
+            return finish_round(ri, cand.tolist(), [False] * cand.size, policy=self.name, explain_waiting=self.explain,
                                 record={"solver": "none", "status": "skipped_all_fit"}, t0=t0)
 
         t_build = time.perf_counter()
@@ -189,7 +193,7 @@ class MilpPolicy:
                 self._cache.clear()
                 g = greedy_admit(ri, cand if forced < 0 else np.concatenate(([forced], cand[cand != forced])), reservation=res)
                 rec.update(fallback_used=True, fallback_reason=r.status)
-                return finish_round(ri, g.admitted, g.use_min, policy=self.name, reservation=res,
+                return finish_round(ri, g.admitted, g.use_min, policy=self.name, explain_waiting=self.explain, reservation=res,
                                     quota_blocked=g.quota_blocked, record=rec, t0=t0)
         x, y, p = sol
         admitted: list[int] = []
@@ -203,7 +207,7 @@ class MilpPolicy:
         preempted: list[int] = []
         for r_t, jobs in enumerate(model["rtype_jobs"]):
             preempted.extend(jobs[: int(p[r_t])])
-        return finish_round(ri, admitted, use_min, policy=self.name, preempted=preempted,
+        return finish_round(ri, admitted, use_min, policy=self.name, explain_waiting=self.explain, preempted=preempted,
                             preempt_reason="reclaim borrowed GPUs for a division below its guarantee",
                             reservation=res, record=rec, t0=t0)
 

@@ -65,10 +65,17 @@ def resolve_policy(policy: Any, scenario: Scenario) -> tuple[Any, str | None]:
     from scheduler.policy import make_policy
 
     s = scenario.scheduler
+    # the simulation never reads explanations, and tries the all-fit fast path itself
+    quiet = {"explain": False}
+    if policy in ("milp", "fifo", "backfill"):
+        quiet["try_all_fit"] = False
     if policy == "milp":
         return make_policy(policy, time_limit_s=s.time_limit_s, solver=s.solver, gap_rel=s.gap,
-                           threads=s.threads), None
-    return make_policy(policy), None
+                           threads=s.threads, min_runtime_s=s.preempt_min_runtime_s, **quiet), None
+    try:
+        return make_policy(policy, **quiet), None
+    except TypeError:  # a registered policy without these switches
+        return make_policy(policy), None
 
 
 def _may_preempt(policy: Any) -> bool:
@@ -137,6 +144,8 @@ class _Sim(HeroMixin, ObserveMixin):
         self.last_healthy_total = self.cl.gpus_healthy()
         self.power = self._power_state()
         self.ckpt_costs: dict[str, float] = {}
+        self._caps: list[int] = []
+        self._caps_online = -1
 
     # -- helpers -----------------------------------------------------------------------------
     def _power_state(self) -> PowerState:
@@ -166,6 +175,9 @@ class _Sim(HeroMixin, ObserveMixin):
             mtti = 1.0 / (self.fail_rate_gpu_s * job.num_gpus) if self.fail_rate_gpu_s > 0 else math.inf
             job.ckpt_cost_s = self._ckpt_cost(job.model)
             job.ckpt_interval_s = checkpoint_interval_s(ck, mtti, job.ckpt_cost_s)
+            # a trace duration is measured wall time and already holds the job's own checkpoint
+            # stalls: only work_tokens jobs pay them on top of their progress
+            job.ckpt_stall_s = job.ckpt_cost_s if job.work_tokens is not None else 0.0
             job.restart_s = ck.restart_s
         job.pending_obj = PendingJob(
             job_id=job.job_id, division=job.division, num_gpus=job.num_gpus, kind=job.kind,
@@ -479,15 +491,33 @@ class _Sim(HeroMixin, ObserveMixin):
         A deterministic policy given the same cluster and queue decides the same, so a round runs
         only after an arrival or requeue, after GPUs were freed or came online, or on the periodic
         tick (time-dependent rules: minimum runtimes, reservations). A policy that never preempts
-        cannot start anything while no GPU is free, so such rounds are skipped too.
+        cannot start anything while no GPU is free, so such rounds are skipped too. Nor can any
+        policy start a job whose division would pass its cap (guarantee + borrow limit): when every
+        pending job is held so, the round is skipped (no division with demand is below its
+        guarantee then, so nothing may be preempted either).
         """
         if not (self.force_round or self.new_arrivals or self.new_capacity):
+            return False
+        if self._all_quota_held():
             return False
         if not self.may_preempt and not self.force_round:
             spares = self.sc.hero.hot_spare_nodes if (self.sc.hero and self.hero is not None
                                                       and self.hero.state == "running") else 0
             free = self.cl.gpus_healthy() - self.alloc_total - spares * self.cl.gpus_per_node
             if free <= 0:
+                return False
+        return True
+
+    def _all_quota_held(self) -> bool:
+        """Whether every pending job's division would exceed its cap with even its minimum size."""
+        online = self.cl.gpus_online()
+        if self._caps_online != online:
+            self._caps = [(int(d.guaranteed_share * online) + int(d.borrow_limit_share * online))
+                          for d in self.sc.divisions]
+            self._caps_online = online
+        caps, usage = self._caps, self.div_alloc
+        for j in self.pending.values():
+            if int(usage[j.div_idx]) + (j.min_gpus or j.num_gpus) <= caps[j.div_idx]:
                 return False
         return True
 

@@ -4,8 +4,9 @@ A job's work is measured in *units* done at ``rate`` units per second: seconds o
 ``duration_s`` jobs (rate 1), tokens for ``work_tokens`` jobs (rate = tokens/s of the current
 GPU count from the step-time model). A *segment* is one uninterrupted stretch on one
 allocation: it first pays ``overhead_s`` (detection + restart), then progresses, blocking
-``ckpt_cost_s`` every ``ckpt_interval_s`` of progress. An interruption keeps only the work of
-completed checkpoint cycles.
+``ckpt_stall_s`` every ``ckpt_interval_s`` of progress (the checkpoint cost for ``work_tokens``
+jobs; 0 for ``duration_s`` jobs, whose trace durations already hold their stalls). An
+interruption keeps only the work of completed checkpoint cycles.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class SimJob:
         "ckpt",
         "ckpt_cost_s",
         "ckpt_interval_s",
+        "ckpt_stall_s",
         "div_idx",
         "division",
         "duration_s",
@@ -147,6 +149,7 @@ class SimJob:
         self.ckpt = self.kind in CHECKPOINTING_KINDS or self.work_tokens is not None
         self.ckpt_interval_s = math.inf
         self.ckpt_cost_s = 0.0
+        self.ckpt_stall_s = 0.0
         self.restart_s = 0.0
         self.state = "pending"
         self.first_start_s = math.nan
@@ -177,9 +180,9 @@ class SimJob:
         """Wall seconds from segment start to completion if nothing interrupts it."""
         prod = max(0.0, self.work_total - self.work_saved) / self.seg_rate
         n_ck = 0.0
-        if self.ckpt_cost_s > 0 and math.isfinite(self.ckpt_interval_s):
+        if self.ckpt_stall_s > 0 and math.isfinite(self.ckpt_interval_s):
             n_ck = max(0.0, math.ceil(prod / self.ckpt_interval_s) - 1.0)
-        return self.seg_overhead_s + prod + n_ck * self.ckpt_cost_s
+        return self.seg_overhead_s + prod + n_ck * self.ckpt_stall_s
 
     def close_segment(self, now_s: float, completed: bool) -> float:
         """End the current segment at ``now_s``; bank kept work; return productive seconds kept."""
@@ -192,7 +195,7 @@ class SimJob:
             e = wall - self.seg_overhead_s
             kept_s = 0.0
             if e > 0 and self.ckpt and math.isfinite(self.ckpt_interval_s):
-                cycles = math.floor(e / (self.ckpt_interval_s + self.ckpt_cost_s))
+                cycles = math.floor(e / (self.ckpt_interval_s + self.ckpt_stall_s))
                 kept_s = min(cycles * self.ckpt_interval_s, (self.work_total - self.work_saved) / self.seg_rate)
             self.work_saved += kept_s * self.seg_rate
         self.gpu_s_useful += kept_s * self.alloc_gpus
