@@ -19,7 +19,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 from capacity.montecarlo import McConfig, make_executor  # noqa: E402
 from capacity.outputs import write_plan_folder  # noqa: E402
-from capacity.registry import DEFAULT_EVALUATOR, EVALUATORS  # noqa: E402
+from capacity.registry import DEFAULT_EVALUATOR, EVALUATOR_DEFAULTS, EVALUATORS  # noqa: E402
 from capacity.replan import plan_and_check  # noqa: E402
 from colossus.scenario import load_scenario  # noqa: E402
 
@@ -27,14 +27,18 @@ from colossus.scenario import load_scenario  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--replications", type=int, default=McConfig().replications)
+    ap.add_argument("--replications", type=int, default=None, help="default: the evaluator's (8 sim, 16 queue)")
     ap.add_argument("--evaluator", default=DEFAULT_EVALUATOR, choices=list(EVALUATORS))
     ap.add_argument("--cluster", default=None, help="Dask: local or a scheduler address")
-    ap.add_argument("--check-every", type=int, default=McConfig().check_every_months)
+    ap.add_argument("--check-every", type=int, default=None, help="default: the evaluator's (6 sim, 3 queue)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     scn = load_scenario(None)
-    cfg = McConfig(replications=args.replications, evaluator=args.evaluator, check_every_months=args.check_every)
+    dflt = EVALUATOR_DEFAULTS[args.evaluator]
+    window = float(dflt["window_days"])
+    cfg = McConfig(replications=int(args.replications if args.replications is not None else dflt["replications"]),
+                   evaluator=args.evaluator, window_days=window, warmup_days=min(1.0, window / 4),
+                   check_every_months=int(args.check_every if args.check_every is not None else dflt["check_every_months"]))
     ex, close = make_executor(args.workers, args.cluster)
     t_ex = time.perf_counter() - t0
     try:

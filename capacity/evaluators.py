@@ -147,7 +147,7 @@ def hero_replication(*, tokens: float, gpus_by_month: list[float], active_s_by_m
 # Simulation-backed evaluator: colossus.sim.simulate on a window around each checked month.
 # --------------------------------------------------------------------------------------------
 
-SIM_EVALUATOR_VERSION = "sim-2"
+SIM_EVALUATOR_VERSION = "sim-3"
 """Part of every ``sim`` cache key: bump when the simulation-backed evaluator changes."""
 
 

@@ -6,7 +6,7 @@ Making ``sim`` the default of ``colossus plan``, :class:`capacity.montecarlo.McC
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_EVALUATOR", "EVALUATORS"]
+__all__ = ["DEFAULT_EVALUATOR", "EVALUATORS", "EVALUATOR_DEFAULTS"]
 
 EVALUATORS: tuple[str, ...] = ("queue", "sim")
 """Registered evaluators (:mod:`capacity.evaluators`): ``queue``, a fast FIFO-queue approximation of
@@ -14,5 +14,12 @@ the simulation with the first-order hero ETTR; ``sim``, :func:`colossus.sim.simu
 checked month, which measures the hero's ETTR that :mod:`capacity.replan` feeds back into a second
 MILP pass."""
 
-DEFAULT_EVALUATOR: str = "queue"
-"""The evaluator used unless told otherwise (``sim`` is too slow for the 120 s budget on memphis yet)."""
+DEFAULT_EVALUATOR: str = "sim"
+"""The evaluator used unless told otherwise: the simulation itself."""
+
+EVALUATOR_DEFAULTS: dict[str, dict[str, float]] = {
+    # 8 x 5 half-day windows on 4,096-GPU replicas: ~65 s for memphis on 2 cores (benchmarks/plan.py)
+    "sim": {"replications": 8, "check_every_months": 6, "window_days": 0.5},
+    "queue": {"replications": 16, "check_every_months": 3, "window_days": 1.0},
+}
+"""Monte Carlo defaults per evaluator (``colossus plan`` fills options left unset from these)."""

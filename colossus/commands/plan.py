@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 import click
 
-from capacity.registry import DEFAULT_EVALUATOR, EVALUATORS
+from capacity.registry import DEFAULT_EVALUATOR, EVALUATOR_DEFAULTS, EVALUATORS
 from colossus.commands.common import console, emit_json, out_option, quiet_option, seed_option
 from colossus.errors import InputError
 
@@ -63,27 +64,30 @@ def _print_replan(rp: Any, con: Any) -> None:
 @click.command("plan")
 @click.argument("scenario", required=False)
 @click.option("--horizon-months", type=click.IntRange(min=1, max=120), default=None, help="Planning horizon [default: the scenario's].")
-@click.option("--replications", "-r", type=click.IntRange(min=0), default=16, show_default=True,
-              help="Monte Carlo replications (0: plan only).")  # fmt: skip
-@click.option("--workers", "-w", type=click.IntRange(min=1), default=1, show_default=True, help="Local worker processes.")
+@click.option("--replications", "-r", type=click.IntRange(min=0), default=None,
+              help="Monte Carlo replications (0: plan only) [default: 8 with sim, 16 with queue].")  # fmt: skip
+@click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
+              help="Local worker processes [default: the CPU count, at most 8]; results do not depend on it.")
 @click.option("--cluster", default=None,
               help="Dask: 'local' (a LocalCluster of --workers processes) or a scheduler address (tcp://host:8786, "
                    "5 s connect timeout); needs the dist extra.")
-@click.option("--check-every", type=click.IntRange(min=1), default=3, show_default=True, help="Check every k-th month by Monte Carlo.")
+@click.option("--check-every", type=click.IntRange(min=1), default=None,
+              help="Check every k-th month (and the last) by Monte Carlo [default: 6 with sim, 3 with queue].")
 @click.option("--evaluator", type=click.Choice(list(EVALUATORS)), default=DEFAULT_EVALUATOR, show_default=True,
               help="sim: colossus.sim.simulate on a window per checked month (measures the hero's ETTR and "
                    "re-plans once with it); queue: fast FIFO-queue approximation (first-order ETTR).")
 @click.option("--sim-gpus", type=click.IntRange(min=64), default=4096, show_default=True,
               help="GPUs of the simulated replica of each month's fleet (sim evaluator).")
-@click.option("--window-days", type=click.FloatRange(min=0.1), default=1.0, show_default=True, help="Simulated days per checked month.")
+@click.option("--window-days", type=click.FloatRange(min=0.1), default=None,
+              help="Simulated days per checked month; the first quarter is warm-up [default: 0.5 with sim, 1 with queue].")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Replication cache [default: OUT/.mc-cache]; an interrupted run resumes from it.")  # fmt: skip
 @seed_option()
 @out_option(default="plan-out", help_text="Folder for plan.json, plan.parquet and report.html.")
 @click.option("--json", "as_json", is_flag=True, help="Print plan.json's content on stdout.")
 @quiet_option()
-def plan_cmd(scenario: str | None, horizon_months: int | None, replications: int, workers: int, cluster: str | None,
-             check_every: int, evaluator: str, sim_gpus: int, window_days: float, cache_dir: Path | None, seed: int, out_dir: Path,
+def plan_cmd(scenario: str | None, horizon_months: int | None, replications: int | None, workers: int | None, cluster: str | None,
+             check_every: int | None, evaluator: str, sim_gpus: int, window_days: float | None, cache_dir: Path | None, seed: int, out_dir: Path,
              as_json: bool, quiet: bool) -> None:  # fmt: skip
     """Plan what to buy when: GPUs by SKU and month under the power cap and the budget.
 
@@ -105,6 +109,13 @@ def plan_cmd(scenario: str | None, horizon_months: int | None, replications: int
     from capacity.replan import plan_and_check
     from colossus.scenario import load_scenario
 
+    if workers is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        workers = max(1, min(8, cpus))
+    dflt = EVALUATOR_DEFAULTS[evaluator]
+    replications = int(dflt["replications"]) if replications is None else replications
+    check_every = int(dflt["check_every_months"]) if check_every is None else check_every
+    window_days = float(dflt["window_days"]) if window_days is None else window_days
     con = console(stderr=as_json)
     scn = load_scenario(scenario)
     if scn.capacity is None:

@@ -94,7 +94,7 @@ def test_cli_cluster_local_gives_identical_plan_json(tmp_path):
     for i, extra in enumerate((["--workers", "1"], ["--workers", "2"], ["--cluster", "local", "--workers", "2"])):
         out = tmp_path / f"o{i}"
         res = CliRunner().invoke(cli, ["plan", str(ROOT / "examples" / "b200_300mw.toml"), "--horizon-months", "6",
-                                       "-r", "4", "--check-every", "3", "--window-days", "0.5", "--quiet",
+                                       "-r", "4", "--check-every", "3", "--window-days", "0.5", "--evaluator", "queue", "--quiet",
                                        "--out", str(out), *extra])  # fmt: skip
         assert res.exit_code == 0, res.output
         docs.append((out / "plan.json").read_bytes())
