@@ -76,7 +76,11 @@ def _print_summary(res: Any) -> None:
     c, p, h, perf = s["cluster"], s["power"], s["hero"], s["performance"]
     con.print(f"cluster: utilisation {(c['utilisation'] or 0):.1%}, {c['failures']:,} node failures; "
               f"power peak {p.get('peak_mw', 0):.1f} MW, energy {p.get('energy_mwh', 0):,.0f} MWh "
-              f"(${p.get('energy_cost_usd', 0):,.0f}), {p.get('hours_over_cap', 0):.0f} h over the grid cap")
+              f"(${p.get('energy_cost_usd', 0):,.0f})")
+    con.print(f"power: {p.get('hours_above_grid', 0):.1f} h above the grid cap on battery "
+              f"({p.get('battery_discharged_mwh', 0):,.0f} MWh discharged), {p.get('hours_over_cap', 0):.1f} h over grid + "
+              f"battery; {p.get('starts_held_for_power', 0):,} job starts held for power"
+              + ("" if p.get("enforce_cap", True) else " (cap not enforced)"))
     if h is not None:
         fin = f"finished day {h['finish_day']:.1f}" if h["finish_day"] is not None else (
             f"{h['progress']:.1%} done (projected finish day {h.get('projected_finish_day') or float('nan'):.0f})")
