@@ -21,6 +21,7 @@ full snapshot. Starts are then gated on power (highest priority first) when
 
 from __future__ import annotations
 
+import gc
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -355,16 +356,25 @@ class _Sim(HeroMixin, ObserveMixin):
         job.seg_rate = self._rate(job, job.alloc_gpus)
         wall = job.segment_wall_s()
         epoch = job.epoch
-        job.running_obj = RunningJob(
-            job_id=job.job_id, division=job.division, num_gpus=job.num_gpus,
-            allocation=job.alloc_pairs if job.alloc_pairs is not None
-            else tuple(zip(job.nodes.tolist(), job.gpus.tolist(), strict=True)), kind=job.kind,
-            priority=HERO_PRIORITY if job.is_hero else job.priority,
-            preemptible=job.preemptible and not job.is_hero, start_time_s=now,
-            expected_end_s=now + wall, restart_cost_s=job.restart_s, is_hero=job.is_hero)
+        job.seg_end_s = now + wall
+        job.running_obj = None  # built when a round needs it (_running_obj)
         if now + wall < self.horizon_s + 1.0:
             ev = self.env.timeout(wall)
             ev.callbacks.append(lambda _e, j=job, ep=epoch: self._complete(j, ep))
+
+    @staticmethod
+    def _running_obj(job: SimJob) -> RunningJob:
+        """The scheduler's view of a running job (built on first use per run segment)."""
+        r = job.running_obj
+        if r is None:
+            r = job.running_obj = RunningJob(
+                job_id=job.job_id, division=job.division, num_gpus=job.num_gpus,
+                allocation=job.alloc_pairs if job.alloc_pairs is not None
+                else tuple(zip(job.nodes.tolist(), job.gpus.tolist(), strict=True)), kind=job.kind,
+                priority=HERO_PRIORITY if job.is_hero else job.priority,
+                preemptible=job.preemptible and not job.is_hero, start_time_s=job.seg_start_s,
+                expected_end_s=job.seg_end_s, restart_cost_s=job.restart_s, is_hero=job.is_hero)
+        return r
 
     def start(self, job: SimJob, allocation: Any, nodes: np.ndarray, gpus: np.ndarray, dmw: float) -> None:
         """Start ``job`` on ``allocation`` (the same as ``nodes``/``gpus`` arrays), adding ``dmw`` MW."""
@@ -543,13 +553,14 @@ class _Sim(HeroMixin, ObserveMixin):
         decision: Decision | None = None
         if self.fast_path:  # everything fits: the policy would start it all (exact, see scheduler)
             hero = self.hero
-            heroes = [hero.running_obj] if (hero is not None and hero.running_obj is not None) else []
+            heroes = ([self._running_obj(hero)] if (hero is not None and hero.state == "running"
+                                                    and not hero.missing_nodes) else [])
             decision = admit_if_all_fit(view, pending, heroes, now, policy=self.policy_name, t0=t0)
         if decision is None:
-            running = [j.running_obj for j in self.running.values() if j.running_obj is not None]
+            running = [self._running_obj(j) for j in self.running.values() if not j.missing_nodes]
             decision = self.policy.schedule(view, pending, running, now)
         elif self.debug:
-            running = [j.running_obj for j in self.running.values() if j.running_obj is not None]
+            running = [self._running_obj(j) for j in self.running.values() if not j.missing_nodes]
         self.round_wall_s += time.perf_counter() - t0
         if self.debug:
             from scheduler.check import check_decision
@@ -627,7 +638,14 @@ def simulate(scenario: Scenario, jobs: Iterable[Any], policy: Any = None, seed: 
     env.process(sim.grid_steps())
     env.process(sim.failures())
     env.process(sim.sampler())
-    env.run(until=horizon)
+    # The loop keeps every job to the end and makes almost no cyclic garbage (~1k objects per
+    # simulated day), so the sampler moves what exists into the GC's permanent generation each
+    # sample (gc.freeze): full collections then scan only new objects (~30 % of the wall time
+    # at 200k GPUs otherwise). Everything is unfrozen when the run ends.
+    try:
+        env.run(until=horizon)
+    finally:
+        gc.unfreeze()
     sim._track_capacity()
     if debug:
         sim.check()

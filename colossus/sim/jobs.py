@@ -114,6 +114,7 @@ class SimJob:
         "restart_s",
         "running_obj",
         "seg_overhead_s",
+        "seg_end_s",
         "seg_rate",
         "seg_start_s",
         "state",
@@ -162,6 +163,7 @@ class SimJob:
         self.alloc_gpus = 0
         self.alloc_pairs: tuple[tuple[int, int], ...] | None = None
         self.seg_start_s = 0.0
+        self.seg_end_s = math.inf
         self.seg_overhead_s = 0.0
         self.seg_rate = 1.0
         self.gpu_s_alloc = 0.0

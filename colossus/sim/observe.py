@@ -5,6 +5,7 @@ A mixin of :class:`colossus.sim.engine._Sim` (it reads the loop's state).
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import numpy as np
@@ -26,8 +27,11 @@ class ObserveMixin:
     def sampler(self):
         dt = self.sc.simulation.sample_interval_s
         k = 0
+        freeze = gc.isenabled()
         while True:
             self.sample()
+            if freeze:  # jobs and records live to the end: keep full collections off them
+                gc.freeze()
             if self.progress is not None:
                 self.progress(self.env.now / 86400.0, self.horizon_s / 86400.0)
             k += 1
