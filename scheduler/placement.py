@@ -21,6 +21,24 @@ from scheduler.types import Allocation
 __all__ = ["choose_spares", "place"]
 
 
+def _smallest(keys: list[np.ndarray], k: int) -> np.ndarray:
+    """Indices of the ``k`` smallest rows in lexicographic order of ``keys`` (most significant
+    first; all non-negative ints, the last unique), ascending -- the first ``k`` entries of
+    ``np.lexsort(keys[::-1])``, found by one ``argpartition`` on a packed int64 key."""
+    n = keys[0].size
+    k = min(k, n)
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    bits = [max(1, int(a.max(initial=0)).bit_length()) for a in keys]
+    if sum(bits) > 62:  # does not pack: plain lexsort
+        return np.lexsort(keys[::-1])[:k]
+    packed = np.zeros(n, dtype=np.int64)
+    for a, b in zip(keys, bits, strict=True):
+        packed = (packed << b) | a.astype(np.int64)
+    part = np.argpartition(packed, k - 1)[:k] if k < n else np.arange(n)
+    return part[np.argsort(packed[part], kind="stable")]
+
+
 def choose_spares(
     free: np.ndarray, node_pool: np.ndarray, pool_hall: np.ndarray, gpn: int, count: int,
     prefer_pools: np.ndarray | None = None,
@@ -43,8 +61,8 @@ def choose_spares(
         in_pref[prefer_pools] = True
         in_hall = np.isin(pool_hall, pool_hall[prefer_pools])
     p = node_pool[whole]
-    order = np.lexsort((whole, w[p], ~in_hall[p], ~in_pref[p]))
-    return np.sort(whole[order[:count]])
+    first = _smallest([(~in_pref[p]).astype(np.int64), (~in_hall[p]).astype(np.int64), w[p], whole], count)
+    return np.sort(whole[first])
 
 
 def place(
@@ -138,8 +156,7 @@ def place(
     if one.size:
         whole = np.flatnonzero(free == gpn)
         w = np.bincount(node_pool[whole], minlength=num_pools)
-        order = np.lexsort((whole, w[node_pool[whole]]))
-        chosen = whole[order[: one.size]]
+        chosen = whole[_smallest([w[node_pool[whole]], whole], one.size)]
         for j, n in zip(one[: chosen.size], chosen, strict=False):
             starts[job_ids[j]] = ((int(n), gpn),)
         free[chosen] = 0
@@ -154,8 +171,7 @@ def place(
             unplaced.extend(job_ids[j] for j in js)
             continue
         w = np.bincount(node_pool[free == gpn], minlength=num_pools)
-        order = np.lexsort((cand, w[node_pool[cand]], free[cand]))
-        cand = cand[order]
+        cand = cand[_smallest([free[cand], w[node_pool[cand]], cand], js.size)]  # each node holds >= 1
         slots = free[cand] // s
         cum = np.cumsum(slots)
         c = min(js.size, int(cum[-1]))

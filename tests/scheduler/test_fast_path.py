@@ -72,3 +72,17 @@ def test_fifo_fast_path_is_its_greedy_pass(snap):
     g = greedy_admit(ri, ri.rank, strict=True)
     full = finish_round(ri, g.admitted, g.use_min, policy="fifo")
     assert fast.starts == full.starts
+
+
+@given(data=st.data())
+def test_smallest_equals_lexsort_prefix(data):
+    """Placement's packed-key partial sort gives exactly the first k of a full lexsort."""
+    from scheduler.placement import _smallest
+
+    n = data.draw(st.integers(1, 300))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    keys = [rng.integers(0, data.draw(st.sampled_from([2, 9, 65, 1000])), n) for _ in range(data.draw(st.integers(1, 3)))]
+    keys.append(rng.permutation(n) * data.draw(st.sampled_from([1, 7])))  # unique last key
+    k = data.draw(st.integers(0, n + 3))
+    want = np.lexsort(keys[::-1])[:k]
+    np.testing.assert_array_equal(_smallest(keys, k), want)
