@@ -151,9 +151,7 @@ class RoundInput:
         allocs = [r.allocation for r in running]
         lens = np.fromiter(map(len, allocs), dtype=np.int64, count=nr)
         tot = int(lens.sum())
-        flat = np.fromiter(chain.from_iterable(chain.from_iterable(allocs)), dtype=np.int64, count=2 * tot)
-        r_nodes = flat[0::2].copy()
-        r_node_gpus = flat[1::2].copy()
+        r_nodes, r_node_gpus = _flatten_allocations(allocs, lens, tot)
         r_owner = np.repeat(np.arange(nr, dtype=np.int64), lens)
         r_first = np.concatenate(([0], np.cumsum(lens))).astype(np.int64)
         r_gpus = np.bincount(r_owner, weights=r_node_gpus, minlength=nr).astype(np.int64)
@@ -395,6 +393,49 @@ def all_fit(ri: RoundInput, cand: np.ndarray) -> bool:
         return False
     shared = np.maximum(0.0, new - ri.reserve).sum()
     return bool(shared <= max(0.0, ri.cap[0] - ri.reserve.sum()) or ri.reserve.sum() == 0)
+
+
+_BIG_ALLOCATION = 256
+"""Allocations with more entries than this (hero runs) are converted once and memoised."""
+_ALLOC_MEMO: dict[int, tuple[object, np.ndarray, np.ndarray]] = {}
+
+
+def _allocation_arrays(allocation: Sequence[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(nodes, gpus) of one allocation, memoised on the allocation object (kept alive by the memo)."""
+    hit = _ALLOC_MEMO.get(id(allocation))
+    if hit is not None and hit[0] is allocation:
+        return hit[1], hit[2]
+    flat = np.fromiter(chain.from_iterable(allocation), dtype=np.int64, count=2 * len(allocation))
+    nodes, gpus = flat[0::2].copy(), flat[1::2].copy()
+    if len(_ALLOC_MEMO) > 16:
+        _ALLOC_MEMO.clear()
+    _ALLOC_MEMO[id(allocation)] = (allocation, nodes, gpus)
+    return nodes, gpus
+
+
+def _flatten_allocations(allocs: list, lens: np.ndarray, tot: int) -> tuple[np.ndarray, np.ndarray]:
+    """All (node, gpus) pairs of ``allocs`` as two arrays, in order; big allocations come from
+    :func:`_allocation_arrays` (a hero run's ~11k pairs are not re-read every round)."""
+    big = np.flatnonzero(lens > _BIG_ALLOCATION)
+    if big.size == 0:
+        flat = np.fromiter(chain.from_iterable(chain.from_iterable(allocs)), dtype=np.int64, count=2 * tot)
+        return flat[0::2].copy(), flat[1::2].copy()
+    small = list(allocs)
+    for i in big.tolist():
+        small[i] = ()
+    n_small = tot - int(lens[big].sum())
+    flat = np.fromiter(chain.from_iterable(chain.from_iterable(small)), dtype=np.int64, count=2 * n_small)
+    first = np.concatenate(([0], np.cumsum(lens)))
+    mask = np.ones(tot, dtype=bool)
+    nodes = np.empty(tot, dtype=np.int64)
+    gpus = np.empty(tot, dtype=np.int64)
+    for i in big.tolist():
+        a, b = int(first[i]), int(first[i + 1])
+        mask[a:b] = False
+        nodes[a:b], gpus[a:b] = _allocation_arrays(allocs[i])
+    nodes[mask] = flat[0::2]
+    gpus[mask] = flat[1::2]
+    return nodes, gpus
 
 
 _POOL_MEMO: dict[int, tuple[object, np.ndarray, np.ndarray]] = {}

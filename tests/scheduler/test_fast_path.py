@@ -86,3 +86,23 @@ def test_smallest_equals_lexsort_prefix(data):
     k = data.draw(st.integers(0, n + 3))
     want = np.lexsort(keys[::-1])[:k]
     np.testing.assert_array_equal(_smallest(keys, k), want)
+
+
+@given(data=st.data())
+def test_flatten_allocations_with_big_ones(data):
+    """Memoised big allocations splice into the flat arrays exactly where a plain pass puts them."""
+    from itertools import chain
+
+    from scheduler import _round
+
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    sizes = data.draw(st.lists(st.sampled_from([0, 1, 2, 5, 300, 700]), min_size=0, max_size=8))
+    allocs = [tuple((int(n), int(g)) for n, g in zip(rng.integers(0, 10_000, k), rng.integers(1, 9, k), strict=True))
+              for k in sizes]
+    lens = np.array([len(a) for a in allocs], dtype=np.int64)
+    tot = int(lens.sum())
+    for _ in range(2):  # second pass hits the memo
+        nodes, gpus = _round._flatten_allocations(allocs, lens, tot)
+        flat = np.fromiter(chain.from_iterable(chain.from_iterable(allocs)), dtype=np.int64, count=2 * tot)
+        np.testing.assert_array_equal(nodes, flat[0::2])
+        np.testing.assert_array_equal(gpus, flat[1::2])
