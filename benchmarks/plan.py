@@ -53,7 +53,7 @@ def main() -> None:
     where = f"Dask {args.cluster}" if args.cluster else f"{args.workers} worker(s)"
     print(f"executor start ({where}): {t_ex:.2f} s")
     print(f"plan MILP pass 1: build {first.build_s:.3f} s, solve {first.solve_s:.3f} s ({first.status})")
-    print(f"Monte Carlo + re-plan: {args.replications} replications x {len(mc.months) if mc else 0} months, "
+    print(f"Monte Carlo + re-plan: {cfg.replications} replications x {len(mc.months) if mc else 0} months, "
           f"evaluator {args.evaluator}: {t2 - t0 - t_ex:.2f} s (incl. pass 1)")
     if rp.passes == 2:
         print(f"plan MILP pass 2 (simulated ETTR {rp.ettr_simulated:.3f} vs first-order {rp.ettr_first_order:.3f}): "
