@@ -551,7 +551,7 @@ def finish_round(
         preemptions=tuple(Preemption(job_id=ri.running[i].job_id, reason=preempt_reason) for i in pre.tolist()),
         reservations=reservations,
         explanations=explanations,
-        spare_nodes=tuple(int(x) for x in ri.spare_nodes.tolist()),
+        spare_nodes=tuple(ri.spare_nodes.tolist()),
         record=record_obj,
     )
 

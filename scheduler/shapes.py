@@ -71,8 +71,20 @@ class ShapeSpec:
 
     @classmethod
     def for_view(cls, view: object) -> ShapeSpec:
+        pool = view.node_pool  # type: ignore[attr-defined]
+        hit = _SPEC_MEMO.get(id(pool))
+        if hit is not None and hit[0] is pool and hit[1] == (view.gpus_per_node, pool.size, view.num_pools):  # type: ignore[attr-defined]
+            return hit[2]
         npp = int(view.nodes_per_pool.max()) if view.num_pools else 1  # type: ignore[attr-defined]
-        return cls(view.gpus_per_node, npp)  # type: ignore[attr-defined]
+        spec = cls(view.gpus_per_node, npp)  # type: ignore[attr-defined]
+        if len(_SPEC_MEMO) > 16:
+            _SPEC_MEMO.clear()
+        _SPEC_MEMO[id(pool)] = (pool, (view.gpus_per_node, pool.size, view.num_pools), spec)  # type: ignore[attr-defined]
+        return spec
+
+
+_SPEC_MEMO: dict[int, tuple[object, tuple[int, int, int], ShapeSpec]] = {}
+"""ShapeSpec per node_pool array object (views rebuilt every round share the same array)."""
 
 
 def shapes_of(num_gpus: np.ndarray, spec: ShapeSpec) -> tuple[np.ndarray, np.ndarray]:
