@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
 from operator import attrgetter
+from typing import ClassVar
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from scheduler.types import (
     WaitReason,
 )
 
-__all__ = ["GreedyResult", "ReservationPlan", "RoundInput", "admit_if_all_fit", "all_fit", "finish_round", "greedy_admit",
+__all__ = ["AllFitFirst", "GreedyResult", "ReservationPlan", "RoundInput", "admit_if_all_fit", "all_fit", "finish_round", "greedy_admit",
            "plan_reservation", "unique_rows"]
 
 _MAX_ETA_POINTS = 48
@@ -436,6 +437,23 @@ def _flatten_allocations(allocs: list, lens: np.ndarray, tot: int) -> tuple[np.n
     nodes[mask] = flat[0::2]
     gpus[mask] = flat[1::2]
     return nodes, gpus
+
+
+@dataclass(kw_only=True)
+class AllFitFirst:
+    """Base of the policies that start every pending job when all fit (milp, fifo, backfill)."""
+
+    name: str = ""
+    explain: bool = True
+    """Explain every waiting job (reason, estimated start); a simulation switches it off."""
+    try_all_fit: bool = True
+    """Try :func:`admit_if_all_fit` first (off when the caller has just tried it, as the simulation does)."""
+    all_fit_fast_path: ClassVar[bool] = True
+    """Starts every pending job via :func:`admit_if_all_fit` when all fit (callers may try it themselves)."""
+
+    def _all_fit_decision(self, view: ClusterView, pending: Sequence[PendingJob], running: Sequence[RunningJob],
+                          now_s: float, t0: float) -> Decision | None:
+        return admit_if_all_fit(view, pending, running, now_s, policy=self.name, t0=t0) if self.try_all_fit else None
 
 
 _POOL_MEMO: dict[int, tuple[object, np.ndarray, np.ndarray]] = {}

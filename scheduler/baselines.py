@@ -21,13 +21,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 
 from scheduler._round import (
+    AllFitFirst,
     RoundInput,
-    admit_if_all_fit,
     finish_round,
     greedy_admit,
     plan_reservation,
@@ -75,20 +74,14 @@ def _placeable_rank(ri: RoundInput) -> np.ndarray:
 
 @register_policy("fifo")
 @dataclass(kw_only=True)
-class FifoPolicy:
+class FifoPolicy(AllFitFirst):
     """Strict FIFO in priority order (head-of-line blocking)."""
 
     name: str = "fifo"
-    explain: bool = True
-    """Explain every waiting job (reason, estimated start); a simulation switches it off."""
-    all_fit_fast_path: ClassVar[bool] = True
-    """Starts every pending job via :func:`scheduler._round.admit_if_all_fit` when all fit."""
-    try_all_fit: bool = True
-    """Try that fast path first (off when the caller has just tried it, as the simulation does)."""
 
     def schedule(self, view: ClusterView, pending: Sequence[PendingJob], running: Sequence[RunningJob], now_s: float) -> Decision:
         t0 = time.perf_counter()
-        fast = admit_if_all_fit(view, pending, running, now_s, policy=self.name, t0=t0) if self.try_all_fit else None
+        fast = self._all_fit_decision(view, pending, running, now_s, t0)
         if fast is not None:  # the same starts as the greedy pass below, in the same order
             return fast
         ri = RoundInput.build(view, pending, running, now_s)
@@ -99,20 +92,14 @@ class FifoPolicy:
 
 @register_policy("backfill")
 @dataclass(kw_only=True)
-class BackfillPolicy:
+class BackfillPolicy(AllFitFirst):
     """EASY backfill: reserve for the first job that does not fit, backfill around it."""
 
     name: str = "backfill"
-    explain: bool = True
-    """Explain every waiting job (reason, estimated start); a simulation switches it off."""
-    all_fit_fast_path: ClassVar[bool] = True
-    """Starts every pending job via :func:`scheduler._round.admit_if_all_fit` when all fit."""
-    try_all_fit: bool = True
-    """Try that fast path first (off when the caller has just tried it, as the simulation does)."""
 
     def schedule(self, view: ClusterView, pending: Sequence[PendingJob], running: Sequence[RunningJob], now_s: float) -> Decision:
         t0 = time.perf_counter()
-        fast = admit_if_all_fit(view, pending, running, now_s, policy=self.name, t0=t0) if self.try_all_fit else None
+        fast = self._all_fit_decision(view, pending, running, now_s, t0)
         if fast is not None:
             return fast
         ri = RoundInput.build(view, pending, running, now_s)

@@ -64,15 +64,14 @@ import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 import numpy as np
 import pulp
 
 from scheduler._round import (
+    AllFitFirst,
     ReservationPlan,
     RoundInput,
-    admit_if_all_fit,
     all_fit,
     finish_round,
     greedy_admit,
@@ -101,7 +100,7 @@ def job_values(ri: RoundInput) -> np.ndarray:
 
 @register_policy("milp")
 @dataclass(kw_only=True)
-class MilpPolicy:
+class MilpPolicy(AllFitFirst):
     """Aggregated MILP over job types (see module docstring).
 
     Parameters
@@ -120,12 +119,6 @@ class MilpPolicy:
     """
 
     name: str = "milp"
-    explain: bool = True
-    """Explain every waiting job (reason, estimated start); a simulation switches it off."""
-    all_fit_fast_path: ClassVar[bool] = True
-    """Starts every pending job via :func:`scheduler._round.admit_if_all_fit` when all fit."""
-    try_all_fit: bool = True
-    """Try that fast path first (off when the caller has just tried it, as the simulation does)."""
     solver: str = "highs"
     time_limit_s: float = 2.0
     gap_rel: float = 1e-3
@@ -140,7 +133,7 @@ class MilpPolicy:
     # ------------------------------------------------------------------ round
     def schedule(self, view: ClusterView, pending: Sequence[PendingJob], running: Sequence[RunningJob], now_s: float) -> Decision:
         t0 = time.perf_counter()
-        fast = admit_if_all_fit(view, pending, running, now_s, policy=self.name, t0=t0) if self.try_all_fit else None
+        fast = self._all_fit_decision(view, pending, running, now_s, t0)
         if fast is not None:
             return fast
         ri = RoundInput.build(view, pending, running, now_s)
