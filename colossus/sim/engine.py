@@ -596,6 +596,7 @@ class _Sim(HeroMixin, ObserveMixin):
         if self.debug:
             self.check()
 
+
 def simulate(scenario: Scenario, jobs: Iterable[Any], policy: Any = None, seed: int = 0,
              horizon_s: float | None = None, *, debug: bool = False,
              progress: Callable[[float, float], None] | None = None) -> Results:
