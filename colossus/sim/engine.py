@@ -207,6 +207,13 @@ class _Sim(HeroMixin, ObserveMixin):
         if div is None:
             raise InputError(f"job {rec['job_id']!r}: division {rec['division']!r} is not a division of the scenario "
                              f"(choices: {', '.join(self.div_names)})")
+        h = self.sc.hero
+        if h is not None and h.enabled and str(rec["job_id"]) == h.name:
+            # the scenario's hero run, also in the trace (``colossus trace generate`` writes it):
+            # one job, submitted by whichever comes first; the other copy is dropped
+            if self.hero is not None and self.hero.job_id == h.name:
+                return
+            rec = {**rec, "is_hero": True}
         job = SimJob(len(self.jobs), rec, div)
         if job.job_id in self.job_by_id:
             raise InputError(f"job {job.job_id!r}: duplicate job_id in the trace")

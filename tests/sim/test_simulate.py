@@ -132,3 +132,17 @@ def test_skipped_rounds_do_not_change_results(monkeypatch) -> None:
     for col in ("job_id", "wait_s", "end_s", "state"):
         if col in base.jobs.column_names:
             assert base.jobs.column(col).equals(full.jobs.column(col)), col
+
+
+def test_trace_with_the_hero_runs_it_once(tmp_path: Path) -> None:
+    """`colossus trace generate` writes the hero into the trace; simulate must not submit it twice."""
+    trace = tmp_path / "w.parquet"
+    r = _cli(["trace", "generate", "memphis", "--days", "0.05", "-o", str(trace), "--seed", "3"])
+    assert r.returncode == 0, r.stderr
+    r = _cli(["simulate", "--trace", str(trace), "--days", "0.05", "--policy", "fifo", "--json", "--quiet"])
+    assert r.returncode == 0, r.stderr
+    import json
+
+    s = json.loads(r.stdout)
+    assert s["hero"] is not None and s["hero"]["job_id"] == "grok-3"
+    assert s["hero"]["state"] in ("running", "completed", "detecting", "pending")
