@@ -146,3 +146,30 @@ def test_trace_with_the_hero_runs_it_once(tmp_path: Path) -> None:
     s = json.loads(r.stdout)
     assert s["hero"] is not None and s["hero"]["job_id"] == "grok-3"
     assert s["hero"]["state"] in ("running", "completed", "detecting", "pending")
+
+
+def test_fast_path_and_quiet_policy_change_nothing() -> None:
+    """The simulator's all-fit fast path and skipped explanations are exact: same jobs table as a
+    MILP policy object that takes neither shortcut."""
+    from dataclasses import dataclass
+    from typing import ClassVar
+
+    from scheduler.milp import MilpPolicy
+
+    @dataclass(kw_only=True)
+    class SlowMilp(MilpPolicy):
+        all_fit_fast_path: ClassVar[bool] = False
+
+    def busy(n: int):  # ~4x the load of _jobs: queues form, so full MILP rounds run too
+        for rec in _jobs(n, seed=2):
+            yield {**rec, "submit_time_s": rec["submit_time_s"] / 4.0}
+
+    scn = _scn()
+    fast = simulate(scn, busy(500), "milp", 5, 86400.0)
+    slow = simulate(scn, busy(500), SlowMilp(try_all_fit=False, min_runtime_s=scn.scheduler.preempt_min_runtime_s,
+                                              time_limit_s=scn.scheduler.time_limit_s, gap_rel=scn.scheduler.gap), 5, 86400.0)
+    assert slow.summary["scheduler"]["rounds"] == fast.summary["scheduler"]["rounds"]
+    st = fast.rounds.column("status").to_pylist()
+    assert "skipped_all_fit" in st and any(x != "skipped_all_fit" for x in st)  # both paths were taken
+    cols = list(fast.jobs.column_names)
+    assert fast.jobs.select(cols).equals(slow.jobs.select(cols))
