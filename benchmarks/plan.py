@@ -27,10 +27,10 @@ from colossus.scenario import load_scenario  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--replications", type=int, default=None, help="default: the evaluator's (8 sim, 16 queue)")
+    ap.add_argument("--replications", type=int, default=None, help="default: the evaluator's (16)")
     ap.add_argument("--evaluator", default=DEFAULT_EVALUATOR, choices=list(EVALUATORS))
     ap.add_argument("--cluster", default=None, help="Dask: local or a scheduler address")
-    ap.add_argument("--check-every", type=int, default=None, help="default: the evaluator's (6 sim, 3 queue)")
+    ap.add_argument("--check-every", type=int, default=None, help="default: the evaluator's (3)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     scn = load_scenario(None)

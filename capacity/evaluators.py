@@ -147,7 +147,7 @@ def hero_replication(*, tokens: float, gpus_by_month: list[float], active_s_by_m
 # Simulation-backed evaluator: colossus.sim.simulate on a window around each checked month.
 # --------------------------------------------------------------------------------------------
 
-SIM_EVALUATOR_VERSION = "sim-3"
+SIM_EVALUATOR_VERSION = "sim-6"
 """Part of every ``sim`` cache key: bump when the simulation-backed evaluator changes."""
 
 
@@ -220,8 +220,12 @@ def window_replica(scn_dict: dict[str, Any], mo: dict[str, Any], *, window_days:
     hero = scn.hero
     if hero is not None:
         gpn = scn.cluster.gpus_per_node
-        if mo["hero_gpus"] > 0:  # whole nodes, rounded down: the hero's share never grows in the replica
-            g = max(gpn, int(mo["hero_gpus"] * eff / gpn) * gpn)
+        if mo["hero_gpus"] > 0:
+            # The plan's hero GPUs are a month's average (a run finishing early in the month
+            # averages to a few GPUs), but the run itself always holds its full size: the
+            # replica's hero is the full run scaled like the fleet, so every window that has the
+            # hero measures the ETTR the plan derates by. Whole nodes, rounded down.
+            g = max(gpn, int(hero.gpus * eff / gpn) * gpn)
             hero = dataclasses.replace(hero, enabled=True, start_day=0.0, gpus=g, model=_fitting_model(scn, hero.model, hero.sku, g),
                                        hot_spare_nodes=int(round(hero.hot_spare_nodes * eff)))  # fmt: skip
         else:
@@ -263,53 +267,40 @@ def _fitting_model(scn: Any, model: str, sku: str, gpus: int) -> str:
 
 
 def _generator_batches(scn: Any, days: float, seed: int, offered_load_gpus: float) -> Any:
-    """The scenario's workload generator (traces.generator at ``offered_load_gpus`` when available)."""
-    import dataclasses
+    """The scenario's workload generator at a constant ``offered_load_gpus`` (the scenario's own
+    load when <= 0), through :func:`colossus.sim.workload.workload_batches`."""
+    from colossus.sim.workload import workload_batches
 
-    try:
-        from colossus.scenario.workload import division_loads, to_workload_params
-        from traces.generator import generate_batches
-
-        params = to_workload_params(scn.workload, gpus_per_node=scn.cluster.gpus_per_node)
-        if offered_load_gpus > 0:
-            params = dataclasses.replace(params, offered_load_gpus=offered_load_gpus)
-        return generate_batches(params, division_loads(scn.workload, scn.divisions), days=days, seed=seed)
-    except (ImportError, AttributeError, TypeError):
-        from colossus.sim.workload import workload_batches
-
-        return workload_batches(scn, days, seed)
+    return workload_batches(scn, days, seed, offered_load_gpus=offered_load_gpus if offered_load_gpus > 0 else None)
 
 
 def scaled_workload(scn: Any, *, demand_gpus: dict[str, float], window_s: float, seed: int) -> list[Any]:
     """The scenario generator's jobs over ``window_s``, each division's load scaled to ``demand_gpus``.
 
-    Generator-agnostic: the generator runs at its own rate over a longer span; division ``d``
-    keeps its jobs submitted before ``window_s x f_d`` and has their submit times divided by
-    ``f_d``, where ``f_d = demand_gpus[d] / (the generator's GPU load of d)`` (GPUs busy on
-    average, measured on the generated jobs). Returns record batches in submit order.
+    The generator runs at a total offered load of ``sum(demand_gpus)`` over a longer span;
+    division ``d`` keeps its jobs submitted before ``window_s x f_d`` and has their submit times
+    divided by ``f_d``, where ``f_d = demand_gpus[d] / (the generator's expected GPU load of d)``:
+    the total times the division's normalised ``load_share``, the split the generator itself
+    uses. (An earlier version measured that load on a probe of generated jobs; with heavy-tailed
+    sizes and run times the probe's estimate, and so the simulated load, varied several-fold
+    between seeds.) Returns record batches in submit order.
     """
     import pyarrow as pa
 
     total = sum(max(0.0, v) for v in demand_gpus.values())
-
-    def generate(days: float) -> pa.Table | None:
-        batches = list(_generator_batches(scn, days, seed, total))
-        return pa.Table.from_batches(batches) if batches else None
-
-    probe_days = max(window_s / 86400.0, 0.25)
-    probe = generate(probe_days)
     names = [d.name for d in scn.divisions]
-    if probe is None or probe.num_rows == 0:
+    share_sum = sum(float(d.load_share) for d in scn.divisions)
+    if not (total > 0 and share_sum > 0):
         return []
-    div = probe.column("division").to_numpy(zero_copy_only=False)
-    gpu_s = (probe.column("num_gpus").to_numpy().astype(float) * probe.column("duration_s").to_numpy())
-    base = {d: float(gpu_s[div == d].sum()) / (probe_days * 86400.0) for d in names}
-    f = {d: (demand_gpus.get(d, 0.0) / base[d]) if base[d] > 0 else 0.0 for d in names}
+    base = {d.name: total * float(d.load_share) / share_sum for d in scn.divisions}
+    f = {d: (max(0.0, demand_gpus.get(d, 0.0)) / base[d]) if base[d] > 0 else 0.0 for d in names}
     fmax = max(f.values(), default=0.0)
     if fmax <= 0:
         return []
-    span_days = fmax * window_s / 86400.0
-    full = generate(span_days) if span_days > probe_days else probe
+    batches = list(_generator_batches(scn, fmax * window_s / 86400.0, seed, total))
+    if not batches:
+        return []
+    full = pa.Table.from_batches(batches)
     t = full.column("submit_time_s").to_numpy()
     div = full.column("division").to_numpy(zero_copy_only=False)
     new_t = np.full(t.shape, np.inf)

@@ -6,11 +6,11 @@ seeds derived with :class:`colossus.streams.Streams` (``rep-<r>`` child; ``workl
 the executor or completion order.  Each task's result is stored as JSON under the SHA-256 of
 its inputs (the cache folder), so a run interrupted after k tasks resumes with R - k.
 
-Defaults (``colossus plan`` on ``memphis`` takes a few seconds on 2 cores with the default
-``queue`` evaluator; see ``benchmarks/plan.py``): 16 replications, every 3rd month (and the last)
-checked, a 1-day window per month with the first 6 h as warm-up. The ``sim`` evaluator runs the
-full simulation on a 4,096-GPU replica of each checked month and is much slower: use it with
-``-r 2 --check-every 6``.
+Defaults (:data:`capacity.registry.EVALUATOR_DEFAULTS`; ``benchmarks/plan.py`` times them): 16
+replications, every 3rd month (and the last) checked. The ``sim`` evaluator (the default) runs
+the full simulation on a 4,096-GPU replica of each checked month, a half-day window with the
+first quarter as warm-up: ~50 s for ``colossus plan`` on ``memphis`` on 2 cores. The ``queue``
+evaluator (1-day windows) takes a few seconds.
 """
 
 from __future__ import annotations
@@ -72,8 +72,8 @@ class McConfig:
         ``sim`` only: scheduling policy (default: the scenario's).
     """
 
-    replications: int = 8
-    check_every_months: int = 6
+    replications: int = 16
+    check_every_months: int = 3
     window_days: float = 0.5
     warmup_days: float = 0.125
     seed: int = 0
@@ -329,11 +329,7 @@ def _run_sim_task(task: dict[str, Any]) -> dict[str, Any]:
                          policy=task["policy"], seed=seed)  # fmt: skip
         out_months.append({"month": res["month"], "divisions": res["divisions"], "hero_sim": res["hero"],
                            "sim_jobs": res["sim_jobs"]})  # fmt: skip
-        # the plan derates the hero at its full size: only windows where the replica's hero
-        # stands for (nearly) all of it measure that ETTR; a small remainder of the run late in
-        # its life sees proportionally fewer failures and would bias the ETTR upwards
-        full = float((task["scenario"].get("hero") or {}).get("gpus") or 0)
-        if res["hero"] and res["hero"].get("ettr") is not None and full > 0 and mo["hero_gpus"] >= 0.9 * full:
+        if res["hero"] and res["hero"].get("ettr") is not None:  # the full-size run (window_replica)
             ettrs.append(float(res["hero"]["ettr"]))
     hero = None
     if task["hero"] is not None:

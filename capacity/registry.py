@@ -18,8 +18,8 @@ DEFAULT_EVALUATOR: str = "sim"
 """The evaluator used unless told otherwise: the simulation itself."""
 
 EVALUATOR_DEFAULTS: dict[str, dict[str, float]] = {
-    # 8 x 5 half-day windows on 4,096-GPU replicas: ~65 s for memphis on 2 cores (benchmarks/plan.py)
-    "sim": {"replications": 8, "check_every_months": 6, "window_days": 0.5},
+    # 16 x 9 half-day windows on 4,096-GPU replicas: see benchmarks/plan.py for the time on memphis
+    "sim": {"replications": 16, "check_every_months": 3, "window_days": 0.5},
     "queue": {"replications": 16, "check_every_months": 3, "window_days": 1.0},
 }
 """Monte Carlo defaults per evaluator (``colossus plan`` fills options left unset from these)."""

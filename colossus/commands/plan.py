@@ -65,14 +65,14 @@ def _print_replan(rp: Any, con: Any) -> None:
 @click.argument("scenario", required=False)
 @click.option("--horizon-months", type=click.IntRange(min=1, max=120), default=None, help="Planning horizon [default: the scenario's].")
 @click.option("--replications", "-r", type=click.IntRange(min=0), default=None,
-              help="Monte Carlo replications (0: plan only) [default: 8 with sim, 16 with queue].")  # fmt: skip
+              help="Monte Carlo replications (0: plan only) [default: 16].")  # fmt: skip
 @click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
               help="Local worker processes [default: the CPU count, at most 8]; results do not depend on it.")
 @click.option("--cluster", default=None,
               help="Dask: 'local' (a LocalCluster of --workers processes) or a scheduler address (tcp://host:8786, "
                    "5 s connect timeout); needs the dist extra.")
 @click.option("--check-every", type=click.IntRange(min=1), default=None,
-              help="Check every k-th month (and the last) by Monte Carlo [default: 6 with sim, 3 with queue].")
+              help="Check every k-th month (and the last) by Monte Carlo [default: 3].")
 @click.option("--evaluator", type=click.Choice(list(EVALUATORS)), default=DEFAULT_EVALUATOR, show_default=True,
               help="sim: colossus.sim.simulate on a window per checked month (measures the hero's ETTR and "
                    "re-plans once with it); queue: fast FIFO-queue approximation (first-order ETTR).")
