@@ -456,21 +456,11 @@ class AllFitFirst:
         return admit_if_all_fit(view, pending, running, now_s, policy=self.name, t0=t0) if self.try_all_fit else None
 
 
-_POOL_MEMO: dict[int, tuple[object, np.ndarray, np.ndarray]] = {}
-
-
 def _hero_pools(view: ClusterView, allocation: Sequence[tuple[int, int]]) -> np.ndarray:
-    """Distinct pools of a hero run's allocation, memoised on the allocation object (the hero's
-    ~11k-entry allocation is converted once per (re)start, not once per round)."""
-    hit = _POOL_MEMO.get(id(allocation))
-    if hit is not None and hit[0] is allocation and hit[1] is view.node_pool:
-        return hit[2]
-    nodes = np.fromiter((n for n, _ in allocation), dtype=np.int64, count=len(allocation))
-    pools = np.unique(view.node_pool[nodes])
-    if len(_POOL_MEMO) > 16:
-        _POOL_MEMO.clear()
-    _POOL_MEMO[id(allocation)] = (allocation, view.node_pool, pools)  # keeps the key object alive
-    return pools
+    """Distinct pools of a hero run's allocation (its arrays come from :func:`_allocation_arrays`,
+    so the ~11k entries are read once per (re)start, not once per round)."""
+    nodes, _ = _allocation_arrays(allocation)
+    return np.flatnonzero(np.bincount(view.node_pool[nodes], minlength=view.num_pools))
 
 
 def admit_if_all_fit(

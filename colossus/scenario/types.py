@@ -12,7 +12,7 @@ events per GPU-year. Sources for the built-in values are in ``builtin/memphis.to
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, Strict
@@ -342,9 +342,7 @@ class Scenario:
         """This scenario simulated from ``date`` on: phases dated on or before it are online at
         t = 0 and the hero run (``hero.start_day`` counted from the new start) starts afresh.
         Grid steps, phases and the hero target keep their calendar dates."""
-        import dataclasses
-
-        return dataclasses.replace(self, scenario=dataclasses.replace(self.scenario, start_date=date))
+        return replace(self, scenario=replace(self.scenario, start_date=date))
 
     def division(self, name: str) -> Division:
         """The division called ``name`` (KeyError if none)."""

@@ -66,17 +66,17 @@ def resolve_policy(policy: Any, scenario: Scenario) -> tuple[Any, str | None]:
     from scheduler.policy import make_policy
 
     s = scenario.scheduler
-    # the simulation never reads explanations, and tries the all-fit fast path itself
-    quiet = {"explain": False}
-    if policy in ("milp", "fifo", "backfill"):
-        quiet["try_all_fit"] = False
     if policy == "milp":
-        return make_policy(policy, time_limit_s=s.time_limit_s, solver=s.solver, gap_rel=s.gap,
-                           threads=s.threads, min_runtime_s=s.preempt_min_runtime_s, **quiet), None
-    try:
-        return make_policy(policy, **quiet), None
-    except TypeError:  # a registered policy without these switches
-        return make_policy(policy), None
+        pol = make_policy(policy, time_limit_s=s.time_limit_s, solver=s.solver, gap_rel=s.gap,
+                          threads=s.threads, min_runtime_s=s.preempt_min_runtime_s)
+    else:
+        pol = make_policy(policy)
+    # the simulation never reads explanations and tries the all-fit fast path itself; a
+    # registered policy without these switches is left as it is
+    for switch in ("explain", "try_all_fit"):
+        if hasattr(pol, switch):
+            setattr(pol, switch, False)
+    return pol, None
 
 
 def _may_preempt(policy: Any) -> bool:
@@ -145,8 +145,8 @@ class _Sim(HeroMixin, ObserveMixin):
         self.last_healthy_total = self.cl.gpus_healthy()
         self.power = self._power_state()
         self.ckpt_costs: dict[str, float] = {}
-        self._caps: list[int] = []
-        self._caps_online = -1
+        self._ent: tuple[list[int], list[int], list[int]] = ([], [], [])
+        self._ent_online = -1
 
     # -- helpers -----------------------------------------------------------------------------
     def _power_state(self) -> PowerState:
@@ -154,11 +154,10 @@ class _Sim(HeroMixin, ObserveMixin):
         busy = np.array([sc.facility_mw_per_gpu(k, True) for k in cl.sku_names], dtype=np.float64)
         idle = np.array([sc.facility_mw_per_gpu(k, False) for k in cl.sku_names], dtype=np.float64)
         p = sc.power
-        ps = PowerState(busy_delta_mw=busy - idle, idle_mw=idle, grid_mw=lambda t: sc.grid_mw(t / 86400.0),
-                        battery_mw=p.battery_mw, battery_mwh=p.battery_mwh, enforce=p.enforce_cap,
-                        soc_mwh=p.battery_mwh)
         steps = sorted((sc.day_of(g.date) * 86400.0, g.mw) for g in p.grid)
-        ps.set_grid_steps([t for t, _ in steps], [mw for _, mw in steps])
+        ps = PowerState(busy_delta_mw=busy - idle, idle_mw=idle, grid_t_s=[t for t, _ in steps],
+                        grid_mw=[mw for _, mw in steps], battery_mw=p.battery_mw, battery_mwh=p.battery_mwh,
+                        enforce=p.enforce_cap, soc_mwh=p.battery_mwh)
         ps.change(0.0, float(idle @ cl.online_by_sku()))
         return ps
 
@@ -491,10 +490,10 @@ class _Sim(HeroMixin, ObserveMixin):
         if dt > 0:
             self.div_decayed = self.div_decayed * 2.0 ** (-dt / hl) + self.div_alloc * dt
             self.decay_t = now
+        guar, borrow, _ = self._entitlements(online)
         divs = tuple(
-            DivisionState(name=d.name, guaranteed_gpus=int(d.guaranteed_share * online), weight=d.weight,
-                          borrow_limit_gpus=int(d.borrow_limit_share * online), usage_gpus=int(self.div_alloc[i]),
-                          decayed_usage_gpu_s=float(self.div_decayed[i]))
+            DivisionState(name=d.name, guaranteed_gpus=guar[i], weight=d.weight, borrow_limit_gpus=borrow[i],
+                          usage_gpus=int(self.div_alloc[i]), decayed_usage_gpu_s=float(self.div_decayed[i]))
             for i, d in enumerate(self.sc.divisions))
         spares = self.sc.hero.hot_spare_nodes if (self.sc.hero and self.hero is not None
                                                   and self.hero.state == "running") else 0
@@ -525,14 +524,18 @@ class _Sim(HeroMixin, ObserveMixin):
                 return False
         return True
 
+    def _entitlements(self, online: int) -> tuple[list[int], list[int], list[int]]:
+        """Per division: guaranteed GPUs, borrow limit and cap (their sum) with ``online`` GPUs online."""
+        if self._ent_online != online:
+            guar = [int(d.guaranteed_share * online) for d in self.sc.divisions]
+            borrow = [int(d.borrow_limit_share * online) for d in self.sc.divisions]
+            self._ent = (guar, borrow, [g + b for g, b in zip(guar, borrow, strict=True)])
+            self._ent_online = online
+        return self._ent
+
     def _all_quota_held(self) -> bool:
         """Whether every pending job's division would exceed its cap with even its minimum size."""
-        online = self.cl.gpus_online()
-        if self._caps_online != online:
-            self._caps = [(int(d.guaranteed_share * online) + int(d.borrow_limit_share * online))
-                          for d in self.sc.divisions]
-            self._caps_online = online
-        caps, usage = self._caps, self.div_alloc
+        caps, usage = self._entitlements(self.cl.gpus_online())[2], self.div_alloc
         for j in self.pending.values():
             if int(usage[j.div_idx]) + (j.min_gpus or j.num_gpus) <= caps[j.div_idx]:
                 return False

@@ -17,7 +17,6 @@ comes online) is reported as energy and hours over the cap.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,8 +36,9 @@ class PowerState:
         Facility MW a GPU of each SKU adds when it goes from idle to busy.
     idle_mw : (num_skus,) float
         Facility MW of an idle GPU of each SKU.
-    grid_mw : callable
-        ``grid_mw(t_s)``: the grid cap in force at simulated second ``t_s``, MW.
+    grid_t_s, grid_mw : list of float
+        Grid-cap steps: from ``grid_t_s[i]`` (simulated s, sorted) on the cap is ``grid_mw[i]``
+        MW; before the first step the first cap applies.
     battery_mw, battery_mwh : float
         Battery power and energy.
     enforce : bool
@@ -51,7 +51,8 @@ class PowerState:
 
     busy_delta_mw: np.ndarray
     idle_mw: np.ndarray
-    grid_mw: Callable[[float], float]
+    grid_t_s: list[float]
+    grid_mw: list[float]
     battery_mw: float
     battery_mwh: float
     enforce: bool
@@ -67,22 +68,15 @@ class PowerState:
     blocked_starts: int = 0
     busy_delta_list: list[float] = field(default_factory=list)
     """``busy_delta_mw`` as Python floats (scalar lookups on the hot path)."""
-    _grid_t: list[float] = field(default_factory=list)
-    _grid_mw: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.busy_delta_list = [float(x) for x in self.busy_delta_mw]
-
-    def set_grid_steps(self, steps_s: list[float], steps_mw: list[float]) -> None:
-        """Serve :meth:`grid_at` from sorted ``(t_s, mw)`` steps (a bisection) instead of ``grid_mw``."""
-        self._grid_t, self._grid_mw = list(steps_s), list(steps_mw)
+        if not self.grid_mw or len(self.grid_t_s) != len(self.grid_mw):
+            raise ValueError("grid_t_s and grid_mw must be non-empty and of one length")
 
     def grid_at(self, t_s: float) -> float:
         """The grid cap in force at ``t_s``, MW."""
-        if not self._grid_t:
-            return self.grid_mw(t_s)
-        i = bisect.bisect_right(self._grid_t, t_s) - 1
-        return self._grid_mw[max(i, 0)]
+        return self.grid_mw[max(bisect.bisect_right(self.grid_t_s, t_s) - 1, 0)]
 
     def advance(self, now_s: float) -> None:
         """Integrate the battery and the over-cap energy from the last update to ``now_s``."""

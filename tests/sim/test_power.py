@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def _state(grid: float, battery_mw: float, battery_mwh: float, enforce: bool = True) -> PowerState:
-    return PowerState(busy_delta_mw=np.array([0.001]), idle_mw=np.array([0.0005]), grid_mw=lambda _t: grid,
+    return PowerState(busy_delta_mw=np.array([0.001]), idle_mw=np.array([0.0005]), grid_t_s=[0.0], grid_mw=[grid],
                       battery_mw=battery_mw, battery_mwh=battery_mwh, enforce=enforce, soc_mwh=battery_mwh)
 
 
