@@ -1,18 +1,20 @@
-"""Helpers shared by the command modules: console, JSON output, atomic writes, options."""
+"""Helpers shared by the command modules: console, JSON output, options.
+
+The atomic write helpers live in :mod:`colossus.fileio` (core); they are re-exported here for
+the command modules.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import os
 import sys
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+
+from colossus.fileio import atomic_path, json_default
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,41 +28,9 @@ def console(stderr: bool = False) -> Any:
     return Console(stderr=stderr, highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 140)
 
 
-def json_default(obj: Any) -> Any:
-    """JSON encoder fallback for dates, numpy scalars/arrays and paths."""
-    if isinstance(obj, (dt.date, dt.datetime)):
-        return obj.isoformat()
-    if isinstance(obj, Path):
-        return str(obj)
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if hasattr(obj, "item"):
-        return obj.item()
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
 def emit_json(obj: Any) -> None:
     """Print ``obj`` as indented JSON on stdout."""
     click.echo(json.dumps(obj, indent=2, default=json_default, sort_keys=False))
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; give the file normal permissions
-    try:
-        yield tmp_path
-        os.replace(tmp_path, target)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
 
 
 def seed_option(default: int = 0) -> Callable[[F], F]:

@@ -9,15 +9,8 @@ from typing import Any
 
 import click
 
-from colossus.commands.common import (
-    atomic_path,
-    console,
-    emit_json,
-    json_default,
-    out_option,
-    quiet_option,
-    seed_option,
-)
+from colossus.commands.common import console, emit_json, out_option, quiet_option, seed_option
+from colossus.fileio import atomic_path, json_default
 
 __all__ = ["COMMANDS"]
 

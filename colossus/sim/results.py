@@ -107,7 +107,7 @@ class Results:
     # -- output -------------------------------------------------------------------------------
     def write(self, out_dir: str | Path) -> Path:
         """Write the results folder atomically (each file via a temporary name, then rename)."""
-        from colossus.commands.common import atomic_path, json_default
+        from colossus.fileio import atomic_path, json_default
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
