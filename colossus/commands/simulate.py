@@ -25,21 +25,86 @@ def _jobs(scenario: Any, trace: Path | None, days: float, seed: int) -> Iterator
     return workload_batches(scenario, days, seed)
 
 
+class _StopOnSigint:
+    """Ctrl-C (SIGINT) asks the run to stop at its next time-series sample; a second one aborts.
+
+    A context manager that installs the handler (main thread only) and restores the old one.
+    """
+
+    def __init__(self, quiet: bool) -> None:
+        self.requested = False
+        self.quiet = quiet
+        self._old: Any = None
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        import signal
+
+        if self.requested:  # second Ctrl-C: stop now (the temporary folder is removed)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        self.requested = True
+        if not self.quiet:
+            console(stderr=True).print("[yellow]stopping at the next sample (Ctrl-C again to abort)...[/]")
+
+    def __enter__(self) -> _StopOnSigint:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
 def _run(scenario: Any, trace: Path | None, days: float, policy: str | None, seed: int, quiet: bool,
-         debug: bool = False) -> Any:
+         debug: bool = False, out_dir: Path | None = None) -> Any:
+    """One run, streamed to ``out_dir`` when given; Ctrl-C stops it cleanly (``complete`` false)."""
+    import time
+
     from colossus.sim import simulate
 
     jobs = _jobs(scenario, trace, days, seed)
-    if quiet:
-        return simulate(scenario, jobs, policy, seed, days * 86400.0, debug=debug)
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    with _StopOnSigint(quiet) as stop:
+        if quiet:
+            return simulate(scenario, jobs, policy, seed, days * 86400.0, debug=debug, out_dir=out_dir, stop=stop)
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                  TextColumn("day {task.completed:.1f}/{task.total:.0f}"), TimeElapsedColumn(),
-                  console=console(stderr=True), transient=True) as bar:
-        task = bar.add_task(f"simulating ({policy or scenario.scheduler.policy})", total=days)
-        return simulate(scenario, jobs, policy, seed, days * 86400.0, debug=debug,
-                        progress=lambda d, _t: bar.update(task, completed=d))
+        t0 = time.perf_counter()
+        con = console(stderr=True)
+        if not con.is_terminal:  # a log file: one plain line per simulated day instead of a bar
+            last = [0]
+
+            def log_progress(day: float, total: float, n_jobs: int) -> None:
+                if int(day) > last[0] or day >= total:
+                    last[0] = int(day)
+                    wall = time.perf_counter() - t0
+                    eta = wall * (total - day) / day if day > 0 else float("nan")
+                    con.print(f"day {day:,.1f}/{total:g}: {n_jobs:,} jobs, {n_jobs / wall:,.0f} jobs/s, "
+                              f"{wall:,.0f} s elapsed, ETA {eta:,.0f} s")
+
+            return simulate(scenario, jobs, policy, seed, days * 86400.0, debug=debug, progress=log_progress,
+                            out_dir=out_dir, stop=stop)
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                      TextColumn("day {task.completed:.1f}/{task.total:g}"), TextColumn("{task.fields[rate]}"),
+                      TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                      console=con, transient=True) as bar:
+            task = bar.add_task(f"simulating ({policy or scenario.scheduler.policy})", total=days, rate="")
+
+            def progress(day: float, _total: float, n_jobs: int) -> None:
+                wall = time.perf_counter() - t0
+                rate = f"{n_jobs:,} jobs, {n_jobs / wall:,.0f} jobs/s" if wall > 0 else ""
+                bar.update(task, completed=day, rate=rate)
+
+            return simulate(scenario, jobs, policy, seed, days * 86400.0, debug=debug, progress=progress,
+                            out_dir=out_dir, stop=stop)
 
 
 def _fmt_h(s: float | None) -> str:
@@ -83,6 +148,16 @@ def _print_summary(res: Any) -> None:
         con.print(f"[yellow]note:[/] {s['policy_note']}")
     con.print(f"{s['jobs']['total']:,} jobs, {s['scheduler']['rounds']:,} rounds, {perf['wall_s']:.1f} s wall "
               f"({perf['jobs_per_wall_s'] or 0:,.0f} jobs/s, {perf['events_per_wall_s'] or 0:,.0f} events/s)")
+
+
+def _exit_if_stopped(res: Any, quiet: bool) -> None:
+    """Exit with code 130 (the shell's code for Ctrl-C) when the run was stopped early."""
+    if res.complete:
+        return
+    if not quiet:
+        console(stderr=True).print(f"[yellow]stopped by Ctrl-C at day {res.summary['days']:.2f}:[/] the results "
+                                   "cover the run up to then (summary.json \"complete\": false)")
+    raise SystemExit(130)
 
 
 def _write_report(out: Path) -> None:
@@ -132,9 +207,12 @@ def simulate_cmd(scenario: str | None, trace: Path | None, days: float | None, p
     if start_date is not None:
         scn = scn.starting_on(start_date.date())
     d = days if days is not None else scn.simulation.days
-    res = _run(scn, trace, d, policy, seed, quiet or as_json, debug)
     if out_dir is not None:
-        res.write(out_dir)
+        from colossus.sim.sink import check_results_folder
+
+        check_results_folder(out_dir)  # before the run, not after it
+    res = _run(scn, trace, d, policy, seed, quiet or as_json, debug, out_dir)
+    if out_dir is not None:
         _write_report(out_dir)
     if as_json:
         emit_json(res.summary)
@@ -142,6 +220,7 @@ def simulate_cmd(scenario: str | None, trace: Path | None, days: float | None, p
         _print_summary(res)
         if out_dir is not None:
             console().print(f"wrote {out_dir}/")
+    _exit_if_stopped(res, quiet or as_json)
 
 
 _COMPARE_COLS = ("utilisation", "hero progress", "hero ETTR", "failures", "rounds", "wall s")
@@ -172,10 +251,12 @@ def compare_cmd(scenario: str | None, policies: tuple[str, ...], trace: Path | N
     d = days if days is not None else scn.simulation.days
     pols = policies or ("milp", "fifo", "backfill")
     rows: dict[str, Any] = {}
+    res = None
     for p in pols:
-        res = _run(scn, trace, d, p, seed, quiet or as_json)
+        if res is not None and not res.complete:
+            break
+        res = _run(scn, trace, d, p, seed, quiet or as_json, out_dir=None if out_dir is None else out_dir / p)
         if out_dir is not None:
-            res.write(out_dir / p)
             _write_report(out_dir / p)
         s = res.summary
         rows[p] = {"divisions": {k: {"wait_p50_s": v["wait_p50_s"], "wait_p95_s": v["wait_p95_s"],
@@ -186,14 +267,16 @@ def compare_cmd(scenario: str | None, policies: tuple[str, ...], trace: Path | N
                    "hero_progress": s["hero"]["progress"] if s["hero"] else None,
                    "hero_ettr": s["hero"]["ettr"] if s["hero"] else None,
                    "rounds": s["scheduler"]["rounds"], "wall_s": s["performance"]["wall_s"], "note": s.get("policy_note")}
-    out = {"scenario": scn.name, "days": d, "seed": seed, "policies": rows}
+    pols = tuple(rows)  # fewer when Ctrl-C stopped the comparison
+    out = {"scenario": scn.name, "days": d, "seed": seed, "policies": rows, "complete": bool(res is None or res.complete)}
     if out_dir is not None:
         with atomic_path(out_dir / "compare.json") as tmp:
             tmp.write_text(json.dumps(out, indent=2, default=json_default) + "\n")
     if as_json:
         emit_json(out)
-        return
-    if quiet:
+    if quiet or as_json:
+        if res is not None:
+            _exit_if_stopped(res, True)
         return
     from rich.table import Table
 
@@ -213,6 +296,8 @@ def compare_cmd(scenario: str | None, policies: tuple[str, ...], trace: Path | N
     for p in pols:
         if rows[p]["note"]:
             console().print(f"[yellow]note ({p}):[/] {rows[p]['note']}")
+    if res is not None:
+        _exit_if_stopped(res, False)
 
 
 COMMANDS = [simulate_cmd, compare_cmd]

@@ -25,6 +25,7 @@ import gc
 import math
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,10 +43,11 @@ from colossus.sim.jobs import (
     model_params,
     throughput_fn,
 )
-from colossus.sim.observe import ObserveMixin, SimulationError
+from colossus.sim.observe import ObserveMixin, SimulationError, StopSimulation
 from colossus.sim.power import PowerState
 from colossus.sim.results import Results
-from colossus.sim.tables import build_results
+from colossus.sim.sink import ResultSink
+from colossus.sim.tables import build_results, job_row, round_row
 from colossus.streams import Streams
 from scheduler._round import admit_if_all_fit
 from scheduler.types import ClusterView, Decision, DivisionState, PendingJob, RunningJob
@@ -93,8 +95,11 @@ class _Sim(HeroMixin, ObserveMixin):
     """One run: state and SimPy callbacks (internal)."""
 
     def __init__(self, scenario: Scenario, policy: Any, seed: int, horizon_s: float, debug: bool,
-                 progress: Callable[[float, float], None] | None) -> None:
+                 progress: Callable[[float, float, int], None] | None, sink: ResultSink,
+                 stop: Callable[[], bool] | None = None) -> None:
         self.sc = scenario
+        self.sink = sink
+        self.stop = stop
         self.policy = policy
         self.horizon_s = float(horizon_s)
         self.debug = debug
@@ -110,7 +115,9 @@ class _Sim(HeroMixin, ObserveMixin):
         self.alloc_total = 0  # == div_alloc.sum(), kept as an int (checked in debug mode)
         self.div_decayed = np.zeros(len(self.div_names), dtype=np.float64)
         self.decay_t = 0.0
-        self.jobs: list[SimJob] = []
+        # only live jobs are held: a completed job's row goes to the sink and the job is dropped
+        self.n_submitted = 0
+        self.live: dict[int, SimJob] = {}  # by submit index, in submit order
         self.job_by_id: dict[str, SimJob] = {}
         self.pending: dict[int, SimJob] = {}
         self.running: dict[int, SimJob] = {}
@@ -135,9 +142,12 @@ class _Sim(HeroMixin, ObserveMixin):
         self.fast_path = bool(getattr(policy, "all_fit_fast_path", False))
         self.policy_name = str(getattr(policy, "name", type(policy).__name__))
         self.rounds_skipped = 0
-        self.rounds: list[tuple[float, Any]] = []
+        self.n_rounds = 0
+        self.n_fallbacks = 0
+        self.solver_total_s = 0.0
         self.round_wall_s = 0.0
-        self.samples: list[dict[str, Any]] = []
+        self.sample_t: list[float] = []  # sample times and GPUs online (the online GPU-hours integral)
+        self.sample_online: list[int] = []
         self.alloc_gpu_s_check = 0.0
         self.healthy_gpu_s_check = 0.0
         self.last_check_t = 0.0
@@ -213,11 +223,12 @@ class _Sim(HeroMixin, ObserveMixin):
             if self.hero is not None and self.hero.job_id == h.name:
                 return
             rec = {**rec, "is_hero": True}
-        job = SimJob(len(self.jobs), rec, div)
-        if job.job_id in self.job_by_id:
+        job = SimJob(self.n_submitted, rec, div)
+        if job.job_id in self.job_by_id:  # (a job that already completed is no longer held)
             raise InputError(f"job {job.job_id!r}: duplicate job_id in the trace")
         self._configure(job)
-        self.jobs.append(job)
+        self.n_submitted += 1
+        self.live[job.idx] = job
         self.job_by_id[job.job_id] = job
         self.pending[job.idx] = job
         self.new_arrivals = True
@@ -407,6 +418,11 @@ class _Sim(HeroMixin, ObserveMixin):
         self._detach_all(job)
         del self.running[job.idx]
         job.running_obj = None
+        # the job is done: its row goes to the sink and the loop drops it
+        self.sink.job(job.idx, job_row(job, now))
+        del self.live[job.idx]
+        del self.job_by_id[job.job_id]
+        job.pending_obj = None
         self._track_capacity()
         self.request_round()
 
@@ -453,7 +469,7 @@ class _Sim(HeroMixin, ObserveMixin):
         cl.healthy[node] = False
         cl.invalidate()
         for idx in sorted(cl.node_jobs[node]):
-            job = self.jobs[idx]
+            job = self.live[idx]
             if job.is_hero and job is self.hero:
                 self._hero_failure(job, node)
             else:
@@ -601,7 +617,11 @@ class _Sim(HeroMixin, ObserveMixin):
                     job.power_blocked += 1
                     continue
                 self.start(job, alloc, nodes, gpus, dmw)
-        self.rounds.append((now, decision.record))
+        rec = decision.record
+        self.sink.round(round_row(now, rec))
+        self.n_rounds += 1
+        self.n_fallbacks += bool(rec.fallback_used)
+        self.solver_total_s += getattr(rec, "total_s", 0.0)
         self._track_capacity()
         if self.debug:
             self.check()
@@ -609,8 +629,9 @@ class _Sim(HeroMixin, ObserveMixin):
 
 def simulate(scenario: Scenario, jobs: Iterable[Any], policy: Any = None, seed: int = 0,
              horizon_s: float | None = None, *, debug: bool = False,
-             progress: Callable[[float, float], None] | None = None) -> Results:
-    """Simulate ``scenario`` running ``jobs`` under ``policy`` until ``horizon_s``; no I/O.
+             progress: Callable[[float, float, int], None] | None = None,
+             out_dir: str | Path | None = None, stop: Callable[[], bool] | None = None) -> Results:
+    """Simulate ``scenario`` running ``jobs`` under ``policy`` until ``horizon_s``.
 
     Parameters
     ----------
@@ -627,7 +648,15 @@ def simulate(scenario: Scenario, jobs: Iterable[Any], policy: Any = None, seed: 
     debug : bool
         Check every decision and the conservation invariants every round (slow).
     progress : callable, optional
-        Called ``progress(day_done, days_total)`` at every time-series sample.
+        Called ``progress(day_done, days_total, jobs_submitted)`` at every time-series sample.
+    out_dir : path, optional
+        Stream the results to this folder as the run goes (memory then holds only live jobs).
+        The rows go to a temporary folder beside it that replaces ``out_dir`` when the run ends;
+        ``out_dir`` must be new, empty or an earlier results folder. Without it the run does
+        no I/O and the tables are returned in memory.
+    stop : callable, optional
+        Polled at every time-series sample; when it returns True the run ends there and the
+        results (``summary["complete"]`` False) cover the run up to that time.
 
     Returns
     -------
@@ -638,27 +667,36 @@ def simulate(scenario: Scenario, jobs: Iterable[Any], policy: Any = None, seed: 
     if not horizon > 0:
         raise InputError(f"horizon must be > 0 s, got {horizon}")
     pol, note = resolve_policy(policy if policy is not None else scenario.scheduler.policy, scenario)
-    sim = _Sim(scenario, pol, seed, horizon, debug, progress)
-    env = sim.env
-    env.process(sim.arrivals(iter_job_records(jobs)))
-    h = scenario.hero
-    if h is not None and h.enabled:
-        env.process(sim.hero_process())
-    env.process(sim.ticks())
-    env.process(sim.phases())
-    env.process(sim.grid_steps())
-    env.process(sim.failures())
-    env.process(sim.sampler())
-    # The loop keeps every job to the end and makes almost no cyclic garbage (~1k objects per
-    # simulated day), so the sampler moves what exists into the GC's permanent generation each
-    # sample (gc.freeze): full collections then scan only new objects (~30 % of the wall time
-    # at 200k GPUs otherwise). Everything is unfrozen when the run ends.
+    sink = ResultSink(out_dir)
     try:
-        env.run(until=horizon)
-    finally:
-        gc.unfreeze()
-    sim._track_capacity()
-    if debug:
-        sim.check()
-    wall = time.perf_counter() - wall0
-    return build_results(sim, pol, seed, horizon, wall, note)
+        sim = _Sim(scenario, pol, seed, horizon, debug, progress, sink, stop)
+        env = sim.env
+        env.process(sim.arrivals(iter_job_records(jobs)))
+        h = scenario.hero
+        if h is not None and h.enabled:
+            env.process(sim.hero_process())
+        env.process(sim.ticks())
+        env.process(sim.phases())
+        env.process(sim.grid_steps())
+        env.process(sim.failures())
+        env.process(sim.sampler())
+        # The loop makes almost no cyclic garbage (~1k objects per simulated day), so the sampler
+        # moves what exists into the GC's permanent generation each sample (gc.freeze): full
+        # collections then scan only new objects (~30 % of the wall time at 200k GPUs otherwise).
+        # Objects frozen so are still freed by reference counting when a job ends. Everything is
+        # unfrozen when the run ends.
+        end, complete = horizon, True
+        try:
+            env.run(until=horizon)
+        except StopSimulation as stopped:
+            end, complete = float(stopped.args[0]), False
+        finally:
+            gc.unfreeze()
+        sim._track_capacity()
+        if debug:
+            sim.check()
+        wall = time.perf_counter() - wall0
+        return build_results(sim, pol, seed, end, wall, note, complete=complete, horizon_s=horizon)
+    except BaseException:
+        sink.abort()
+        raise

@@ -10,11 +10,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ObserveMixin", "SimulationError"]
+__all__ = ["ObserveMixin", "SimulationError", "StopSimulation"]
 
 
 class SimulationError(AssertionError):
     """A conservation check failed in debug mode (a bug, not bad input)."""
+
+
+class StopSimulation(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by the sampler when the run's ``stop()`` says so; the run ends at ``args[0]`` s."""
 
 
 class ObserveMixin:
@@ -33,7 +37,9 @@ class ObserveMixin:
             if freeze:  # jobs and records live to the end: keep full collections off them
                 gc.freeze()
             if self.progress is not None:
-                self.progress(self.env.now / 86400.0, self.horizon_s / 86400.0)
+                self.progress(self.env.now / 86400.0, self.horizon_s / 86400.0, self.n_submitted)
+            if self.stop is not None and self.stop():
+                raise StopSimulation(self.env.now)
             k += 1
             t = k * dt
             if t >= self.horizon_s:
@@ -77,7 +83,9 @@ class ObserveMixin:
             row[f"allocated_gpus.{name}"] = int(self.div_alloc[i])
         for i, name in enumerate(self.div_names):
             row[f"pending_gpus.{name}"] = int(pend_div[i])
-        self.samples.append(row)
+        self.sink.sample(row)
+        self.sample_t.append(float(now))
+        self.sample_online.append(row["gpus_online"])
         self.events += 1
 
     def check(self) -> None:

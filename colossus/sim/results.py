@@ -18,6 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from colossus.fileio import atomic_dir, json_default
+
 __all__ = ["JOB_STATES", "Results", "read_results"]
 
 JOB_STATES = ("completed", "running", "pending")
@@ -28,7 +30,12 @@ _PARQUET_KW: dict[str, Any] = {"compression": "zstd", "use_dictionary": True, "w
 
 @dataclass(frozen=True, kw_only=True, slots=True, eq=False)
 class Results:
-    """Everything one simulation run produced (no I/O until :meth:`write`).
+    """Everything one simulation run produced: in memory, or in the results folder it streamed to.
+
+    An in-memory run (``folder`` None) does no I/O until :meth:`write`; its jobs table is in
+    submit order. A run streamed to a folder (``simulate(..., out_dir=...)``) holds only the
+    summary; each table is read from the folder on first use, and its jobs table lists jobs in
+    the order they finished, then the jobs still open at the end in submit order.
 
     Attributes
     ----------
@@ -58,7 +65,9 @@ class Results:
         ``n_started``, ``n_preempted`` (deterministic figures only; wall times are in
         ``summary["scheduler"]``).
     summary : dict
-        JSON-able. Keys: ``scenario``, ``policy``, ``seed``, ``horizon_s``, ``days``, ``jobs``
+        JSON-able. Keys: ``scenario``, ``policy``, ``seed``, ``horizon_s`` (the simulated end:
+        the horizon, or when the run was stopped), ``days``, ``complete`` (False when the run was
+        stopped early, e.g. by Ctrl-C; ``horizon_requested_s`` then holds the horizon), ``jobs``
         (counts per state), ``divisions`` (name -> dict with ``jobs``, ``completed``,
         ``gpu_hours``, ``wait_p50_s``, ``wait_p95_s``, ``wait_p99_s``, ``wait_mean_s`` (over every
         job submitted; a job never started counts its wait up to the horizon, a lower bound),
@@ -75,12 +84,43 @@ class Results:
         battery), ``battery_discharged_mwh``, ``enforce_cap``, ``starts_held_for_power``), ``scheduler`` (``rounds``, ``rounds_skipped`` (nothing could change), ``wall_s`` totals,
         ``fallbacks``), ``performance`` (``wall_s``, ``events``, ``jobs_per_wall_s``,
         ``events_per_wall_s``).
+    folder : Path or None
+        The results folder the run streamed to (None: in memory).
     """
 
-    jobs: pa.Table
-    timeseries: pa.Table
-    rounds: pa.Table
     summary: dict[str, Any] = field(default_factory=dict)
+    folder: Path | None = None
+    tables: dict[str, pa.Table] = field(default_factory=dict)
+    """In-memory tables (or those read from ``folder`` so far), by name."""
+
+    def table(self, name: str) -> pa.Table:
+        """The ``jobs``, ``timeseries`` or ``rounds`` table (read from :attr:`folder` on first use)."""
+        tab = self.tables.get(name)
+        if tab is None:
+            if self.folder is None:
+                raise KeyError(f"no {name} table in these results")
+            tab = self.tables[name] = pq.read_table(self.folder / f"{name}.parquet")
+        return tab
+
+    @property
+    def jobs(self) -> pa.Table:
+        """One row per job (see the class doc)."""
+        return self.table("jobs")
+
+    @property
+    def timeseries(self) -> pa.Table:
+        """One row per time-series sample."""
+        return self.table("timeseries")
+
+    @property
+    def rounds(self) -> pa.Table:
+        """One row per scheduling round."""
+        return self.table("rounds")
+
+    @property
+    def complete(self) -> bool:
+        """False when the run was stopped before its horizon."""
+        return bool(self.summary.get("complete", True))
 
     # -- convenient views for the capacity planner ----------------------------------------
     @property
@@ -106,25 +146,24 @@ class Results:
 
     # -- output -------------------------------------------------------------------------------
     def write(self, out_dir: str | Path) -> Path:
-        """Write the results folder atomically (each file via a temporary name, then rename)."""
-        from colossus.fileio import atomic_path, json_default
+        """Write the results folder atomically: into a temporary folder, then renamed onto ``out_dir``.
 
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        for name, table in (("jobs", self.jobs), ("timeseries", self.timeseries), ("rounds", self.rounds)):
-            with atomic_path(out / f"{name}.parquet") as tmp:
-                pq.write_table(table, tmp, **_PARQUET_KW)
-        with atomic_path(out / "summary.json") as tmp:
-            tmp.write_text(json.dumps(self.summary, indent=2, default=json_default, allow_nan=False) + "\n")
+        ``out_dir`` must be new, empty or a results folder (it is replaced as a whole).
+        """
+        from colossus.sim.sink import check_results_folder
+
+        out = check_results_folder(out_dir)
+        if self.folder is not None and out.resolve() == self.folder.resolve():
+            return out
+        with atomic_dir(out) as tmp:
+            for name in ("jobs", "timeseries", "rounds"):
+                pq.write_table(self.table(name), tmp / f"{name}.parquet", **_PARQUET_KW)
+            (tmp / "summary.json").write_text(
+                json.dumps(self.summary, indent=2, default=json_default, allow_nan=False) + "\n")
         return out
 
 
 def read_results(out_dir: str | Path) -> Results:
     """Read a results folder written by :meth:`Results.write`."""
     out = Path(out_dir)
-    return Results(
-        jobs=pq.read_table(out / "jobs.parquet"),
-        timeseries=pq.read_table(out / "timeseries.parquet"),
-        rounds=pq.read_table(out / "rounds.parquet"),
-        summary=json.loads((out / "summary.json").read_text()),
-    )
+    return Results(summary=json.loads((out / "summary.json").read_text()), folder=out)
