@@ -26,9 +26,10 @@ def _jobs(scenario: Any, trace: Path | None, days: float, seed: int) -> Iterator
 
 
 class _StopOnSigint:
-    """Ctrl-C (SIGINT) asks the run to stop at its next time-series sample; a second one aborts.
+    """Ctrl-C (SIGINT) or SIGTERM asks the run to stop at its next time-series sample; a second
+    Ctrl-C aborts (nothing is written then).
 
-    A context manager that installs the handler (main thread only) and restores the old one.
+    A context manager that installs the handlers (main thread only) and restores the old ones.
     """
 
     def __init__(self, quiet: bool) -> None:
@@ -54,14 +55,14 @@ class _StopOnSigint:
         import threading
 
         if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handle)
+            self._old = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
         return self
 
     def __exit__(self, *exc: Any) -> None:
         import signal
 
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+        for sig, old in (self._old or {}).items():
+            signal.signal(sig, old)
 
 
 def _run(scenario: Any, trace: Path | None, days: float, policy: str | None, seed: int, quiet: bool,

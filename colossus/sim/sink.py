@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from colossus.errors import InputError
 from colossus.fileio import json_default, make_temp_dir, replace_dir
 
-__all__ = ["JOB_SCHEMA", "RESULT_FILES", "ROUND_SCHEMA", "ResultSink", "check_results_folder"]
+__all__ = ["BATCH_ROWS", "JOB_SCHEMA", "RESULT_FILES", "ROUND_SCHEMA", "ResultSink", "check_results_folder"]
 
 JOB_SCHEMA = pa.schema([
     ("job_id", pa.string()), ("division", pa.string()), ("kind", pa.string()), ("num_gpus", pa.int32()),
@@ -48,6 +48,9 @@ ROUND_SCHEMA = pa.schema([
 
 RESULT_FILES = ("jobs.parquet", "timeseries.parquet", "rounds.parquet", "summary.json", "report.html")
 """Files of a results folder; a folder holding anything else is not overwritten."""
+
+BATCH_ROWS = 16384
+"""Rows per record batch (= per Parquet row group when streaming): ~10 MB of rows in flight."""
 
 _PARQUET_KW: dict[str, Any] = {"compression": "zstd", "use_dictionary": True, "write_statistics": False}
 
@@ -107,11 +110,12 @@ class ResultSink:
     folder : path, optional
         Results folder to stream to (checked with :func:`check_results_folder`); ``None``: keep
         everything in memory and do no I/O.
-    batch_rows : int
-        Rows per record batch (= per Parquet row group when streaming).
+    batch_rows : int, optional
+        Rows per record batch (= per Parquet row group when streaming); default :data:`BATCH_ROWS`.
     """
 
-    def __init__(self, folder: str | Path | None = None, batch_rows: int = 65536) -> None:
+    def __init__(self, folder: str | Path | None = None, batch_rows: int | None = None) -> None:
+        batch_rows = BATCH_ROWS if batch_rows is None else int(batch_rows)
         self.folder = None if folder is None else check_results_folder(folder)
         self.tmp: Path | None = None if self.folder is None else make_temp_dir(self.folder)
         self._writers: dict[str, pq.ParquetWriter] = {}
