@@ -1,17 +1,19 @@
-"""Simulation throughput: simulated jobs and events per wall second; Philly replay medians.
+"""Simulation at scale: jobs/s, events/s and peak memory (RSS) per run; Philly replay medians.
 
-    python benchmarks/simulate.py                    # memphis 7 days + the whole Philly trace (~10 min)
-    python benchmarks/simulate.py --days 7 30        # also 30 days
-    python benchmarks/simulate.py --no-philly --start 2024-12-03 --days 7   # the 200k phase only
-    python benchmarks/simulate.py --no-philly --days 1
-    python benchmarks/simulate.py --philly-days 30   # a prefix of the Philly trace
-    python benchmarks/simulate.py --no-memphis --philly-days 30   # the Philly replay only
+    python benchmarks/simulate.py                       # memphis 200k GPUs, 1, 7 and 30 days + Philly
+    python benchmarks/simulate.py --no-philly --days 1 7 --repeat 3   # ranges over 3 runs each
+    python benchmarks/simulate.py --no-philly --long    # also 365 days (~36 M jobs, an hour or more)
+    python benchmarks/simulate.py --no-philly --start day0 --days 7   # phase 1 (100k H100)
+    python benchmarks/simulate.py --no-memphis --philly-days 30       # a prefix of the Philly replay
 
-memphis (MILP, failures on, power cap enforced) over each --days value under --policy, twice: from
-day 0 (phase 1: 100,352 H100, ~90k of them the Grok 3 run, ~5k background jobs/day) and from
-2024-12-03 (the 200,192-GPU phase, ~100k background jobs/day); the background load follows the
-capacity (workload.offered_load_share). Rounds run at most once a minute, so jobs per wall second
-grow with jobs per round: the 200k phase is the throughput figure.
+Each memphis run is one ``colossus simulate`` process (MILP, failures on, power cap enforced,
+results streamed to a temporary folder), so its peak RSS is its own (``os.wait4``); the line
+printed gives the command that reproduces it. Targets (issue 16): >= 10,000 jobs/s over 30 days
+at 200k GPUs; peak RSS of 30 days within 1.25x of 3 days, and <= 2 GB for 365 days.
+``--start 2024-12-03`` (default) is the 200,192-GPU phase (~100k background jobs/day); ``day0``
+is phase 1 (100,352 H100, ~90k of them the Grok 3 run, ~5k jobs/day): rounds run at most once
+a minute, so jobs per wall second grow with jobs per round there.
+
 Then it replays ../shared/data/traces/philly/philly.csv (imported with
 traces.importers.philly.import_philly_csv, each VC hash mapped to its own division by
 examples/philly_divisions.toml; --philly-days N keeps jobs submitted in the first N days) on
@@ -37,28 +39,43 @@ import pyarrow.compute as pc  # noqa: E402
 
 from colossus.scenario import load_scenario  # noqa: E402
 from colossus.sim import simulate  # noqa: E402
-from colossus.sim.workload import workload_batches  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def memphis(days: float, policy: str, start: str | None) -> None:
-    """One memphis run from day 0 (phase 1: 100k H100) or from ``start`` (e.g. the 200k phase)."""
-    import datetime as dt
+def memphis(days: float, policy: str, start: str | None, seed: int = 0) -> dict[str, float]:
+    """One memphis run in its own ``colossus simulate`` process; prints and returns its figures."""
+    import json
+    import os
+    import shlex
+    import subprocess
+    import tempfile
 
-    scn = load_scenario("memphis")
+    cmd = ["colossus", "simulate", "--days", f"{days:g}", "--policy", policy, "--seed", str(seed), "--quiet"]
     if start:
-        scn = scn.starting_on(dt.date.fromisoformat(start))
-    gpus = sum(scn.gpus_online(0.0).values())
-    t0 = time.perf_counter()
-    res = simulate(scn, workload_batches(scn, days, 0), policy, 0, days * 86400.0)
-    wall = time.perf_counter() - t0
-    p, s = res.summary["performance"], res.summary["scheduler"]
-    print(f"memphis from {scn.scenario.start_date} ({gpus:,} GPUs online) {days:g} days policy={policy} failures=on: "
-          f"{res.jobs.num_rows:,} jobs, {p['events']:,} events, {wall:.1f} s wall -> "
-          f"{res.jobs.num_rows / wall:,.0f} jobs/s, {p['events'] / wall:,.0f} events/s; "
-          f"policy {s['policy_wall_s']:.1f} s over {s['rounds']:,} rounds ({s.get('rounds_skipped', 0):,} skipped)",
+        cmd[2:2] = ["--start-date", start]
+    with tempfile.TemporaryDirectory(prefix="bench-sim-") as tmp:
+        out = Path(tmp) / "run"
+        argv = [sys.executable, "-c", "from colossus.cli import main; main()", *cmd[1:], "--out", str(out)]
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=REPO)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            print(f"  {shlex.join(cmd)}: exit {proc.returncode}", flush=True)
+            return {}
+        s = json.loads((out / "summary.json").read_text())
+    rss_mb = usage.ru_maxrss / 1024.0  # KiB on Linux
+    p, sch, n = s["performance"], s["scheduler"], s["jobs"]["total"]
+    gpus = s["cluster"]["gpus_total"]
+    print(f"memphis {'from ' + start if start else 'day 0'} ({gpus:,} GPUs) {days:g} days policy={policy} "
+          f"failures=on: {n:,} jobs, {p['events']:,} events in {p['wall_s']:.1f} s simulating "
+          f"({wall:.1f} s process) -> {p['jobs_per_wall_s']:,.0f} jobs/s, {p['events_per_wall_s']:,.0f} events/s, "
+          f"peak RSS {rss_mb:,.0f} MB; policy {sch['policy_wall_s']:.1f} s over {sch['rounds']:,} rounds "
+          f"({sch.get('rounds_skipped', 0):,} skipped)\n  reproduce: /usr/bin/time -v {shlex.join(cmd)} --out runs/x",
           flush=True)
+    return {"jobs_per_s": p["jobs_per_wall_s"], "events_per_s": p["events_per_wall_s"], "rss_mb": rss_mb}
 
 
 def philly(days: float) -> None:
@@ -109,18 +126,27 @@ def philly(days: float) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--days", type=float, nargs="+", default=[7.0])
+    ap.add_argument("--days", type=float, nargs="+", default=[1.0, 7.0, 30.0])
+    ap.add_argument("--long", action="store_true", help="also 365 days")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each (figures as min-max ranges)")
     ap.add_argument("--policy", default="milp")
-    ap.add_argument("--start", nargs="+", default=["day0", "2024-12-03"],
+    ap.add_argument("--start", nargs="+", default=["2024-12-03"],
                     help="memphis start dates: 'day0' (phase 1, 100k H100) and/or YYYY-MM-DD "
                          "(2024-12-03: the 200k-GPU phase; phases dated before it are online at t=0)")
     ap.add_argument("--no-philly", action="store_true", help="skip the Philly replay")
     ap.add_argument("--no-memphis", action="store_true", help="skip the memphis runs")
     ap.add_argument("--philly-days", type=float, default=120.0, help="prefix of the trace, days (120: all of it)")
     a = ap.parse_args()
+    days = list(a.days) + ([365.0] if a.long and 365.0 not in a.days else [])
     for start in [] if a.no_memphis else a.start:
-        for d in a.days:
-            memphis(d, a.policy, None if start == "day0" else start)
+        for d in days:
+            runs = [memphis(d, a.policy, None if start == "day0" else start) for _ in range(max(1, a.repeat))]
+            runs = [r for r in runs if r]
+            if len(runs) > 1:
+                rng = {k: (min(r[k] for r in runs), max(r[k] for r in runs)) for k in runs[0]}
+                print(f"  {d:g} days over {len(runs)} runs: {rng['jobs_per_s'][0]:,.0f}-{rng['jobs_per_s'][1]:,.0f} jobs/s, "
+                      f"{rng['events_per_s'][0]:,.0f}-{rng['events_per_s'][1]:,.0f} events/s, peak RSS "
+                      f"{rng['rss_mb'][0]:,.0f}-{rng['rss_mb'][1]:,.0f} MB (target >= 10,000 jobs/s)", flush=True)
     if not a.no_philly:
         philly(a.philly_days)
 

@@ -118,9 +118,12 @@ class RoundInput:
         spec = ShapeSpec.for_view(view)
         dix = view.division_index()
         n = len(pending)
+        # a columnar running set (colossus.sim.running) hands over its arrays: no per-job pass
+        rcols = running.columns(dix) if hasattr(running, "columns") else None
         try:
             div = np.fromiter((dix[j.division] for j in pending), dtype=np.int64, count=n)
-            r_div = np.fromiter((dix[r.division] for r in running), dtype=np.int64, count=len(running))
+            r_div = rcols["div"] if rcols is not None else np.fromiter(
+                (dix[r.division] for r in running), dtype=np.int64, count=len(running))
         except KeyError as exc:
             raise SchedulerInputError(f"job of unknown division {exc.args[0]!r}; divisions: {sorted(dix)}") from None
         ids = [j.job_id for j in pending]
@@ -149,19 +152,26 @@ class RoundInput:
 
         # running jobs, flattened allocations (one C-level pass over all (node, gpus) pairs)
         nr = len(running)
-        allocs = [r.allocation for r in running]
-        lens = np.fromiter(map(len, allocs), dtype=np.int64, count=nr)
-        tot = int(lens.sum())
-        r_nodes, r_node_gpus = _flatten_allocations(allocs, lens, tot)
+        if rcols is not None:
+            lens = rcols["lens"]
+            r_nodes, r_node_gpus = rcols["nodes"], rcols["node_gpus"]
+        else:
+            allocs = [r.allocation for r in running]
+            lens = np.fromiter(map(len, allocs), dtype=np.int64, count=nr)
+            r_nodes, r_node_gpus = _flatten_allocations(allocs, lens, int(lens.sum()))
         r_owner = np.repeat(np.arange(nr, dtype=np.int64), lens)
         r_first = np.concatenate(([0], np.cumsum(lens))).astype(np.int64)
         r_gpus = np.bincount(r_owner, weights=r_node_gpus, minlength=nr).astype(np.int64)
-        r_end = col("expected_end_s", np.float64, running, none=np.nan)
-        r_start = col("start_time_s", np.float64, running)
-        r_prio = col("priority", np.int64, running)
-        r_preemptible = col("preemptible", bool, running)
-        r_hero = col("is_hero", bool, running)
-        r_restart = col("restart_cost_s", np.float64, running)
+        if rcols is not None:
+            r_end, r_start, r_prio = rcols["end_s"], rcols["start_s"], rcols["prio"]
+            r_preemptible, r_hero, r_restart = rcols["preemptible"], rcols["hero"], rcols["restart_s"]
+        else:
+            r_end = col("expected_end_s", np.float64, running, none=np.nan)
+            r_start = col("start_time_s", np.float64, running)
+            r_prio = col("priority", np.int64, running)
+            r_preemptible = col("preemptible", bool, running)
+            r_hero = col("is_hero", bool, running)
+            r_restart = col("restart_cost_s", np.float64, running)
 
         ndiv = len(view.divisions)
         guar = np.array([d.guaranteed_gpus for d in view.divisions], dtype=np.float64)

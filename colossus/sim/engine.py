@@ -46,6 +46,7 @@ from colossus.sim.jobs import (
 from colossus.sim.observe import ObserveMixin, SimulationError, StopSimulation
 from colossus.sim.power import PowerState
 from colossus.sim.results import Results
+from colossus.sim.running import RunningSet
 from colossus.sim.sink import ResultSink
 from colossus.sim.tables import build_results, job_row, round_row
 from colossus.streams import Streams
@@ -121,6 +122,7 @@ class _Sim(HeroMixin, ObserveMixin):
         self.job_by_id: dict[str, SimJob] = {}
         self.pending: dict[int, SimJob] = {}
         self.running: dict[int, SimJob] = {}
+        self.run_cols = RunningSet(self.div_names)  # the same jobs as columns, for full rounds
         self.hero: SimJob | None = None
         self.tps = throughput_fn(scenario)
         f = scenario.failures
@@ -314,15 +316,20 @@ class _Sim(HeroMixin, ObserveMixin):
     # -- state changes -------------------------------------------------------------------------
     def _attach(self, job: SimJob, nodes: np.ndarray, gpus: np.ndarray, dmw: float | None = None) -> None:
         cl = self.cl
-        cl.alloc_gpus[nodes] += gpus
-        for n in nodes.tolist():
-            cl.node_jobs[n].add(job.idx)
+        if nodes.size == 1:  # most jobs: scalar updates (same values, no fancy indexing)
+            n0, g = int(nodes[0]), int(gpus[0])
+            cl.alloc_gpus[n0] += g
+            cl.node_jobs[n0].add(job.idx)
+        else:
+            cl.alloc_gpus[nodes] += gpus
+            for n in nodes.tolist():
+                cl.node_jobs[n].add(job.idx)
+            g = int(gpus.sum())
         job.alloc_pairs = None
         if dmw is None:
             dmw = self.power.job_delta_mw(cl.node_sku[nodes], gpus)
         job.power_mw += dmw
         self.power.change(self.env.now, dmw)
-        g = int(gpus.sum())
         job.alloc_gpus += g
         self.div_alloc[job.div_idx] += g
         self.alloc_total += g
@@ -335,9 +342,14 @@ class _Sim(HeroMixin, ObserveMixin):
     def _detach_all(self, job: SimJob) -> None:
         cl = self.cl
         self.new_capacity = True
-        if job.nodes is not None and job.nodes.size:
-            cl.alloc_gpus[job.nodes] -= job.gpus
-            for n in job.nodes.tolist():
+        nodes = job.nodes
+        if nodes is not None and nodes.size == 1:
+            n0 = int(nodes[0])
+            cl.alloc_gpus[n0] -= int(job.gpus[0])
+            cl.node_jobs[n0].discard(job.idx)
+        elif nodes is not None and nodes.size:
+            cl.alloc_gpus[nodes] -= job.gpus
+            for n in nodes.tolist():
                 cl.node_jobs[n].discard(job.idx)
         self.div_alloc[job.div_idx] -= job.alloc_gpus
         self.alloc_total -= job.alloc_gpus
@@ -375,6 +387,8 @@ class _Sim(HeroMixin, ObserveMixin):
         epoch = job.epoch
         job.seg_end_s = now + wall
         job.running_obj = None  # built when a round needs it (_running_obj)
+        self.run_cols.put(job, div=job.div_idx, priority=HERO_PRIORITY if job.is_hero else job.priority,
+                          preemptible=job.preemptible and not job.is_hero)
         if now + wall < self.horizon_s + 1.0:
             ev = self.env.timeout(wall)
             ev.callbacks.append(lambda _e, j=job, ep=epoch: self._complete(j, ep))
@@ -417,6 +431,7 @@ class _Sim(HeroMixin, ObserveMixin):
         job.end_s = now
         self._detach_all(job)
         del self.running[job.idx]
+        self.run_cols.remove(job)
         job.running_obj = None
         # the job is done: its row goes to the sink and the loop drops it
         self.sink.job(job.idx, job_row(job, now))
@@ -444,6 +459,7 @@ class _Sim(HeroMixin, ObserveMixin):
         job.missing_nodes = 0
         self._detach_all(job)
         del self.running[job.idx]
+        self.run_cols.remove(job)
         if failure:
             job.interruptions += 1
         else:
@@ -557,6 +573,20 @@ class _Sim(HeroMixin, ObserveMixin):
                 return False
         return True
 
+    def _check_columns(self, cols: Any, view: ClusterView) -> None:
+        """Debug: the columnar running set lists the same jobs, in the same order, as the objects."""
+        objs = [self._running_obj(j) for j in self.running.values() if not j.missing_nodes]
+        if [r.job_id for r in cols] != [r.job_id for r in objs]:
+            raise SimulationError("columnar running set out of step with the running jobs")
+        from scheduler._round import RoundInput
+
+        a, b = RoundInput.build(view, [], cols, self.env.now), RoundInput.build(view, [], objs, self.env.now)
+        for name in ("r_div", "r_gpus", "r_end", "r_start", "r_nodes", "r_node_gpus", "r_owner", "r_first", "r_prio",
+                     "r_preemptible", "r_hero", "r_restart"):
+            x, y = getattr(a, name), getattr(b, name)
+            if x.dtype != y.dtype or not np.array_equal(x, y, equal_nan=x.dtype.kind == "f"):
+                raise SimulationError(f"columnar running set: {name} differs from the running jobs'")
+
     def _round_cb(self, _ev: Any) -> None:
         self.round_pending = False
         self.events += 1
@@ -583,7 +613,10 @@ class _Sim(HeroMixin, ObserveMixin):
                                                     and not hero.missing_nodes) else [])
             decision = admit_if_all_fit(view, pending, heroes, now, policy=self.policy_name, t0=t0)
         if decision is None:
-            running = [self._running_obj(j) for j in self.running.values() if not j.missing_nodes]
+            hero = self.hero
+            running = self.run_cols.snapshot(self._running_obj, hero if hero is not None and hero.missing_nodes else None)
+            if self.debug:
+                self._check_columns(running, view)
             decision = self.policy.schedule(view, pending, running, now)
         elif self.debug:
             running = [self._running_obj(j) for j in self.running.values() if not j.missing_nodes]

@@ -117,6 +117,7 @@ class SimJob:
         "seg_overhead_s",
         "seg_rate",
         "seg_start_s",
+        "slot",
         "state",
         "submit_s",
         "work_saved",
@@ -176,6 +177,7 @@ class SimJob:
         self.missing_nodes = 0
         self.power_mw = 0.0  # facility MW its busy GPUs add over idle
         self.power_blocked = 0  # rounds its start was held back by the power cap
+        self.slot = -1  # its slot in the simulator's columnar running set (-1: none)
 
     # -- segment arithmetic -------------------------------------------------------------------
     def segment_wall_s(self) -> float:
