@@ -195,10 +195,17 @@ def simulate_cmd(scenario: str | None, trace: Path | None, days: float | None, p
     synthetic workload is generated; the hero run is added when the scenario has one.
 
     \b
+    With --out, results stream to the folder as the run goes (a temporary folder beside it,
+    renamed at the end), so memory follows the live jobs, not the horizon. Ctrl-C stops at the
+    next time-series sample: the folder then covers the run up to that time, summary.json says
+    "complete": false, and the exit code is 130. A second Ctrl-C aborts without writing.
+
+    \b
     Examples:
       colossus simulate                                   # memphis, 30 days, milp
       colossus simulate --days 7 --policy fifo --out runs/fifo
       colossus simulate --start-date 2024-12-03 --days 7    # memphis after the 200k expansion
+      colossus simulate --start-date 2024-12-03 --days 365 --out runs/year   # a year, streamed
       colossus simulate examples/llama3_reliability.toml --days 54
       colossus simulate examples/philly_replay.toml --trace philly.parquet --policy backfill
     """
@@ -212,9 +219,13 @@ def simulate_cmd(scenario: str | None, trace: Path | None, days: float | None, p
         from colossus.sim.sink import check_results_folder
 
         check_results_folder(out_dir)  # before the run, not after it
-    res = _run(scn, trace, d, policy, seed, quiet or as_json, debug, out_dir)
-    if out_dir is not None:
+        res = _run(scn, trace, d, policy, seed, quiet or as_json, debug, out_dir)
         _write_report(out_dir)
+    else:  # stream to a scratch folder anyway, so memory stays bounded on long runs
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="colossus-sim-") as scratch:
+            res = _run(scn, trace, d, policy, seed, quiet or as_json, debug, Path(scratch) / "run")
     if as_json:
         emit_json(res.summary)
     elif not quiet:

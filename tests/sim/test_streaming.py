@@ -211,3 +211,21 @@ def test_ctrl_c_leaves_a_valid_folder_marked_incomplete(tmp_path: Path) -> None:
         pq.read_table(out / f"{name}.parquet")
     assert pq.read_table(out / "jobs.parquet").num_rows == s["jobs"]["total"] > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_columnar_running_set_matches_the_jobs_with_a_hero_failing(tmp_path: Path) -> None:
+    """Debug mode checks, every full round, that the columnar running set holds exactly the
+    running jobs' arrays; here with a hero run that fails often, uses up its spares and waits."""
+    scn = load_scenario(REPO / "examples" / "llama3_reliability.toml")
+    f = dataclasses.replace(scn.failures, rates_per_gpu_year={k: 40 * v for k, v in scn.failures.rates_per_gpu_year.items()})
+    scn = dataclasses.replace(scn, failures=f, hero=dataclasses.replace(scn.hero, hot_spare_nodes=2))
+    rng = np.random.default_rng(5)
+    t = np.cumsum(rng.exponential(300.0, 300))
+    jobs = [{"job_id": f"b{i}", "submit_time_s": float(t[i]), "division": "Llama", "kind": "train",
+             "num_gpus": int(rng.choice([8, 16, 64, 128])), "duration_s": float(rng.exponential(4 * 3600.0))}
+            for i in range(t.size)]
+    res = simulate(scn, jobs, "milp", 2, 86400.0, debug=True, out_dir=tmp_path / "r")
+    st = res.rounds.column("status").to_pylist()
+    assert any(s != "skipped_all_fit" for s in st)  # full rounds ran (with their column check)
+    h = res.summary["hero"]
+    assert h["interruptions"] > 5 and res.summary["cluster"]["failures"] > 5
