@@ -25,7 +25,7 @@ import pyarrow as pa
 import pytest
 
 from colossus.scenario import load_scenario
-from colossus.sim import Results, read_results, simulate
+from colossus.sim import Results, simulate
 from colossus.sim.workload import workload_batches
 
 HERE = Path(__file__).resolve().parent
