@@ -263,6 +263,108 @@ def import_cmd(
         )
 
 
+@trace_group.command("fit")
+@click.argument("trace", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Scenario TOML to write: SCENARIO with its [workload] section replaced by the fit.",
+)
+@click.option(
+    "--scenario",
+    "scenario",
+    default=None,
+    help="Scenario to start from (default: memphis); the trace's divisions must be its divisions.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the fitted figures as JSON.")
+@quiet_option()
+def fit_cmd(trace: Path, output: Path, scenario: str | None, as_json: bool, quiet: bool) -> None:
+    """Fit the scenario's [workload] section to a trace, so that generate reproduces it.
+
+    Fits, per division, the mean arrival rate and its hour-of-week profile (168 hourly factors,
+    Monday 00:00 UTC first); the job-size distribution over the GPU counts seen; and, per size
+    class (1, 2, 3-4, 5-8, 9-16, 17-64, ... GPUs), the run-time quantiles p0..p100 and the kinds.
+    offered_load_gpus becomes the trace's own mean load, so changing it scales the rates. The
+    output is a whole scenario file (SCENARIO's other sections kept), checked before it is written.
+
+    \b
+    Your own Slurm history, end to end:
+      {sacct}
+      colossus trace import sacct jobs.sacct -o mine.parquet --division-map accounts.csv
+      colossus trace fit mine.parquet -o mine.toml
+      colossus trace generate mine.toml --days 28 -o synthetic.parquet --no-hero
+
+    \b
+    Examples:
+      colossus trace fit itp.parquet -o itp-workload.toml
+      colossus trace fit philly.parquet -o philly.toml --scenario my-cluster.toml --json
+    """
+    from colossus.scenario.loader import _read_source, parse_scenario
+    from colossus.scenario.workload import workload_toml
+    from traces.fit import fit_workload, read_sample
+    from traces.reader import iter_batches, read_metadata
+
+    scn = _scenario(scenario)
+    names = [d.name for d in scn.divisions]
+    meta = read_metadata(trace)
+    sample = read_sample(iter_batches(trace, divisions=names), meta.start)
+    try:
+        fitted = fit_workload(sample, source=trace.name)
+    except ValueError as exc:
+        raise InputError(f"{trace}: {exc}") from None
+    label, text = _read_source(scenario)
+    body = _without_workload(text).rstrip() + "\n\n" + workload_toml(
+        fitted, users_per_division=scn.workload.users_per_division
+    )
+    import tomllib
+
+    parse_scenario(tomllib.loads(body), source=f"{output} (fitted from {label})")
+    from colossus.commands.common import atomic_path
+
+    with atomic_path(_output(output)) as tmp:
+        tmp.write_text(body, encoding="utf-8")
+    info = {
+        "file": str(output),
+        "trace": str(trace),
+        "jobs": int(sample.submit_s.size),
+        "offered_load_gpus": fitted.offered_load_gpus,
+        "jobs_per_day": {a.division: a.jobs_per_day for a in fitted.arrivals},
+        "sizes": len(fitted.sizes_gpus),
+        "size_classes": {
+            f"<= {c.max_gpus} GPUs": {"jobs": c.jobs, "p10_p50_p90_s": [c.quantiles_s[10], c.quantiles_s[50], c.quantiles_s[90]]}
+            for c in fitted.run_time
+        },
+    }
+    if as_json:
+        emit_json(info)
+    elif not quiet:
+        per_day = ", ".join(f"{k} {v:,.1f}" for k, v in info["jobs_per_day"].items())
+        click.echo(
+            f"wrote {output}: fitted to {info['jobs']:,d} jobs; jobs/day {per_day}; "
+            f"{info['sizes']} sizes, {len(fitted.run_time)} size classes; "
+            f"offered load {fitted.offered_load_gpus:,.1f} GPUs"
+        )
+
+
+def _without_workload(text: str) -> str:
+    """Scenario TOML text with every ``[workload...]`` table removed."""
+    import re
+
+    header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    out, skipping = [], False
+    for line in text.splitlines():
+        m = header.match(line)
+        if m:
+            name = m.group(1).strip().strip('"')
+            skipping = name == "workload" or name.startswith("workload.")
+        if not skipping:
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
 @trace_group.command("inspect")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
@@ -401,7 +503,7 @@ def _with_sacct(cmd: click.Command) -> None:
     cmd.help = (cmd.help or "").replace("{sacct}", SACCT_COMMAND).replace("{sacct_json}", SACCT_JSON_COMMAND)
 
 
-for _cmd in (trace_group, import_cmd):
+for _cmd in (trace_group, import_cmd, fit_cmd):
     _with_sacct(_cmd)
 
 COMMANDS: list[click.Command] = [trace_group]
