@@ -48,6 +48,12 @@ def _scenario(name: str | None) -> Any:
     return load_scenario(name)
 
 
+def _output_option(help_text: str) -> Any:
+    """``-o/--output FILE`` (required)."""
+    return click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path),
+                        required=True, help=help_text)
+
+
 def _output(path: Path) -> Path:
     if path.exists() and path.is_dir():
         raise InputError(f"{path}: is a folder; -o takes a file name")
@@ -63,14 +69,7 @@ def _output(path: Path) -> Path:
     required=True,
     help="Length of the submit window, days.",
 )
-@click.option(
-    "-o",
-    "--output",
-    "output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Parquet file to write.",
-)
+@_output_option("Parquet file to write.")
 @seed_option()
 @click.option("--no-hero", is_flag=True, help="Leave the scenario's hero run out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the written file's summary as JSON.")
@@ -157,14 +156,7 @@ def generate_cmd(
 @click.argument(
     "sources", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="SRC..."
 )
-@click.option(
-    "-o",
-    "--output",
-    "output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Parquet file to write.",
-)
+@_output_option("Parquet file to write.")
 @click.option(
     "--division-map",
     "division_map",
@@ -265,14 +257,7 @@ def import_cmd(
 
 @trace_group.command("fit")
 @click.argument("trace", type=click.Path(path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    "output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Scenario TOML to write: SCENARIO with its [workload] section replaced by the fit.",
-)
+@_output_option("Scenario TOML to write: SCENARIO with its [workload] section replaced by the fit.")
 @click.option(
     "--scenario",
     "scenario",
@@ -345,7 +330,7 @@ def fit_cmd(trace: Path, output: Path, scenario: str | None, as_json: bool, quie
         click.echo(
             f"wrote {output}: fitted to {info['jobs']:,d} jobs; jobs/day {per_day}; "
             f"{info['sizes']} sizes, {len(fitted.run_time)} size classes; "
-            f"offered load {fitted.offered_load_gpus:,.1f} GPUs"
+            f"offered load {fitted.offered_load_gpus:,.4g} GPUs"
         )
 
 
@@ -375,6 +360,11 @@ def inspect_cmd(file: Path, as_json: bool) -> None:
     of GPU-time by job size, by division and by kind (jobs sized in tokens have no GPU-time), and,
     when the trace has the optional recorded_wait_s column (sacct, helios, acme, philly-json
     imports), the recorded waits' p50/p90/p95/p99 and mean.
+
+    \b
+    Recorded waits of your own Slurm: export with
+      {sacct}
+    and import with 'colossus trace import sacct jobs.sacct -o mine.parquet'.
 
     \b
     Example:
@@ -503,7 +493,7 @@ def _with_sacct(cmd: click.Command) -> None:
     cmd.help = (cmd.help or "").replace("{sacct}", SACCT_COMMAND).replace("{sacct_json}", SACCT_JSON_COMMAND)
 
 
-for _cmd in (trace_group, import_cmd, fit_cmd):
+for _cmd in (trace_group, import_cmd, fit_cmd, inspect_cmd):
     _with_sacct(_cmd)
 
 COMMANDS: list[click.Command] = [trace_group]

@@ -168,6 +168,18 @@ def _drop(dropped: dict[str, int], reason: str) -> None:
     dropped[reason] = dropped.get(reason, 0) + 1
 
 
+def _add(
+    out: list[_Job], dropped: dict[str, int], division_key: str, *, key: str, partition: str, **fields: Any
+) -> None:
+    """Keep one allocation (or count it as CPU-only); the account key falls back to the partition."""
+    if fields["num_gpus"] < 1:
+        _drop(dropped, DROP_NO_GPU)
+        return
+    if division_key == "account" and not key:
+        key = partition
+    out.append(_Job(key=key, **fields))
+
+
 def _state(raw: str, where: str, column: str) -> str | None:
     """Schema status for a Slurm state; None for a live (running/pending) job."""
     word = raw.strip().split(" ")[0].upper() if raw.strip() else ""
@@ -253,26 +265,9 @@ def _parse_text(
                 gpus = _gpus_gres(value, where, c) if c == "AllocGRES" else _gpus_tres(value, where, c)
                 if c != "ReqTRES" or gpus:
                     break
-        if gpus < 1:
-            _drop(dropped, DROP_NO_GPU)
-            continue
-        key = get(_TEXT_KEY[division_key])
-        if division_key == "account" and not key:
-            key = get("Partition")
-        out.append(
-            _Job(
-                index=k,
-                line=i + 1,
-                job_id=job_id,
-                submit_s=submit,
-                start_s=start,
-                duration_s=duration,
-                num_gpus=gpus,
-                status=status,
-                key=key,
-                user=get("User") or None,
-            )
-        )
+        _add(out, dropped, division_key, key=get(_TEXT_KEY[division_key]), partition=get("Partition"),
+             index=k, line=i + 1, job_id=job_id, submit_s=submit, start_s=start, duration_s=duration,
+             num_gpus=gpus, status=status, user=get("User") or None)  # fmt: skip
     return out
 
 
@@ -393,26 +388,9 @@ def _parse_json(
         gpus = _json_gpus(tres.get("allocated"), where, "tres.allocated")
         if gpus == 0 and not tres.get("allocated"):
             gpus = _json_gpus(tres.get("requested"), where, "tres.requested")
-        if gpus < 1:
-            _drop(dropped, DROP_NO_GPU)
-            continue
-        key = _text(job.get(division_key))
-        if division_key == "account" and not key:
-            key = _text(job.get("partition"))
-        out.append(
-            _Job(
-                index=k,
-                line=n,
-                job_id=job_id,
-                submit_s=submit,
-                start_s=start,
-                duration_s=duration,
-                num_gpus=gpus,
-                status=status,
-                key=key,
-                user=_text(job.get("user")) or None,
-            )
-        )
+        _add(out, dropped, division_key, key=_text(job.get(division_key)), partition=_text(job.get("partition")),
+             index=k, line=n, job_id=job_id, submit_s=submit, start_s=start, duration_s=duration,
+             num_gpus=gpus, status=status, user=_text(job.get("user")) or None)  # fmt: skip
     return out
 
 
