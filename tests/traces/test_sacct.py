@@ -258,27 +258,43 @@ def test_property_one_row_per_allocation(tmp_path_factory, jobs) -> None:
     assert sub == sorted(sub) and sub[0] == 0.0 if sub else True
 
 
-REAL = ("sacct_allocations_typed.txt", "sacct_steps_typed.txt", "sacct_typed.json")
+REAL = ("sacct_allocations_{}.txt", "sacct_steps_{}.txt", "sacct_{}.json")
 
 
-def test_real_slurm_exports_agree(fixtures: Path) -> None:
-    """Exports from a real Slurm 22.05 with slurmdbd (saved by issue #15): text with and without
-    steps and JSON give the same jobs; array tasks 4_0..4_3, CPU-only job 8 left out."""
+@pytest.mark.parametrize("tag", ["typed", "untyped"])
+def test_real_slurm_exports_agree(fixtures: Path, tag: str) -> None:
+    """Exports from a real Slurm 22.05 with slurmdbd (saved by issue #15, see the README beside
+    them): text with and without steps and JSON give the same jobs; array tasks 4_0..4_3 are jobs;
+    typed GPUs (gres/gpu:h100=N,gres/gpu=N) count once; --gpus=12 over two nodes is 12; the CPU-only
+    job 8, the running blocker 11, the pending whole-cluster job 15 and the job cancelled while
+    pending (Start None) 17 are left out and counted."""
     real = fixtures / "sacct" / "slurm-22.05"
     dm = DivisionMap(divisions=DIVS, explicit={"coding": "Coding", "grok": "Grok Main/Voice"})
+    names = json.loads((real / f"jobs_{tag}.json").read_text())
     tables = []
     for name in REAL:
-        r = read_sacct([real / name], divisions=dm)
-        assert r.dropped == {"no GPU (CPU-only job)": 1}, name
+        r = read_sacct([real / name.format(tag)], divisions=dm)
+        assert r.dropped == {
+            "no GPU (CPU-only job)": 1,
+            "running or pending at export": 2,
+            "never started": 1,
+        }, name
         tables.append(sorted(_rows(r, "job_id", "num_gpus", "duration_s", "source_status",
                                    "recorded_wait_s", "division")))
     assert tables[0] == tables[1] == tables[2]
     got = {row[0]: row[1:] for row in tables[0]}
-    assert set(got) == {"1", "2", "3", "4_0", "4_1", "4_2", "4_3", "5", "6", "7", "9"}
-    assert got["2"][0] == 12 and got["9"] == (16, 2.0, "completed", 3.0, "Grok Main/Voice")
-    assert got["6"][1:3] == (87.0, "failed") and got["7"][2] == "cancelled"
+    arr = names["array"]
+    assert set(got) == {names[k] for k in ("ok_steps", "ok_gpus_per_job", "ok_untyped_request", "failed",
+                                           "timeout", "cancel_running", "two_nodes")} | {
+        f"{arr}_{i}" for i in range(4)}
+    assert got[names["ok_steps"]][0] == 4  # typed: gres/gpu:h100=4,gres/gpu=4 counts once
+    assert got[names["ok_gpus_per_job"]][0] == 12 and got[names["two_nodes"]][0] == 16
+    assert got[names["timeout"]][2] == "failed" and got[names["timeout"]][1] > 60
+    assert got[names["cancel_running"]][2] == "cancelled"
+    assert got[names["failed"]][2] == "failed"
+    assert all(0 <= row[3] < 60 for row in got.values())
     with pytest.raises(TraceError, match="missing column 'Submit'"):
-        read_sacct([real / "sacct_default_typed.txt"], divisions=dm)  # sacct's default columns
+        read_sacct([real / f"sacct_default_{tag}.txt"], divisions=dm)  # sacct's default columns
 
 
 @pytest.mark.parametrize("name", ["sacct_allocations_typed.txt", "sacct_typed.json"])
