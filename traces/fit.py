@@ -82,7 +82,7 @@ def read_sample(batches: Iterable[pa.RecordBatch], start: datetime) -> TraceSamp
 def size_classes(max_gpus: int) -> list[int]:
     """Upper bounds of the run-time size classes up to ``max_gpus`` (the last may be open)."""
     bounds = [b for b in SIZE_BUCKETS if b < max_gpus]
-    return bounds + [max(max_gpus, bounds[-1] + 1 if bounds else 1)]
+    return [*bounds, max(max_gpus, bounds[-1] + 1 if bounds else 1)]
 
 
 def _exposure_h(sample: TraceSample) -> np.ndarray:
@@ -95,7 +95,9 @@ def _exposure_h(sample: TraceSample) -> np.ndarray:
     return out
 
 
-def fit_workload(sample: TraceSample, *, source: str = "", min_week_hours: float = 1.0) -> FittedWorkload:
+def fit_workload(
+    sample: TraceSample, *, source: str = "", min_week_hours: float = 1.0
+) -> FittedWorkload:
     """Fit arrivals, sizes, run times and kinds to a trace.
 
     Parameters
@@ -150,7 +152,10 @@ def fit_workload(sample: TraceSample, *, source: str = "", min_week_hours: float
             FittedRunTime(
                 max_gpus=int(hi),
                 quantiles_s=tuple(round(float(x), 3) for x in q),
-                kinds={str(k): round(float(v) / int(sel.sum()), 6) for k, v in zip(kinds, kc, strict=True)},
+                kinds={
+                    str(k): round(float(v) / int(sel.sum()), 6)
+                    for k, v in zip(kinds, kc, strict=True)
+                },
                 jobs=int(sel.sum()),
             )
         )
@@ -164,7 +169,9 @@ def fit_workload(sample: TraceSample, *, source: str = "", min_week_hours: float
     )
 
 
-def compare_traces(reference: TraceSample, generated: TraceSample, *, min_class_jobs: int = 200) -> dict[str, object]:
+def compare_traces(
+    reference: TraceSample, generated: TraceSample, *, min_class_jobs: int = 200
+) -> dict[str, object]:
     """How far ``generated`` is from ``reference`` on the issue-#14 goals.
 
     Returns

@@ -476,10 +476,12 @@ def validate_cmd(file: Path, scenario: str | None, any_division: bool, as_json: 
             }
         )
     else:
-        extra = (
-            f"; extra columns kept and ignored: {', '.join(meta.extra_columns)}"
-            if meta.extra_columns
-            else ""
+        from traces.schema import OPTIONAL_FIELDS
+
+        optional = [c for c in meta.extra_columns if c in OPTIONAL_FIELDS]
+        others = [c for c in meta.extra_columns if c not in OPTIONAL_FIELDS]
+        extra = (f"; optional columns: {', '.join(optional)}" if optional else "") + (
+            f"; extra columns kept and ignored: {', '.join(others)}" if others else ""
         )
         click.echo(
             f"ok: {file}: {rows:,d} jobs, schema v{meta.version}, start {meta.start.isoformat()}{extra}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -220,7 +221,7 @@ _STATES = st.sampled_from(
 )
 def test_property_one_row_per_allocation(tmp_path_factory, jobs) -> None:
     """Kept + left-out = allocations; steps never count; waits and durations come back exactly."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     t0 = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -306,3 +307,25 @@ def test_live_samples_from_issue_15_import(name: str) -> None:
     r = read_sacct([path], divisions=DivisionMap(divisions=DIVS))
     assert r.table.num_rows >= 1
     assert all("." not in j for j in r.table.column("job_id").to_pylist())
+
+
+def test_recorded_wait_column_is_checked(tmp_path: Path, make_table) -> None:
+    """The optional v1 column: float64, >= 0 or null; a bad value names the row and column."""
+    import pyarrow as pa
+
+    from traces.reader import read_table
+    from traces.writer import write_trace
+
+    start = datetime(2025, 1, 6, tzinfo=UTC)
+    good = make_table(3).append_column("recorded_wait_s", pa.array([0, 5, None], pa.int64()))
+    out = tmp_path / "ok.parquet"
+    write_trace(out, good, start=start, source="t")
+    t = read_table(out, columns=["job_id", "recorded_wait_s"])
+    assert t.schema.field("recorded_wait_s").type == pa.float64()
+    assert t.column("recorded_wait_s").to_pylist() == [0.0, 5.0, None]
+    r = CliRunner().invoke(cli, ["trace", "validate", str(out), "--any-division"])
+    assert "optional columns: recorded_wait_s" in r.stdout
+    bad = make_table(3).append_column("recorded_wait_s", pa.array([0.0, -1.0, 2.0]))
+    with pytest.raises(TraceError, match=r"row 2: column 'recorded_wait_s': must be a finite number >= 0"):
+        write_trace(tmp_path / "bad.parquet", bad, start=start, source="t")
+    assert not (tmp_path / "bad.parquet").exists()

@@ -39,7 +39,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,7 @@ _LIVE = {
     "SPECIAL_EXIT",
     "REVOKED",
 }
+_EPOCH_NAIVE = datetime(1970, 1, 1)
 _TEXT_KEY = {"account": "Account", "partition": "Partition", "qos": "QOS", "user": "User"}
 _NOT_STARTED = {"", "UNKNOWN", "NONE"}
 _GPU_TRES = re.compile(r"^gres/gpu(?::[^=]*)?$")
@@ -169,7 +170,13 @@ def _drop(dropped: dict[str, int], reason: str) -> None:
 
 
 def _add(
-    out: list[_Job], dropped: dict[str, int], division_key: str, *, key: str, partition: str, **fields: Any
+    out: list[_Job],
+    dropped: dict[str, int],
+    division_key: str,
+    *,
+    key: str,
+    partition: str,
+    **fields: Any,
 ) -> None:
     """Keep one allocation (or count it as CPU-only); the account key falls back to the partition."""
     if fields["num_gpus"] < 1:
@@ -221,54 +228,65 @@ def _parse_text(
         )
     out: list[_Job] = []
     width = len(header)
+    j_id, j_state, j_start, j_submit, j_end = (
+        col[c] for c in (id_col, "State", "Start", "Submit", "End")
+    )
+    j_gpu = [(c, col[c]) for c in gpu_cols]
+    j_key, j_part, j_user, j_raw, j_el = (
+        col.get(c, -1)
+        for c in (_TEXT_KEY[division_key], "Partition", "User", "ElapsedRaw", "Elapsed")
+    )
     for i in range(first + 1, len(lines)):
         ln = lines[i]
-        if not ln.strip():
-            continue
-        where = f"{path}: line {i + 1}"
         cells = ln.split("|")
         if len(cells) != width:
+            if not ln.strip():
+                continue
             raise TraceError(
-                f"{where}: {len(cells)} fields, the header has {width} (a '|' inside a value?)"
+                f"{path}: line {i + 1}: {len(cells)} fields, the header has {width} (a '|' inside a value?)"
             )
-
-        def get(name: str, cells: list[str] = cells) -> str:
-            j = col.get(name)
-            return cells[j].strip() if j is not None else ""
-
-        job_id = get(id_col)
-        if not job_id:
-            raise TraceError(f"{where}: column '{id_col}': empty job id")
+        job_id = cells[j_id].strip()
         if "." in job_id:
             continue  # a job step: accounted in its job's row
-        status = _state(get("State"), where, "State")
+        where = f"{path}: line {i + 1}"
+        if not job_id:
+            raise TraceError(f"{where}: column '{id_col}': empty job id")
+        status = _state(cells[j_state], where, "State")
         if status is None:
             _drop(dropped, DROP_LIVE)
             continue
-        start_txt = get("Start")
+        start_txt = cells[j_start].strip()
         if start_txt.upper() in _NOT_STARTED:
             _drop(dropped, DROP_NOT_STARTED)
             continue
-        submit = _time(get("Submit"), where, "Submit")
+        submit = _time(cells[j_submit].strip(), where, "Submit")
         start = _time(start_txt, where, "Start")
-        end_txt = get("End")
+        end_txt = cells[j_end].strip()
         if end_txt.upper() in _NOT_STARTED:
-            duration = _elapsed(get("ElapsedRaw"), get("Elapsed"), where)
+            duration = _elapsed(_cell(cells, j_raw), _cell(cells, j_el), where)
         else:
             duration = _time(end_txt, where, "End") - start
             if duration < 0:
-                raise TraceError(f"{where}: column 'End': {end_txt!r} is before Start {start_txt!r}")
+                raise TraceError(
+                    f"{where}: column 'End': {end_txt!r} is before Start {start_txt!r}"
+                )
         gpus = 0
-        for c in gpu_cols:
-            value = get(c)
+        for c, j in j_gpu:
+            value = cells[j].strip()
             if value:
-                gpus = _gpus_gres(value, where, c) if c == "AllocGRES" else _gpus_tres(value, where, c)
+                gpus = (
+                    _gpus_gres(value, where, c) if c == "AllocGRES" else _gpus_tres(value, where, c)
+                )
                 if c != "ReqTRES" or gpus:
                     break
-        _add(out, dropped, division_key, key=get(_TEXT_KEY[division_key]), partition=get("Partition"),
+        _add(out, dropped, division_key, key=_cell(cells, j_key), partition=_cell(cells, j_part),
              index=k, line=i + 1, job_id=job_id, submit_s=submit, start_s=start, duration_s=duration,
-             num_gpus=gpus, status=status, user=get("User") or None)  # fmt: skip
+             num_gpus=gpus, status=status, user=_cell(cells, j_user) or None)  # fmt: skip
     return out
+
+
+def _cell(cells: list[str], j: int) -> str:
+    return cells[j].strip() if j >= 0 else ""
 
 
 def _time(text: str, where: str, column: str) -> float:
@@ -278,7 +296,7 @@ def _time(text: str, where: str, column: str) -> float:
     except ValueError:
         raise TraceError(f"{where}: column '{column}': not a date-time: {text!r}") from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
+        return (value - _EPOCH_NAIVE).total_seconds()
     return (value - EPOCH).total_seconds()
 
 
@@ -294,7 +312,11 @@ def _elapsed(raw: str, text: str, where: str) -> float:
         raise TraceError(f"{where}: column 'ElapsedRaw': must be >= 0, got {raw!r}")
     m = _ELAPSED.match(text)
     if not m:
-        what = "no End, ElapsedRaw or Elapsed for a finished job" if not text else f"not [D-]HH:MM:SS: {text!r}"
+        what = (
+            "no End, ElapsedRaw or Elapsed for a finished job"
+            if not text
+            else f"not [D-]HH:MM:SS: {text!r}"
+        )
         raise TraceError(f"{where}: column 'Elapsed': {what}")
     d, h, mi, s = m.groups()
     return int(d or 0) * 86_400.0 + int(h or 0) * 3600.0 + int(mi) * 60.0 + float(s)
@@ -302,6 +324,10 @@ def _elapsed(raw: str, text: str, where: str) -> float:
 
 def _gpus_tres(text: str, where: str, column: str) -> int:
     """GPUs in a TRES list (``billing=8,cpu=64,gres/gpu:h100=8,gres/gpu=8,mem=1T``)."""
+    at = ("," + text).find(",gres/gpu=")
+    if at >= 0:  # the untyped total: the common case, read directly
+        value = text[at + 9 :].split(",", 1)[0].strip()
+        return _count(value, where, column, "gres/gpu")
     total: int | None = None
     typed = 0
     for item in text.split(","):
@@ -383,7 +409,9 @@ def _parse_json(
         else:
             duration = end - start
             if duration < 0:
-                raise TraceError(f"{where}: key 'time.end': {end:.0f} is before time.start {start:.0f}")
+                raise TraceError(
+                    f"{where}: key 'time.end': {end:.0f} is before time.start {start:.0f}"
+                )
         tres = job.get("tres") if isinstance(job.get("tres"), dict) else {}
         gpus = _json_gpus(tres.get("allocated"), where, "tres.allocated")
         if gpus == 0 and not tres.get("allocated"):
