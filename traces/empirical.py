@@ -33,6 +33,7 @@ __all__ = [
     "FittedArrivals",
     "FittedRunTime",
     "FittedWorkload",
+    "fitted_statistics",
     "generate_fitted",
     "hour_of_week",
     "mean_run_time_s",
@@ -168,6 +169,31 @@ def mean_run_time_s(quantiles_s: Sequence[float]) -> float:
     flat = np.abs(diff) < 1e-12
     seg = np.where(flat, np.exp(a), (np.exp(b) - np.exp(a)) / np.where(flat, 1.0, diff))
     return float(seg.mean())
+
+
+def fitted_statistics(fitted: FittedWorkload, scale: float = 1.0) -> dict[str, object]:
+    """Closed-form figures of the fitted generator (as :func:`traces.generator.expected_statistics`).
+
+    ``scale`` multiplies every arrival rate (scenario load / fitted load).
+    """
+    per_div = {a.division: a.jobs_per_day * scale for a in fitted.arrivals}
+    total = sum(per_div.values())
+    cls = fitted.class_of(np.asarray(fitted.sizes_gpus))
+    kind_gs: dict[str, float] = {}
+    for share, gpus, c in zip(fitted.sizes_share, fitted.sizes_gpus, cls, strict=True):
+        rt = fitted.run_time[int(c)]
+        ks = sum(rt.kinds.values())
+        for k, v in rt.kinds.items():
+            kind_gs[k] = kind_gs.get(k, 0.0) + share * v / ks * gpus * mean_run_time_s(rt.quantiles_s)
+    gs_total = sum(kind_gs.values())
+    return {
+        "jobs_per_day": float(total),
+        "job_share_by_kind": fitted.kind_shares(),
+        "gpu_time_share_by_kind": {k: v / gs_total for k, v in kind_gs.items()},
+        "gpu_time_share_by_division": {d: v / total for d, v in per_div.items()},
+        "mean_gpu_seconds_per_job": fitted.mean_gpu_seconds_per_job,
+        "median_duration_s": {f"<= {c.max_gpus} GPUs": float(c.quantiles_s[50]) for c in fitted.run_time},
+    }
 
 
 def _sample_run_times(rng: np.random.Generator, quantiles_s: Sequence[float], n: int) -> np.ndarray:

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pyarrow as pa
 
-from traces.empirical import FittedWorkload, generate_fitted, mean_run_time_s
+from traces.empirical import FittedWorkload, fitted_statistics, generate_fitted
 from traces.schema import DEFAULT_PREEMPTIBLE, DEFAULT_PRIORITY, KINDS, SCHEMA_V1
 
 __all__ = [
@@ -241,7 +241,7 @@ def expected_statistics(
     ``gpu_time_share_by_division``, ``mean_gpu_seconds_per_job`` and per-kind ``median_duration_s``.
     """
     if params.fitted is not None:
-        return _fitted_statistics(params, params.fitted)
+        return fitted_statistics(params.fitted, params.offered_load_gpus / params.fitted.offered_load_gpus)
     rates = _division_rates(params, divisions)
     names = [k.kind for k in params.kinds]
     jobs = np.zeros(len(names))
@@ -263,30 +263,6 @@ def expected_statistics(
             k.kind: float(min(max(k.duration_median_s, k.duration_min_s), k.duration_max_s))
             for k in params.kinds
         },
-    }
-
-
-def _fitted_statistics(params: WorkloadParams, fitted: FittedWorkload) -> dict[str, object]:
-    scale = params.offered_load_gpus / fitted.offered_load_gpus
-    per_div = {a.division: a.jobs_per_day * scale for a in fitted.arrivals}
-    total = sum(per_div.values())
-    g = np.asarray(fitted.sizes_gpus, dtype=float)
-    cls = fitted.class_of(np.asarray(fitted.sizes_gpus))
-    medians = [c.quantiles_s[50] for c in fitted.run_time]
-    kind_gs: dict[str, float] = {}
-    for share, gpus, c in zip(fitted.sizes_share, g, cls, strict=True):
-        rt = fitted.run_time[int(c)]
-        ks = sum(rt.kinds.values())
-        for k, v in rt.kinds.items():
-            kind_gs[k] = kind_gs.get(k, 0.0) + share * v / ks * gpus * mean_run_time_s(rt.quantiles_s)
-    gs_total = sum(kind_gs.values())
-    return {
-        "jobs_per_day": float(total),
-        "job_share_by_kind": fitted.kind_shares(),
-        "gpu_time_share_by_kind": {k: v / gs_total for k, v in kind_gs.items()},
-        "gpu_time_share_by_division": {d: v / total for d, v in per_div.items()},
-        "mean_gpu_seconds_per_job": fitted.mean_gpu_seconds_per_job,
-        "median_duration_s": {f"<= {c.max_gpus} GPUs": float(m) for c, m in zip(fitted.run_time, medians, strict=True)},
     }
 
 

@@ -28,7 +28,7 @@ from colossus.scenario.loader import parse_scenario
 from colossus.scenario.workload import WorkloadSection, to_workload_params
 from traces.empirical import FittedRunTime, hour_of_week, mean_run_time_s
 from traces.fit import compare_traces, fit_workload, read_sample
-from traces.generator import DivisionLoad, generate_table
+from traces.generator import DivisionLoad, expected_statistics, generate_table
 from traces.reader import iter_batches, read_metadata
 
 RATE_GOAL, TV_GOAL, RUN_GOAL, CLASS_MIN = 0.10, 0.05, 0.15, 1000
@@ -143,6 +143,10 @@ def test_fitted_load_scales_with_offered_load(own_trace: Path) -> None:
     n1 = generate_table(base, OWN_DIVS, days=14, seed=1).num_rows
     n2 = generate_table(double, OWN_DIVS, days=14, seed=1).num_rows
     assert n2 / n1 == pytest.approx(2.0, rel=0.05)
+    expected = expected_statistics(base, OWN_DIVS)
+    assert n1 == pytest.approx(14 * expected["jobs_per_day"], rel=0.03)  # ~10k jobs: sd 1 %
+    assert expected_statistics(double, OWN_DIVS)["jobs_per_day"] == pytest.approx(2 * expected["jobs_per_day"])
+    assert sum(expected["gpu_time_share_by_division"].values()) == pytest.approx(1.0)
 
 
 def test_bad_fitted_sections_name_the_key(own_trace: Path, tmp_path: Path) -> None:
