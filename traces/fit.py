@@ -11,6 +11,7 @@ classes: ``traces.stats.SIZE_BUCKETS``). Jobs sized in tokens (no duration) are 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -86,13 +87,13 @@ def size_classes(max_gpus: int) -> list[int]:
 
 
 def _exposure_h(sample: TraceSample) -> np.ndarray:
-    """Hours observed of each hour-of-week bucket between t = 0 and the last submit."""
-    end = float(sample.submit_s.max()) if sample.submit_s.size else 0.0
-    edges = np.arange(0.0, end + _HOUR_S, _HOUR_S)
-    widths = np.minimum(edges + _HOUR_S, max(end, _HOUR_S)) - edges
-    out = np.zeros(HOURS_PER_WEEK)
-    np.add.at(out, hour_of_week(sample.start, edges), np.clip(widths, 0, _HOUR_S) / _HOUR_S)
-    return out
+    """Hours observed of each hour-of-week bucket: the whole UTC hours from the one holding t = 0
+    through the one holding the last submit (so every job's bucket is observed)."""
+    last = float(sample.submit_s.max()) if sample.submit_s.size else 0.0
+    t0 = sample.start.timestamp()
+    first_h, last_h = math.floor(t0 / _HOUR_S), math.floor((t0 + last) / _HOUR_S)
+    edges = np.arange(first_h, last_h + 1, dtype=np.float64) * _HOUR_S - t0
+    return np.bincount(hour_of_week(sample.start, edges), minlength=HOURS_PER_WEEK).astype(float)
 
 
 def fit_workload(

@@ -208,3 +208,55 @@ def test_real_traces_reproduced(traces_data: Path, tmp_path: Path, fmt: str, fil
     assert run("trace", "import", fmt, *src, "-o", trace, "--quiet").exit_code == 0
     c = _fit_generate_compare(trace, tmp_path, days=days)
     _assert_goals(c)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    jobs=st.lists(
+        st.tuples(
+            st.floats(0, 30 * 86400.0),  # submit s
+            st.sampled_from(["Coding", "Data", "Macrohard"]),
+            st.sampled_from([1, 2, 3, 8, 16, 48, 100, 512]),
+            st.floats(1.0, 1e6),  # duration s
+            st.sampled_from(["train", "eval", "finetune"]),
+        ),
+        min_size=1,
+        max_size=300,
+    )
+)
+def test_fit_invariants(jobs: list[tuple[float, str, int, float, str]]) -> None:
+    """Any trace: sizes are the ones seen with shares summing to 1; each profile has mean 1; the
+    fitted rates give back the trace's jobs per exposed hour; every size has a run-time class whose
+    quantiles span the class's durations; kinds are the ones seen."""
+    from traces.fit import TraceSample, _exposure_h
+
+    jobs = sorted(jobs)
+    s = TraceSample(
+        start=datetime(2025, 1, 8, 9, tzinfo=UTC),
+        submit_s=np.array([j[0] for j in jobs]),
+        division=np.array([j[1] for j in jobs], dtype=object),
+        gpus=np.array([j[2] for j in jobs]),
+        duration_s=np.array([j[3] for j in jobs]),
+        kind=np.array([j[4] for j in jobs], dtype=object),
+    )
+    f = fit_workload(s)
+    assert set(f.sizes_gpus) == set(s.gpus.tolist())
+    assert sum(f.sizes_share) == pytest.approx(1.0)
+    exposure = _exposure_h(s)
+    seen = exposure >= 1.0
+    for a in f.arrivals:
+        prof = np.asarray(a.hour_of_week)
+        assert prof.mean() == pytest.approx(1.0, rel=1e-5)
+        rate = prof * a.jobs_per_day / 24.0
+        n = int((s.division == a.division).sum())
+        how = hour_of_week(s.start, s.submit_s[s.division == a.division])
+        assert float((rate * exposure)[seen].sum()) == pytest.approx(n - (~seen[how]).sum(), rel=1e-4, abs=1e-3)
+    assert {a.division for a in f.arrivals} == set(s.division.tolist())
+    cls = f.class_of(s.gpus)
+    for c, rt in enumerate(f.run_time):
+        d = s.duration_s[cls == c]
+        assert d.size == rt.jobs > 0
+        assert rt.quantiles_s[0] == pytest.approx(d.min(), rel=1e-3)
+        assert rt.quantiles_s[-1] == pytest.approx(d.max(), rel=1e-3)
+        assert set(rt.kinds) == set(s.kind[cls == c].tolist())
+    assert f.offered_load_gpus > 0 and math.isfinite(f.offered_load_gpus)
