@@ -123,7 +123,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         bench_sacct(int(args.jobs), tmp)
-        for fmt, pattern, days in (("itp", "microsoft_itp/cluster*.csv", 600), ("philly", "philly/philly.csv", 1100)):
+        for fmt, pattern, days in (("itp", "microsoft_itp/cluster*.csv", 1800), ("philly", "philly/philly.csv", 3300)):
             files = sorted(DATA.glob(pattern))
             if files:
                 bench_fit(fmt, files, days, tmp)

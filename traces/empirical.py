@@ -4,7 +4,8 @@
 
 - arrivals: per division, mean jobs per day and a 168-bucket hour-of-week profile (mean 1; hour 0
   = Monday 00:00-01:00 UTC): a non-homogeneous Poisson process, piecewise constant per hour;
-- job size: the empirical distribution over the GPU counts seen (shared by the divisions);
+- job size: the empirical distribution over the GPU counts seen, per division (each division's
+  own shares over the workload's list of sizes; the overall shares when a division has none);
 - run time per size class: the empirical quantile function (101 points, p0..p100), sampled by
   inverse transform with log-linear interpolation between the points, so the generated p10 / p50
   / p90 converge on the trace's;
@@ -66,8 +67,15 @@ class FittedArrivals:
     """Mean arrivals per day, > 0."""
     hour_of_week: tuple[float, ...]
     """168 rate multipliers (mean 1), hour 0 = Monday 00:00 UTC."""
+    size_share: tuple[float, ...] | None = None
+    """This division's share of jobs per GPU count of :attr:`FittedWorkload.sizes_gpus`
+    (sums to 1); None = the workload's overall ``sizes_share``."""
 
     def __post_init__(self) -> None:
+        if self.size_share is not None:
+            p = np.asarray(self.size_share, dtype=float)
+            if not np.isfinite(p).all() or (p < 0).any() or not math.isclose(float(p.sum()), 1.0, rel_tol=1e-6):
+                raise ValueError(f"{self.division}: size_share must be >= 0 and sum to 1")
         if not (self.jobs_per_day > 0 and math.isfinite(self.jobs_per_day)):
             raise ValueError(f"{self.division}: jobs_per_day must be > 0")
         if len(self.hour_of_week) != HOURS_PER_WEEK:
@@ -128,36 +136,50 @@ class FittedWorkload:
             raise ValueError("sizes: gpus must be >= 1 and increasing")
         if (p < 0).any() or not math.isclose(float(p.sum()), 1.0, rel_tol=1e-6):
             raise ValueError("sizes: share must be >= 0 and sum to 1")
+        for a in self.arrivals:
+            if a.size_share is not None and len(a.size_share) != g.size:
+                raise ValueError(f"{a.division}: size_share needs one value per GPU count ({g.size})")
         bounds = [c.max_gpus for c in self.run_time]
         if not bounds or bounds != sorted(set(bounds)) or bounds[-1] < int(g[-1]):
             raise ValueError("run_time: classes need increasing max_gpus covering the largest size")
 
+    def size_share_of(self, arrivals: FittedArrivals) -> np.ndarray:
+        """Share of jobs per GPU count for one division (its own, else the overall one)."""
+        p = np.asarray(arrivals.size_share if arrivals.size_share is not None else self.sizes_share, dtype=float)
+        return p / p.sum()
+
+    def mean_gpu_seconds_of(self, arrivals: FittedArrivals) -> float:
+        """E[num_gpus x run time] of one division's jobs under the fitted distributions."""
+        g = np.asarray(self.sizes_gpus)
+        means = np.array([mean_run_time_s(c.quantiles_s) for c in self.run_time])
+        return float(np.dot(self.size_share_of(arrivals) * g, means[self.class_of(g)]))
+
     @property
     def offered_load_gpus(self) -> float:
         """Mean GPU-seconds submitted per second (all divisions)."""
-        jobs_per_s = sum(a.jobs_per_day for a in self.arrivals) / _DAY_S
-        return jobs_per_s * self.mean_gpu_seconds_per_job
+        return sum(a.jobs_per_day * self.mean_gpu_seconds_of(a) for a in self.arrivals) / _DAY_S
 
     @property
     def mean_gpu_seconds_per_job(self) -> float:
-        """E[num_gpus x run time] under the fitted distributions."""
-        cls = self.class_of(np.asarray(self.sizes_gpus))
-        means = np.array([mean_run_time_s(c.quantiles_s) for c in self.run_time])
-        return float(np.dot(np.asarray(self.sizes_share) * np.asarray(self.sizes_gpus), means[cls]))
+        """E[num_gpus x run time] over all divisions' jobs."""
+        jobs = sum(a.jobs_per_day for a in self.arrivals)
+        return self.offered_load_gpus * _DAY_S / jobs
 
     def class_of(self, gpus: np.ndarray) -> np.ndarray:
         """Index of the size class of each GPU count."""
         return np.searchsorted(np.array([c.max_gpus for c in self.run_time]), gpus, side="left")
 
     def kind_shares(self) -> dict[str, float]:
-        """Share of jobs per kind over all sizes."""
+        """Share of jobs per kind over all divisions and sizes."""
         cls = self.class_of(np.asarray(self.sizes_gpus))
+        jobs = sum(a.jobs_per_day for a in self.arrivals)
         out: dict[str, float] = {}
-        for share, c in zip(self.sizes_share, cls, strict=True):
-            kinds = self.run_time[int(c)].kinds
-            total = sum(kinds.values())
-            for k, v in kinds.items():
-                out[k] = out.get(k, 0.0) + share * v / total
+        for a in self.arrivals:
+            for share, c in zip(self.size_share_of(a), cls, strict=True):
+                kinds = self.run_time[int(c)].kinds
+                total = sum(kinds.values())
+                for k, v in kinds.items():
+                    out[k] = out.get(k, 0.0) + a.jobs_per_day / jobs * share * v / total
         return out
 
 
@@ -180,17 +202,23 @@ def fitted_statistics(fitted: FittedWorkload, scale: float = 1.0) -> dict[str, o
     total = sum(per_div.values())
     cls = fitted.class_of(np.asarray(fitted.sizes_gpus))
     kind_gs: dict[str, float] = {}
-    for share, gpus, c in zip(fitted.sizes_share, fitted.sizes_gpus, cls, strict=True):
-        rt = fitted.run_time[int(c)]
-        ks = sum(rt.kinds.values())
-        for k, v in rt.kinds.items():
-            kind_gs[k] = kind_gs.get(k, 0.0) + share * v / ks * gpus * mean_run_time_s(rt.quantiles_s)
+    div_gs: dict[str, float] = {}
+    for a in fitted.arrivals:
+        div_gs[a.division] = a.jobs_per_day * fitted.mean_gpu_seconds_of(a)
+        for share, gpus, c in zip(fitted.size_share_of(a), fitted.sizes_gpus, cls, strict=True):
+            rt = fitted.run_time[int(c)]
+            ks = sum(rt.kinds.values())
+            for k, v in rt.kinds.items():
+                kind_gs[k] = kind_gs.get(k, 0.0) + (
+                    a.jobs_per_day * share * v / ks * gpus * mean_run_time_s(rt.quantiles_s)
+                )
     gs_total = sum(kind_gs.values())
+    div_total = sum(div_gs.values())
     return {
         "jobs_per_day": float(total),
         "job_share_by_kind": fitted.kind_shares(),
         "gpu_time_share_by_kind": {k: v / gs_total for k, v in kind_gs.items()},
-        "gpu_time_share_by_division": {d: v / total for d, v in per_div.items()},
+        "gpu_time_share_by_division": {d: v / div_total for d, v in div_gs.items()},
         "mean_gpu_seconds_per_job": fitted.mean_gpu_seconds_per_job,
         "median_duration_s": {f"<= {c.max_gpus} GPUs": float(c.quantiles_s[50]) for c in fitted.run_time},
     }
@@ -251,8 +279,7 @@ def generate_fitted(
         [np.asarray(a.hour_of_week) * a.jobs_per_day / 24.0 for a in fitted.arrivals]
     )  # jobs per hour, division x hour-of-week
     sizes = np.asarray(fitted.sizes_gpus, dtype=np.int64)
-    size_p = np.asarray(fitted.sizes_share, dtype=float)
-    size_p = size_p / size_p.sum()
+    size_p = [fitted.size_share_of(a) for a in fitted.arrivals]
     ranks = np.arange(1, users_per_division + 1)
     user_p = (1 / ranks) / (1 / ranks).sum()
     kinds_arr = pa.array(list(KINDS), pa.string())
@@ -281,7 +308,11 @@ def generate_fitted(
         order = np.argsort(t, kind="stable")
         t, div = t[order], div[order]
         n = t.size
-        gpus = st.gpus.choice(sizes, size=n, p=size_p)
+        gpus = np.empty(n, dtype=np.int64)
+        for d in range(len(fitted.arrivals)):
+            sel = np.flatnonzero(div == d)
+            if sel.size:
+                gpus[sel] = st.gpus.choice(sizes, size=sel.size, p=size_p[d])
         cls = fitted.class_of(gpus)
         dur = np.empty(n)
         kind = np.empty(n, dtype=np.int32)

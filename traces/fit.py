@@ -1,8 +1,9 @@
 """Fit a workload to a trace, and measure how far a generated trace is from it.
 
 :func:`fit_workload` reads a schema-v1 trace (record batches, one pass) and returns a
-:class:`~traces.empirical.FittedWorkload`: per-division arrival rate and hour-of-week profile,
-the empirical job-size distribution, run-time quantiles and kind shares per size class (size
+:class:`~traces.empirical.FittedWorkload`: per-division arrival rate, hour-of-week profile and
+job-size distribution (empirical, over the sizes seen), run-time quantiles and kind shares per
+size class (size
 classes: ``traces.stats.SIZE_BUCKETS``). Jobs sized in tokens (no duration) are left out.
 
 :func:`compare_traces` gives the figures issue #14 sets goals on: arrival rate per hour of week
@@ -122,9 +123,13 @@ def fit_workload(
     how = hour_of_week(sample.start, sample.submit_s)
     exposure = _exposure_h(sample)
     seen = exposure >= min_week_hours
+    sizes, size_counts = np.unique(sample.gpus, return_counts=True)
+    size_idx = np.searchsorted(sizes, sample.gpus)
     arrivals = []
     for name in sorted(set(sample.division.tolist())):
-        counts = np.bincount(how[sample.division == name], minlength=HOURS_PER_WEEK).astype(float)
+        mine = sample.division == name
+        per_size = np.bincount(size_idx[mine], minlength=sizes.size).astype(float)
+        counts = np.bincount(how[mine], minlength=HOURS_PER_WEEK).astype(float)
         rate = np.where(seen, counts / np.where(seen, exposure, 1.0), 0.0)  # jobs per hour
         mean = float(rate[seen].mean())
         if mean <= 0:
@@ -136,9 +141,9 @@ def fit_workload(
                 division=name,
                 jobs_per_day=float(rate.mean() * 24.0),
                 hour_of_week=tuple(round(float(x), 6) for x in profile),
+                size_share=tuple(float(x) for x in per_size / per_size.sum()),
             )
         )
-    sizes, counts = np.unique(sample.gpus, return_counts=True)
     bounds = size_classes(int(sizes.max()))
     cls = np.searchsorted(np.array(bounds), sample.gpus, side="left")
     run_time = []
@@ -160,7 +165,7 @@ def fit_workload(
                 jobs=int(sel.sum()),
             )
         )
-    share = counts / counts.sum()
+    share = size_counts / size_counts.sum()
     return FittedWorkload(
         arrivals=tuple(arrivals),
         sizes_gpus=tuple(int(g) for g in sizes),
@@ -171,7 +176,11 @@ def fit_workload(
 
 
 def compare_traces(
-    reference: TraceSample, generated: TraceSample, *, min_class_jobs: int = 200
+    reference: TraceSample,
+    generated: TraceSample,
+    *,
+    min_class_jobs: int = 200,
+    min_division_jobs: int = 1000,
 ) -> dict[str, object]:
     """How far ``generated`` is from ``reference`` on the issue-#14 goals.
 
@@ -180,7 +189,9 @@ def compare_traces(
     dict
         ``arrival_rate_rel_error_by_hour`` (168 values: |rate_gen / rate_ref - 1| per
         hour-of-week bucket with reference jobs, NaN elsewhere), ``arrival_rate_max_rel_error``,
-        ``size_tv_distance`` (0.5 x sum |p_ref - p_gen| over GPU counts), and ``run_time`` per size
+        ``size_tv_distance`` (0.5 x sum |p_ref - p_gen| over GPU counts), the same per division
+        with at least ``min_division_jobs`` reference jobs (``size_tv_distance_by_division``), and
+        ``run_time`` per size
         class with at least ``min_class_jobs`` jobs in both: reference and generated p10 / p50 /
         p90 (seconds) and the largest relative error.
     """
@@ -193,8 +204,17 @@ def compare_traces(
     r_ref, r_gen = rates(reference), rates(generated)
     rel = np.where(r_ref > 0, np.abs(r_gen / np.where(r_ref > 0, r_ref, 1.0) - 1.0), np.nan)
     sizes = np.union1d(reference.gpus, generated.gpus)
-    p_ref = np.array([(reference.gpus == g).mean() for g in sizes])
-    p_gen = np.array([(generated.gpus == g).mean() for g in sizes])
+
+    def tv(a: np.ndarray, b: np.ndarray) -> float:
+        pa_ = np.bincount(np.searchsorted(sizes, a), minlength=sizes.size) / max(a.size, 1)
+        pb_ = np.bincount(np.searchsorted(sizes, b), minlength=sizes.size) / max(b.size, 1)
+        return float(0.5 * np.abs(pa_ - pb_).sum())
+
+    by_div = {
+        str(d): tv(reference.gpus[reference.division == d], generated.gpus[generated.division == d])
+        for d in sorted(set(reference.division.tolist()))
+        if (reference.division == d).sum() >= min_division_jobs and (generated.division == d).any()
+    }
     bounds = size_classes(int(sizes.max()))
     edges = np.array(bounds)
     c_ref = np.searchsorted(edges, reference.gpus, side="left")
@@ -217,6 +237,7 @@ def compare_traces(
     return {
         "arrival_rate_rel_error_by_hour": rel.tolist(),
         "arrival_rate_max_rel_error": float(np.nanmax(rel)),
-        "size_tv_distance": float(0.5 * np.abs(p_ref - p_gen).sum()),
+        "size_tv_distance": tv(reference.gpus, generated.gpus),
+        "size_tv_distance_by_division": by_div,
         "run_time": per_class,
     }

@@ -12,8 +12,8 @@ median run time ~140 s (Seren 122 s), mean 6.0 / median 1 GPUs per job (Seren 5.
 
 ``[workload.fitted]`` (written by ``colossus trace fit``) replaces the kinds, the cycle and the
 divisions' load shares with a workload measured in a trace (:mod:`traces.empirical`): per-division
-``[workload.fitted.arrivals."NAME"]`` (jobs_per_day, 168 hour_of_week factors), ``[workload.fitted.sizes]``
-(gpus, share) and one ``[[workload.fitted.run_time]]`` per size class (max_gpus, 101 quantiles_s,
+``[workload.fitted.arrivals."NAME"]`` (jobs_per_day, 168 hour_of_week factors, size_share over
+sizes.gpus), ``[workload.fitted.sizes]`` (gpus, overall share) and one ``[[workload.fitted.run_time]]`` per size class (max_gpus, 101 quantiles_s,
 kinds). ``offered_load_gpus`` then scales the fitted rates (the fit writes the trace's own load).
 :func:`workload_toml` writes such a section.
 """
@@ -100,6 +100,9 @@ class FittedArrivalsSection(BaseModel):
         max_length=HOURS_PER_WEEK,
         description="168 rate factors (mean 1); hour 0 = Monday 00:00-01:00 UTC.",
     )
+    size_share: list[float] | None = Field(
+        None, description="Share of the division's jobs per GPU count of sizes.gpus (sum 1); default sizes.share."
+    )
 
 
 class FittedSizesSection(BaseModel):
@@ -147,7 +150,12 @@ class FittedSection(BaseModel):
         """The generator's :class:`~traces.empirical.FittedWorkload` (ValueError when inconsistent)."""
         return FittedWorkload(
             arrivals=tuple(
-                FittedArrivals(division=name, jobs_per_day=a.jobs_per_day, hour_of_week=tuple(a.hour_of_week))
+                FittedArrivals(
+                    division=name,
+                    jobs_per_day=a.jobs_per_day,
+                    hour_of_week=tuple(a.hour_of_week),
+                    size_share=tuple(a.size_share) if a.size_share is not None else None,
+                )
                 for name, a in self.arrivals.items()
             ),
             sizes_gpus=tuple(self.sizes.gpus),
@@ -380,6 +388,9 @@ def workload_toml(fitted: FittedWorkload, *, users_per_division: int = 50) -> st
             "# Rate factor per hour of week (mean 1), hour 0 = Monday 00:00 UTC, one line per day.",
             f"hour_of_week = {_list(a.hour_of_week, 24)}",
         ]
+        if a.size_share is not None:
+            out += ["# This division's share of jobs per GPU count of sizes.gpus.",
+                    f"size_share = {_list(a.size_share, 6)}"]  # fmt: skip
     for c in fitted.run_time:
         kinds = ", ".join(f"{k} = {_num(v)}" for k, v in c.kinds.items())
         out += [

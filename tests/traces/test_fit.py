@@ -1,10 +1,11 @@
 """``colossus trace fit``: the fitted [workload] section makes ``trace generate`` reproduce a trace.
 
 Goals (issue #14): arrival rate per hour of week within 10 %, job-size total-variation distance
-<= 0.05, run-time p10 / p50 / p90 within 15 % per size class. The generated trace is ~10x longer
-than the fitted one so that its own Poisson noise stays well inside the goals; size classes with
-fewer than 1,000 jobs in the source are reported but not held to the run-time goal (their
-quantile functions have too few points to be sampled to 15 %).
+<= 0.05, run-time p10 / p50 / p90 within 15 % per size class. The generated trace is 20-30x
+longer than the fitted one so that its own sampling noise stays well inside the goals (at 10x,
+1 of 5 seeds missed by a little on ITP: the 2-GPU p90 sits in a sparse tail, and one Friday-hour
+bucket holds only 88 jobs); size classes with fewer than 1,000 jobs in the source are reported
+but not held to the run-time goal (their quantile functions have too few points).
 """
 
 from __future__ import annotations
@@ -49,12 +50,14 @@ def _fit_generate_compare(trace: Path, tmp: Path, days: float, seed: int = 3) ->
     gen = tmp / "gen.parquet"
     r = run("trace", "generate", toml, "--days", days, "--no-hero", "-o", gen, "--seed", seed, "--quiet")
     assert r.exit_code == 0, r.output
-    return compare_traces(_sample(trace), _sample(gen), min_class_jobs=1)
+    return compare_traces(_sample(trace), _sample(gen), min_class_jobs=1, min_division_jobs=CLASS_MIN)
 
 
 def _assert_goals(c: dict) -> None:
     assert c["arrival_rate_max_rel_error"] <= RATE_GOAL, c["arrival_rate_max_rel_error"]
     assert c["size_tv_distance"] <= TV_GOAL
+    assert c["size_tv_distance_by_division"]  # each division keeps its own size mix
+    assert max(c["size_tv_distance_by_division"].values()) <= TV_GOAL, c["size_tv_distance_by_division"]
     held = {k: v for k, v in c["run_time"].items() if v["jobs_reference"] >= CLASS_MIN}
     assert held
     for name, v in held.items():
@@ -198,7 +201,7 @@ def test_hour_of_week_origin() -> None:
 
 @pytest.mark.parametrize(
     ("fmt", "files", "days"),
-    [("itp", "microsoft_itp/cluster*.csv", 600), ("philly", "philly/philly.csv", 1100)],
+    [("itp", "microsoft_itp/cluster*.csv", 1800), ("philly", "philly/philly.csv", 3300)],
 )
 def test_real_traces_reproduced(traces_data: Path, tmp_path: Path, fmt: str, files: str, days: int) -> None:
     src = sorted(traces_data.glob(files))
