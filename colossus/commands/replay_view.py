@@ -104,5 +104,5 @@ def print_compare_replay(replays: dict[str, dict[str, Any]], policies: tuple[str
                   *[replay_cells(replays[p], name, "simulated") if name == "all" or name in replays[p]["divisions"]
                     else "-" for p in policies])
     taus = [replays[p]["kendall_tau_start_order"] for p in policies]
-    t.add_row("start-order Kendall tau", "1", *[f"{x:.3f}" if x is not None else "-" for x in taus])
+    t.add_row("start-order Kendall tau", "(reference)", *[f"{x:.3f}" if x is not None else "-" for x in taus])
     console().print(t)
