@@ -28,6 +28,7 @@ The file's first non-blank byte tells the format (``{`` = JSON). Rules (issue #1
 - timestamps without a zone are taken as UTC (Slurm prints the controller's local time); JSON
   times are epoch seconds.
 
+Text exports are read line by line (memory follows the kept jobs, not the file); JSON is parsed whole.
 Bad input raises :class:`~traces.errors.TraceError` naming the file, the line (text) or job
 (JSON) and the column.
 """
@@ -37,7 +38,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -145,24 +146,26 @@ def read_sacct(
     jobs: dict[str, _Job] = {}
     dropped: dict[str, int] = {}
     for k, path in enumerate(files):
-        text = _read(path)
-        head = text.lstrip()[:1]
-        parse = _parse_json if head == "{" else _parse_text
-        for job in parse(text, path, k, division_key, dropped):
+        if not path.is_file():
+            raise TraceError(f"{path}: no such file")
+        try:
+            with path.open("r", encoding="utf-8", newline="") as fh:
+                head = fh.read(4096).lstrip()[:1]
+                fh.seek(0)
+                if not head:
+                    raise TraceError(
+                        f"{path}: empty file (expected sacct --parsable2 or --json output)"
+                    )
+                found = (
+                    _parse_json(fh.read(), path, k, division_key, dropped)
+                    if head == "{"
+                    else _parse_text(fh, path, k, division_key, dropped)  # streamed line by line
+                )
+        except UnicodeDecodeError as exc:
+            raise TraceError(f"{path}: not a sacct export (not UTF-8 text: {exc.reason})") from None
+        for job in found:
             jobs[job.job_id] = job  # a requeued job's later record replaces the earlier one
     return _assemble(list(jobs.values()), files, divisions, dropped)
-
-
-def _read(path: Path) -> str:
-    if not path.is_file():
-        raise TraceError(f"{path}: no such file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise TraceError(f"{path}: not a sacct export (not UTF-8 text: {exc.reason})") from None
-    if not text.strip():
-        raise TraceError(f"{path}: empty file (expected sacct --parsable2 or --json output)")
-    return text
 
 
 def _drop(dropped: dict[str, int], reason: str) -> None:
@@ -202,14 +205,14 @@ def _state(raw: str, where: str, column: str) -> str | None:
 
 
 def _parse_text(
-    text: str, path: Path, k: int, division_key: str, dropped: dict[str, int]
+    lines: Iterable[str], path: Path, k: int, division_key: str, dropped: dict[str, int]
 ) -> list[_Job]:
-    lines = text.splitlines()
-    first = next(i for i, ln in enumerate(lines) if ln.strip())
-    header = [c.strip() for c in lines[first].split("|")]
-    if len(header) < 2 and "|" not in lines[first]:
+    numbered = enumerate((ln.rstrip("\r\n") for ln in lines), start=1)
+    first, head_line = next(((n, ln) for n, ln in numbered if ln.strip()), (1, ""))
+    header = [c.strip() for c in head_line.split("|")]
+    if "|" not in head_line:
         raise TraceError(
-            f"{path}: line {first + 1}: not a sacct export (expected a '|'-separated header such as "
+            f"{path}: line {first}: not a sacct export (expected a '|'-separated header such as "
             "'JobID|Submit|Start|End|State|AllocTRES', or JSON)"
         )
     col = {name: i for i, name in enumerate(header) if name}
@@ -217,13 +220,13 @@ def _parse_text(
     for need in (id_col, "Submit", "Start", "End", "State"):
         if need not in col:
             raise TraceError(
-                f"{path}: line {first + 1}: missing column '{need}' "
+                f"{path}: line {first}: missing column '{need}' "
                 f"(found: {', '.join(header[:12])}); export with: {SACCT_COMMAND}"
             )
     gpu_cols = [c for c in ("AllocTRES", "AllocGRES", "ReqTRES") if c in col]
     if not gpu_cols:
         raise TraceError(
-            f"{path}: line {first + 1}: missing column 'AllocTRES' (or AllocGRES / ReqTRES) "
+            f"{path}: line {first}: missing column 'AllocTRES' (or AllocGRES / ReqTRES) "
             f"for the GPU count; export with: {SACCT_COMMAND}"
         )
     out: list[_Job] = []
@@ -236,19 +239,18 @@ def _parse_text(
         col.get(c, -1)
         for c in (_TEXT_KEY[division_key], "Partition", "User", "ElapsedRaw", "Elapsed")
     )
-    for i in range(first + 1, len(lines)):
-        ln = lines[i]
+    for line_no, ln in numbered:
         cells = ln.split("|")
         if len(cells) != width:
             if not ln.strip():
                 continue
             raise TraceError(
-                f"{path}: line {i + 1}: {len(cells)} fields, the header has {width} (a '|' inside a value?)"
+                f"{path}: line {line_no}: {len(cells)} fields, the header has {width} (a '|' inside a value?)"
             )
         job_id = cells[j_id].strip()
         if "." in job_id:
             continue  # a job step: accounted in its job's row
-        where = f"{path}: line {i + 1}"
+        where = f"{path}: line {line_no}"
         if not job_id:
             raise TraceError(f"{where}: column '{id_col}': empty job id")
         status = _state(cells[j_state], where, "State")
@@ -280,7 +282,7 @@ def _parse_text(
                 if c != "ReqTRES" or gpus:
                     break
         _add(out, dropped, division_key, key=_cell(cells, j_key), partition=_cell(cells, j_part),
-             index=k, line=i + 1, job_id=job_id, submit_s=submit, start_s=start, duration_s=duration,
+             index=k, line=line_no, job_id=job_id, submit_s=submit, start_s=start, duration_s=duration,
              num_gpus=gpus, status=status, user=_cell(cells, j_user) or None)  # fmt: skip
     return out
 
