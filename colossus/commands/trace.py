@@ -11,7 +11,8 @@ import click
 from colossus.commands.common import console, emit_json, quiet_option, seed_option
 from colossus.errors import InputError
 
-_FORMATS = ("itp", "philly", "philly-json", "helios", "pai", "openb", "acme")
+_FORMATS = ("itp", "philly", "philly-json", "helios", "pai", "openb", "acme", "sacct")
+_DIVISION_KEYS = ("account", "partition", "qos", "user")
 
 
 @click.group("trace")
@@ -20,7 +21,15 @@ def trace_group() -> None:
 
     \b
     Columns: job_id, submit_time_s, division, num_gpus, duration_s, kind, priority,
-    preemptible, work_tokens, model, min_gpus, user, source_status.
+    preemptible, work_tokens, model, min_gpus, user, source_status; optional: recorded_wait_s
+    (start - submit in the source: sacct, helios, acme, philly-json).
+
+    \b
+    Your own Slurm history: export it with
+      {sacct}
+    then
+      colossus trace import sacct jobs.sacct -o mine.parquet --division-map accounts.csv
+      colossus trace fit mine.parquet -o workload.toml
 
     \b
     Examples:
@@ -169,6 +178,13 @@ def generate_cmd(
     default=None,
     help="Scenario whose divisions to map onto (default: memphis).",
 )
+@click.option(
+    "--division-key",
+    "division_key",
+    type=click.Choice(_DIVISION_KEYS),
+    default=None,
+    help="sacct only: the field mapped onto divisions (default: account, then partition when the account is empty).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the import summary as JSON.")
 @quiet_option()
 def import_cmd(
@@ -177,10 +193,11 @@ def import_cmd(
     output: Path,
     division_map: Path | None,
     scenario: str | None,
+    division_key: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Import a public trace into schema v1.
+    """Import a public trace or your own Slurm accounting into schema v1.
 
     \b
     FORMAT and its files:
@@ -191,16 +208,28 @@ def import_cmd(
       pai          Alibaba PAI 2020 job table AND task table, headerless (key: user)
       openb        Alibaba OpenB v2023 openb_pod_list_*.csv (key: qos)
       acme         Acme trace_seren.csv / trace_kalos.csv (key: user; kind from type)
+      sacct        Slurm sacct --parsable2 or --json output (key: --division-key)
 
+    \b
+    Export sacct with exactly (text; any column order, extra columns are ignored):
+      {sacct}
+    or as JSON:
+      {sacct_json}
+
+    sacct: job steps (123.batch, 123.0) are skipped, array tasks (123_4) are jobs of their own,
+    GPUs come from AllocTRES gres/gpu=N (typed GPUs count once), recorded_wait_s = Start - Submit.
     Jobs that never ran, are still running, or use no GPU are left out and counted.
-    Times become seconds from the earliest submit (written as the file's start).
+    Times become seconds from the earliest submit (written as the file's start). A bad file
+    exits 2 with one line naming the file, line and column, and writes nothing.
 
     \b
     Examples:
       colossus trace import itp cluster*.csv -o itp.parquet
       colossus trace import pai pai_job_table.csv pai_task_table.csv -o pai.parquet
+      colossus trace import sacct jobs.sacct -o mine.parquet --division-key partition
+      colossus trace import sacct jobs.json -o mine.parquet --division-map accounts.csv
     """
-    from traces.importers import IMPORTERS, DivisionMap, load_division_map
+    from traces.importers import DivisionMap, import_trace, load_division_map
     from traces.writer import write_trace
 
     names = [d.name for d in _scenario(scenario).divisions]
@@ -209,8 +238,10 @@ def import_cmd(
         if division_map
         else DivisionMap(divisions=tuple(names))
     )
+    if division_key is not None and fmt != "sacct":
+        raise InputError(f"--division-key applies to sacct only (format {fmt!r} has a fixed key)")
     t0 = time.perf_counter()
-    result = IMPORTERS[fmt].run(list(sources), divisions=dmap)
+    result = import_trace(fmt, list(sources), divisions=dmap, division_key=division_key)
     rows = write_trace(
         _output(output), result.table, start=result.start, source=result.source, divisions=names
     )
@@ -238,8 +269,10 @@ def import_cmd(
 def inspect_cmd(file: Path, as_json: bool) -> None:
     """Summarise a trace: counts, sizes, run times and GPU-time shares.
 
-    Shows rows, time span, GPU-count histogram, run-time percentiles (p50/p90/p99), and the share
-    of GPU-time by job size, by division and by kind (jobs sized in tokens have no GPU-time).
+    Shows rows, time span, GPU-count histogram, run-time percentiles (p50/p90/p99), the share
+    of GPU-time by job size, by division and by kind (jobs sized in tokens have no GPU-time), and,
+    when the trace has the optional recorded_wait_s column (sacct, helios, acme, philly-json
+    imports), the recorded waits' p50/p90/p95/p99 and mean.
 
     \b
     Example:
@@ -277,6 +310,13 @@ def _print_summary(f: dict[str, Any]) -> None:
         f"{f['total_gpu_hours']:,.0f} GPU-hours; {f['token_jobs']} job(s) sized in tokens"
     )
     p = f["duration_percentiles_s"]
+    w = f.get("recorded_wait_percentiles_s") or {}
+    if w:
+        out.print(
+            f"recorded wait (start - submit, {f['recorded_wait_jobs']:,d} jobs): p50 {w['p50']:,.0f} s, "
+            f"p90 {w['p90']:,.0f} s, p95 {w['p95']:,.0f} s, p99 {w['p99']:,.0f} s, "
+            f"mean {f['recorded_wait_mean_s']:,.0f} s"
+        )
     if p:
         out.print(
             f"run time p50 {p['p50']:,.0f} s, p90 {p['p90']:,.0f} s, p99 {p['p99']:,.0f} s, mean {f['duration_mean_s']:,.0f} s"
@@ -353,5 +393,15 @@ def validate_cmd(file: Path, scenario: str | None, any_division: bool, as_json: 
             f"ok: {file}: {rows:,d} jobs, schema v{meta.version}, start {meta.start.isoformat()}{extra}"
         )
 
+
+def _with_sacct(cmd: click.Command) -> None:
+    """Put the exact sacct export command lines into a command's help."""
+    from traces.sacct_export import SACCT_COMMAND, SACCT_JSON_COMMAND
+
+    cmd.help = (cmd.help or "").replace("{sacct}", SACCT_COMMAND).replace("{sacct_json}", SACCT_JSON_COMMAND)
+
+
+for _cmd in (trace_group, import_cmd):
+    _with_sacct(_cmd)
 
 COMMANDS: list[click.Command] = [trace_group]
