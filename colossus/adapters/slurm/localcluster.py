@@ -148,6 +148,12 @@ class LocalSlurm:
             raise RuntimeError(f"{' '.join(args)}: exit {out.returncode}: {out.stderr.strip() or out.stdout.strip()}")
         return out
 
+    def sbatch(self, *args: str, wrap: str = "sleep 1") -> str:
+        """Submit a batch job (output to /dev/null, working folder the cluster's); returns its job id."""
+        assert self.root is not None
+        out = self.run(["sbatch", "--parsable", "--output=/dev/null", f"--chdir={self.root}", *args, "--wrap", wrap])
+        return out.stdout.strip().split(";")[0]
+
     # -- start -----------------------------------------------------------------------------
     def start(self, timeout_s: float = 60.0) -> LocalSlurm:
         """Write the configuration, start every daemon, wait until all nodes are idle."""
