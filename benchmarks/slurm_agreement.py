@@ -1,0 +1,230 @@
+"""The simulator against a real Slurm: same jobs, start order and waits compared.
+
+Runs a workload of short ``sleep`` jobs of mixed GPU counts and run times, submitted on a
+seeded schedule, on a local 4-node cluster of 8 GPUs (``SchedulerType=sched/backfill``,
+``bf_interval=1``, ``PriorityType=priority/basic``, one partition, accounts ``grok`` and
+``coding``); exports its accounting with ``sacct``, imports it with ``colossus trace import
+sacct``, replays the trace with ``colossus simulate examples/slurm_4node.toml --policy
+backfill``, and prints:
+
+- Kendall tau-b between the recorded and the simulated start times (goal >= 0.9);
+- median wait recorded vs simulated (goal: within 20 % or 5 s), and the 90th percentiles;
+- where the two differ most, and the jobs the two schedulers started in a different order.
+
+Needs root and Debian's ``slurmctld slurmd slurm-client munge slurmdbd mariadb-server``. Wall
+time: about the workload's span plus its drain (~3-4 min for 150 jobs). The slow test
+``tests/slurm/test_agreement.py`` runs it with fewer jobs.
+
+Usage::
+
+    python benchmarks/slurm_agreement.py                    # 150 jobs, seed 0
+    python benchmarks/slurm_agreement.py --jobs 300 --seed 3 --keep runs/agree
+    python benchmarks/slurm_agreement.py --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+# benchmarks/traces.py would shadow the `traces` package when this runs as a script
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SCENARIO = REPO / "examples" / "slurm_4node.toml"
+ACCOUNTS = REPO / "examples" / "slurm_4node_accounts.toml"
+
+SIZES_GPUS = (1, 2, 4, 8, 16)
+SIZE_WEIGHTS = (0.3, 0.2, 0.2, 0.2, 0.1)
+RUN_S = (2, 12)
+"""Run times are whole seconds, uniform in this range (``sleep N``)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PlannedJob:
+    name: str
+    account: str
+    num_gpus: int
+    run_s: int
+    submit_offset_s: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Agreement:
+    """The comparison figures."""
+
+    jobs: int
+    kendall_tau_b: float
+    median_wait_recorded_s: float
+    median_wait_simulated_s: float
+    p90_wait_recorded_s: float
+    p90_wait_simulated_s: float
+    mean_abs_start_diff_s: float
+    max_abs_start_diff_s: float
+    discordant_pair_share: float
+    wall_s: float
+
+    @property
+    def median_ok(self) -> bool:
+        r, s = self.median_wait_recorded_s, self.median_wait_simulated_s
+        return abs(r - s) <= max(5.0, 0.2 * abs(r))
+
+    @property
+    def tau_ok(self) -> bool:
+        return self.kendall_tau_b >= 0.9
+
+
+def plan_workload(n_jobs: int, seed: int, mean_gap_s: float) -> list[PlannedJob]:
+    """The jobs and their submit offsets, from one seed (colossus.streams)."""
+    from colossus.streams import Streams
+
+    st = Streams(seed)
+    gaps = st.get("arrivals").exponential(mean_gap_s, n_jobs)
+    sizes = st.get("sizes").choice(np.asarray(SIZES_GPUS), n_jobs, p=np.asarray(SIZE_WEIGHTS))
+    runs = st.get("durations").integers(RUN_S[0], RUN_S[1] + 1, n_jobs)
+    accts = st.get("divisions").choice(np.asarray(["grok", "coding"]), n_jobs)
+    t = np.cumsum(gaps) - gaps[0]
+    return [PlannedJob(name=f"b{i:03d}", account=str(accts[i]), num_gpus=int(sizes[i]), run_s=int(runs[i]),
+                       submit_offset_s=float(t[i])) for i in range(n_jobs)]
+
+
+def kendall_tau_b(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Kendall's tau-b of two samples (ties allowed) and the share of discordant pairs."""
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    i, j = np.triu_indices(x.size, 1)
+    dx = np.sign(x[i] - x[j])
+    dy = np.sign(y[i] - y[j])
+    conc = float(np.sum(dx * dy > 0))
+    disc = float(np.sum(dx * dy < 0))
+    n0 = float(i.size)
+    tx = float(np.sum(dx == 0))
+    ty = float(np.sum(dy == 0))
+    denom = np.sqrt((n0 - tx) * (n0 - ty))
+    return (conc - disc) / denom if denom > 0 else 1.0, disc / n0 if n0 else 0.0
+
+
+def run_on_slurm(jobs: list[PlannedJob], workdir: Path) -> Path:
+    """Submit ``jobs`` on schedule to a fresh local cluster, wait, export sacct; returns the file."""
+    from colossus.adapters.slurm.localcluster import LocalSlurm, LocalSlurmSpec, PartitionSpec
+    from traces.sacct_export import SACCT_FIELDS
+
+    spec = LocalSlurmSpec(partitions=(PartitionSpec(name="batch", default=True),), accounts=("grok", "coding"))
+    with LocalSlurm(spec=spec) as c:
+        t0 = time.monotonic()
+        ids = []
+        for j in jobs:
+            delay = t0 + j.submit_offset_s - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            shape = ["--gres=gpu:h100:" + str(j.num_gpus)] if j.num_gpus <= 8 else [
+                "-N", str(j.num_gpus // 8), "--gres=gpu:h100:8"]
+            ids.append(c.sbatch("-A", j.account, "-p", "batch", "-J", j.name, "-t", "1", *shape, wrap=f"sleep {j.run_s}"))
+        c.wait_for(lambda: not c.run(["squeue", "-h", "-o", "%i"]).stdout.strip(), 900, "the workload to finish")
+        cmd = ["sacct", "--allusers", "--duplicates", "--parsable2", "--starttime", "2026-01-01", "--endtime", "now",
+               "--format", SACCT_FIELDS, "--jobs", ",".join(ids)]
+        def recorded() -> bool:
+            text = c.run(cmd).stdout
+            return "Unknown" not in text and all(f"\n{i}|" in text for i in ids)
+
+        c.wait_for(recorded, 60, "accounting of every job")
+        out = workdir / "jobs.sacct"
+        out.write_text(c.run(cmd).stdout)
+    return out
+
+
+def compare(sacct_file: Path, workdir: Path) -> tuple[Agreement, list[dict[str, object]]]:
+    """Import ``sacct_file``, replay it with ``colossus simulate --policy backfill``, compare."""
+    import pyarrow.parquet as pq
+
+    from colossus.cli import cli
+
+    trace = workdir / "jobs.parquet"
+    cli.main(["trace", "import", "sacct", str(sacct_file), "-o", str(trace), "--scenario", str(SCENARIO),
+              "--division-map", str(ACCOUNTS)], standalone_mode=False)
+    out = workdir / "sim"
+    cli.main(["simulate", str(SCENARIO), "--trace", str(trace), "--policy", "backfill", "--out", str(out), "--quiet"],
+             standalone_mode=False)
+    rec = {r["job_id"]: r for r in pq.read_table(trace).to_pylist()}
+    sim = {r["job_id"]: r for r in pq.read_table(out / "jobs.parquet").to_pylist()}
+    ids = sorted(rec, key=lambda k: (rec[k]["submit_time_s"], k))
+    missing = [k for k in ids if k not in sim or sim[k]["first_start_s"] is None or np.isnan(sim[k]["first_start_s"])]
+    if missing:
+        raise RuntimeError(f"{len(missing)} jobs did not start in the simulation, e.g. {missing[:3]}")
+    r_start = np.array([rec[k]["submit_time_s"] + rec[k]["recorded_wait_s"] for k in ids])
+    s_start = np.array([sim[k]["first_start_s"] for k in ids])
+    r_wait = np.array([rec[k]["recorded_wait_s"] for k in ids])
+    s_wait = np.array([sim[k]["wait_s"] for k in ids])
+    tau, disc = kendall_tau_b(r_start, s_start)
+    diff = s_start - r_start
+    rows = [{"job_id": k, "num_gpus": rec[k]["num_gpus"], "duration_s": rec[k]["duration_s"],
+             "submit_s": rec[k]["submit_time_s"], "recorded_start_s": float(r_start[i]),
+             "simulated_start_s": float(s_start[i]), "diff_s": float(diff[i])} for i, k in enumerate(ids)]
+    ag = Agreement(jobs=len(ids), kendall_tau_b=float(tau), median_wait_recorded_s=float(np.median(r_wait)),
+                   median_wait_simulated_s=float(np.median(s_wait)), p90_wait_recorded_s=float(np.quantile(r_wait, 0.9)),
+                   p90_wait_simulated_s=float(np.quantile(s_wait, 0.9)), mean_abs_start_diff_s=float(np.abs(diff).mean()),
+                   max_abs_start_diff_s=float(np.abs(diff).max()), discordant_pair_share=float(disc), wall_s=0.0)
+    return ag, rows
+
+
+def run(n_jobs: int = 150, seed: int = 0, mean_gap_s: float = 0.8, keep: Path | None = None) -> tuple[Agreement, list[dict[str, object]]]:
+    """The whole benchmark: plan, run on Slurm, import, simulate, compare."""
+    t0 = time.perf_counter()
+    jobs = plan_workload(n_jobs, seed, mean_gap_s)
+    with tempfile.TemporaryDirectory(prefix="slurm-agree-") as tmp:
+        work = Path(tmp) if keep is None else keep
+        work.mkdir(parents=True, exist_ok=True)
+        sacct = run_on_slurm(jobs, work)
+        ag, rows = compare(sacct, work)
+    return Agreement(**{**asdict(ag), "wall_s": time.perf_counter() - t0}), rows
+
+
+def _by_size(rows: list[dict[str, object]]) -> list[str]:
+    out = []
+    for g in SIZES_GPUS:
+        d = np.array([r["diff_s"] for r in rows if r["num_gpus"] == g], dtype=np.float64)
+        if d.size:
+            out.append(f"  {g:>2} GPUs: {d.size:>3} jobs, simulated - recorded start: median {np.median(d):+.1f} s, "
+                       f"mean {d.mean():+.1f} s, max |{np.abs(d).max():.1f}| s")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--jobs", type=int, default=150, help="jobs in the workload (100-300 is the issue's range)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--mean-gap", type=float, default=0.8, help="mean seconds between submissions")
+    ap.add_argument("--keep", type=Path, default=None, help="keep the sacct export, trace and simulation here")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args(argv)
+    ag, rows = run(a.jobs, a.seed, a.mean_gap, a.keep)
+    if a.json:
+        print(json.dumps({**asdict(ag), "tau_ok": ag.tau_ok, "median_ok": ag.median_ok}, indent=1))
+        return 0
+    print(f"slurm agreement: {ag.jobs} sleep jobs on 4 nodes x 8 GPUs (sched/backfill) vs colossus simulate "
+          f"--policy backfill (seed {a.seed}, {ag.wall_s:.0f} s wall, shared host)")
+    print(f"  Kendall tau-b of start times : {ag.kendall_tau_b:.3f}   (goal >= 0.9: {'met' if ag.tau_ok else 'NOT met'}); "
+          f"discordant pairs {100 * ag.discordant_pair_share:.1f} %")
+    print(f"  median wait recorded/simulated: {ag.median_wait_recorded_s:.1f} s / {ag.median_wait_simulated_s:.1f} s "
+          f"(goal within 20 % or 5 s: {'met' if ag.median_ok else 'NOT met'})")
+    print(f"  p90 wait recorded/simulated   : {ag.p90_wait_recorded_s:.1f} s / {ag.p90_wait_simulated_s:.1f} s")
+    print(f"  |simulated - recorded start|  : mean {ag.mean_abs_start_diff_s:.1f} s, max {ag.max_abs_start_diff_s:.1f} s")
+    print("  by job size:")
+    print("\n".join(_by_size(rows)))
+    worst = sorted(rows, key=lambda r: -abs(float(r["diff_s"])))[:5]
+    print("  largest differences (job, GPUs, run s, submit s, recorded start, simulated start):")
+    for r in worst:
+        print(f"    {r['job_id']:>6} {r['num_gpus']:>3} {r['duration_s']:>5.0f} {r['submit_s']:>7.1f} "
+              f"{r['recorded_start_s']:>8.1f} {r['simulated_start_s']:>8.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
