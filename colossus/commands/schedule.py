@@ -177,9 +177,13 @@ def _from_slurm(policy: Any, scenario: str | None, division_map: str | None, sou
                          source=source)
         if dump is not None:
             from colossus.commands.common import atomic_path
+            from colossus.errors import InputError
 
-            with atomic_path(dump) as tmp:
-                tmp.write_text(json.dumps(rnd.live.snapshot, indent=1) + "\n", encoding="utf-8")
+            try:
+                with atomic_path(dump) as tmp:
+                    tmp.write_text(json.dumps(rnd.live.snapshot, indent=1) + "\n", encoding="utf-8")
+            except OSError as exc:
+                raise InputError(f"{dump}: cannot write ({exc.strerror})") from None
         results = apply_actions(rnd.plan, runner) if do_apply else None
         _report_round(rnd, results, do_apply, as_json, limit, quiet)
         done += 1

@@ -8,33 +8,22 @@ terminal summary says how many Slurm tests ran.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from colossus.adapters.slurm.localcluster import LocalSlurm, missing_programs
+from colossus.adapters.slurm.localcluster import LocalSlurm, why_cannot_run
 
 FIXTURES = Path(__file__).with_name("fixtures")
 _COUNTS = {"passed": 0, "failed": 0, "skipped": 0}
 _SKIP_REASON: list[str] = []
 
 
-def _why_not() -> str | None:
-    if os.geteuid() != 0:
-        return "Slurm tests need root (slurmd, munged)"
-    missing = missing_programs(accounting=True)
-    if missing:
-        return ("Slurm not installed (missing " + ", ".join(missing) + "); "
-                "apt-get install slurmctld slurmd slurm-client munge slurmdbd mariadb-server")
-    return None
-
-
 @pytest.fixture(scope="session")
 def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSlurm]:
     """The session's local Slurm cluster (skips when Slurm cannot run here)."""
-    why = _why_not()
+    why = why_cannot_run()
     if why is not None:
         _SKIP_REASON.append(why)
         pytest.skip(why)

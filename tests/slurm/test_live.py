@@ -138,3 +138,19 @@ def test_unreachable_slurm_is_one_line_exit_2(tmp_path, monkeypatch):
 def test_snapshot_and_slurm_together_is_a_usage_error(tmp_path):
     r = CliRunner().invoke(main, ["schedule", "--apply", str(REPO / "examples" / "snapshots" / "small.json")])
     assert r.exit_code == 2 and "only with --slurm" in r.output
+
+
+def test_json_output_and_repeated_rounds(slurm, tmp_path):
+    a = slurm.sbatch("-A", "grok", "-p", "grok", "-N", "4", "--gres=gpu:8", "-t", "1", wrap="sleep 30")
+    _wait_running(slurm, [a])
+    b = slurm.sbatch("-A", "coding", "-p", "coding", "--gres=gpu:2", "-t", "1", wrap="sleep 1")
+    code, out = _cli("schedule", "--slurm", "--scenario", SCENARIO, "--policy", "backfill", "--json")
+    assert code == 0, out
+    doc = json.loads(out)
+    assert doc["order"] == [b] and doc["start_now"] == [] and doc["applied"] is None
+    assert doc["actions"][0]["command"][:2] == ["scontrol", "update"]
+    code, out = _cli("schedule", "--slurm", "--scenario", SCENARIO, "--every", "0.1", "--rounds", "2", "--quiet")
+    assert code == 0, out
+    assert out.count("backfill:") == 0 and out.count("milp:") == 2  # two rounds, default policy
+    r = CliRunner().invoke(main, ["schedule", "--slurm", "--scenario", SCENARIO, "--dump-snapshot", "/proc/snap.json"])
+    assert r.exit_code == 2 and "/proc/snap.json: cannot write" in r.output and "Traceback" not in r.output

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["LocalSlurm", "LocalSlurmSpec", "PartitionSpec", "missing_programs"]
+__all__ = ["LocalSlurm", "LocalSlurmSpec", "PartitionSpec", "missing_programs", "why_cannot_run"]
 
 BASE_PROGRAMS = ("munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "scontrol")
 ACCOUNTING_PROGRAMS = ("slurmdbd", "mariadbd", "mariadb-install-db", "sacctmgr", "sacct")
@@ -36,6 +36,17 @@ def missing_programs(accounting: bool = True) -> list[str]:
     path = os.environ.get("PATH", "") + os.pathsep + "/usr/sbin" + os.pathsep + "/sbin"
     progs = BASE_PROGRAMS + (ACCOUNTING_PROGRAMS if accounting else ())
     return [p for p in progs if shutil.which(p, path=path) is None]
+
+
+def why_cannot_run(accounting: bool = True) -> str | None:
+    """One line saying why a local cluster cannot start here (not root, packages missing), else None."""
+    if os.geteuid() != 0:
+        return "Slurm tests need root (slurmd and munged run as root)"
+    missing = missing_programs(accounting=accounting)
+    if missing:
+        return ("Slurm not installed (missing " + ", ".join(missing) + "); "
+                "apt-get install slurmctld slurmd slurm-client munge slurmdbd mariadb-server")
+    return None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -377,12 +388,9 @@ def main() -> None:  # pragma: no cover - manual use
     """Start a local cluster, print how to reach it, stop it on Ctrl-C."""
     import sys
 
-    if os.geteuid() != 0:
-        sys.exit("localcluster: must run as root (slurmd and munged)")
-    missing = missing_programs()
-    if missing:
-        sys.exit(f"localcluster: missing {', '.join(missing)}; apt-get install slurmctld slurmd slurm-client munge "
-                 "slurmdbd mariadb-server")
+    why = why_cannot_run()
+    if why is not None:
+        sys.exit(f"localcluster: {why}")
     with LocalSlurm() as c:
         print(f"export SLURM_CONF={c.conf}   # Ctrl-C stops the cluster", flush=True)
         try:
