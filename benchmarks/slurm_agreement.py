@@ -53,6 +53,8 @@ class PlannedJob:
     account: str
     num_gpus: int
     run_s: int
+    limit_min: int
+    """Slurm time limit, minutes (its finest unit)."""
     submit_offset_s: float
 
 
@@ -84,18 +86,30 @@ class Agreement:
         return self.kendall_tau_b >= 0.9
 
 
-def plan_workload(n_jobs: int, seed: int, mean_gap_s: float) -> list[PlannedJob]:
+MINUTE_SIZES_GPUS = (1, 2, 4, 8)
+MINUTE_SIZE_WEIGHTS = (0.35, 0.3, 0.2, 0.15)
+MINUTE_RUNS = ((59, 1), (119, 2))
+"""``--minute-jobs``: (run s, limit min) -- each job ends just before its limit, so Slurm's
+backfill, which plans with limits, knows the ends as well as the simulator does."""
+
+
+def plan_workload(n_jobs: int, seed: int, mean_gap_s: float, minute_jobs: bool = False) -> list[PlannedJob]:
     """The jobs and their submit offsets, from one seed (colossus.streams)."""
     from colossus.streams import Streams
 
     st = Streams(seed)
     gaps = st.get("arrivals").exponential(mean_gap_s, n_jobs)
-    sizes = st.get("sizes").choice(np.asarray(SIZES_GPUS), n_jobs, p=np.asarray(SIZE_WEIGHTS))
-    runs = st.get("durations").integers(RUN_S[0], RUN_S[1] + 1, n_jobs)
     accts = st.get("divisions").choice(np.asarray(["grok", "coding"]), n_jobs)
+    if minute_jobs:
+        sizes = st.get("sizes").choice(np.asarray(MINUTE_SIZES_GPUS), n_jobs, p=np.asarray(MINUTE_SIZE_WEIGHTS))
+        pick = st.get("durations").choice(len(MINUTE_RUNS), n_jobs, p=np.asarray([0.7, 0.3]))
+        runs = [MINUTE_RUNS[k] for k in pick]
+    else:
+        sizes = st.get("sizes").choice(np.asarray(SIZES_GPUS), n_jobs, p=np.asarray(SIZE_WEIGHTS))
+        runs = [(int(r), 1) for r in st.get("durations").integers(RUN_S[0], RUN_S[1] + 1, n_jobs)]
     t = np.cumsum(gaps) - gaps[0]
-    return [PlannedJob(name=f"b{i:03d}", account=str(accts[i]), num_gpus=int(sizes[i]), run_s=int(runs[i]),
-                       submit_offset_s=float(t[i])) for i in range(n_jobs)]
+    return [PlannedJob(name=f"b{i:03d}", account=str(accts[i]), num_gpus=int(sizes[i]), run_s=runs[i][0],
+                       limit_min=runs[i][1], submit_offset_s=float(t[i])) for i in range(n_jobs)]
 
 
 def kendall_tau_b(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -129,7 +143,7 @@ def run_on_slurm(jobs: list[PlannedJob], workdir: Path) -> Path:
                 time.sleep(delay)
             shape = ["--gres=gpu:h100:" + str(j.num_gpus)] if j.num_gpus <= 8 else [
                 "-N", str(j.num_gpus // 8), "--gres=gpu:h100:8"]
-            ids.append(c.sbatch("-A", j.account, "-p", "batch", "-J", j.name, "-t", "1", *shape, wrap=f"sleep {j.run_s}"))
+            ids.append(c.sbatch("-A", j.account, "-p", "batch", "-J", j.name, "-t", str(j.limit_min), *shape, wrap=f"sleep {j.run_s}"))
         c.wait_for(lambda: not c.run(["squeue", "-h", "-o", "%i"]).stdout.strip(), 900, "the workload to finish")
         cmd = ["sacct", "--allusers", "--duplicates", "--parsable2", "--starttime", "2026-01-01", "--endtime", "now",
                "--format", SACCT_FIELDS, "--jobs", ",".join(ids)]
@@ -205,10 +219,10 @@ class BenchResult:
 
 
 def run(n_jobs: int = 150, seed: int = 0, mean_gap_s: float = 0.8, keep: Path | None = None,
-        policies: tuple[str, ...] = ("backfill", "fifo")) -> BenchResult:
+        policies: tuple[str, ...] = ("backfill", "fifo"), minute_jobs: bool = False) -> BenchResult:
     """The whole benchmark: plan, run on Slurm, import, simulate under each policy, compare."""
     t0 = time.perf_counter()
-    jobs = plan_workload(n_jobs, seed, mean_gap_s)
+    jobs = plan_workload(n_jobs, seed, mean_gap_s, minute_jobs)
     with tempfile.TemporaryDirectory(prefix="slurm-agree-") as tmp:
         work = Path(tmp) if keep is None else keep
         work.mkdir(parents=True, exist_ok=True)
@@ -237,10 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mean-gap", type=float, default=0.8, help="mean seconds between submissions")
     ap.add_argument("--policy", action="append", default=None,
                     help="simulator policy to compare (repeat; default: backfill, then fifo)")
+    ap.add_argument("--minute-jobs", action="store_true",
+                    help="jobs of 59 s / 119 s with 1 / 2 min limits (Slurm then knows their ends); ~12 min for 100 "
+                         "jobs at --mean-gap 6.5")
     ap.add_argument("--keep", type=Path, default=None, help="keep the sacct export, trace and simulations here")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
-    res = run(a.jobs, a.seed, a.mean_gap, a.keep, tuple(a.policy or ("backfill", "fifo")))
+    res = run(a.jobs, a.seed, a.mean_gap, a.keep, tuple(a.policy or ("backfill", "fifo")), a.minute_jobs)
     if a.json:
         print(json.dumps({"wall_s": res.wall_s, "slurm_started_by_backfill": res.slurm_started_by_backfill,
                           "slurm_started_by_main": res.slurm_started_by_main,
@@ -248,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
                                          for p, ag in res.agreements.items()}}, indent=1))
         return 0
     n = next(iter(res.agreements.values())).jobs
-    print(f"slurm agreement: {n} sleep jobs on 4 nodes x 8 GPUs, Slurm sched/backfill (bf_interval=1, every limit 1 min) "
+    limits = "limits just above run times" if a.minute_jobs else "every limit 1 min"
+    print(f"slurm agreement: {n} sleep jobs on 4 nodes x 8 GPUs, Slurm sched/backfill (bf_interval=1, {limits}) "
           f"vs colossus simulate (seed {a.seed}, {res.wall_s:.0f} s wall, shared host)")
     print(f"  Slurm started {res.slurm_started_by_main} jobs in its main (priority-order) pass and "
           f"{res.slurm_started_by_backfill} by backfill")

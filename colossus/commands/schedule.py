@@ -74,6 +74,7 @@ def schedule_cmd(snapshot: str | None, policy_name: str, solver: str, time_limit
       colossus schedule --slurm --scenario examples/slurm_4node.toml --policy fairshare
       colossus schedule --slurm --division-map accounts.csv --dump-snapshot now.json
       colossus schedule --slurm --scenario examples/slurm_4node.toml --apply --every 10
+      python -m colossus.adapters.slurm.localcluster   # as root: a throwaway 4 x 8-GPU Slurm to try it on
     """
     from scheduler import make_policy
 
@@ -163,7 +164,7 @@ def _print_decision(view: Any, decision: Any, limit: int, quiet: bool, node_name
 def _from_slurm(policy: Any, scenario: str | None, division_map: str | None, source: str, dump: str | None,
                 do_apply: bool, every_s: float | None, rounds: int | None, as_json: bool, limit: int,
                 quiet: bool) -> None:
-    from colossus.adapters.slurm import apply_actions, divisions_from_scenario, live_round, subprocess_runner
+    from colossus.adapters.slurm import divisions_from_scenario, subprocess_runner
     from colossus.scenario import load_scenario
     from traces.importers.divisions import load_division_map
 
@@ -171,10 +172,20 @@ def _from_slurm(policy: Any, scenario: str | None, division_map: str | None, sou
     divisions = divisions_from_scenario(scn)
     dmap = load_division_map(division_map, [d.name for d in divisions]) if division_map else None
     runner = subprocess_runner()
+    try:
+        _rounds(runner, divisions, policy, scn.cluster.nodes_per_array, dmap, source, dump, do_apply, every_s, rounds,
+                as_json, limit, quiet)
+    except KeyboardInterrupt:  # Ctrl-C ends --every; an action half-run is re-planned by the next round
+        click.echo("interrupted", err=True)
+
+
+def _rounds(runner: Any, divisions: Any, policy: Any, nodes_per_pool: int, dmap: Any, source: str, dump: str | None,
+            do_apply: bool, every_s: float | None, rounds: int | None, as_json: bool, limit: int, quiet: bool) -> None:
+    from colossus.adapters.slurm import apply_actions, live_round
+
     done = 0
     while True:
-        rnd = live_round(runner, divisions, policy, nodes_per_pool=scn.cluster.nodes_per_array, dmap=dmap,
-                         source=source)
+        rnd = live_round(runner, divisions, policy, nodes_per_pool=nodes_per_pool, dmap=dmap, source=source)
         if dump is not None:
             from colossus.commands.common import atomic_path
             from colossus.errors import InputError
@@ -189,10 +200,7 @@ def _from_slurm(policy: Any, scenario: str | None, division_map: str | None, sou
         done += 1
         if every_s is None or (rounds is not None and done >= rounds):
             return
-        try:
-            time.sleep(every_s)
-        except KeyboardInterrupt:
-            return
+        time.sleep(every_s)
 
 
 def _report_round(rnd: Any, results: list[Any] | None, applied: bool, as_json: bool, limit: int, quiet: bool) -> None:
