@@ -75,6 +75,9 @@ class Agreement:
     overtakers_recorded: int
     """Jobs that started while a job submitted before them still waited (Slurm)."""
     overtakers_simulated: int
+    head_fits_s_recorded: int
+    """Seconds the oldest waiting job fitted the free GPUs in total but had not started (Slurm)."""
+    head_fits_s_simulated: int
 
     @property
     def median_ok(self) -> bool:
@@ -169,6 +172,17 @@ def _overtakers(submit: np.ndarray, start: np.ndarray) -> int:
     return int(np.sum(st[:-1] > later_min[1:])) if st.size > 1 else 0
 
 
+def _head_fits_s(submit: np.ndarray, start: np.ndarray, end: np.ndarray, gpus: np.ndarray, total: int = 32) -> int:
+    """Whole seconds in which the oldest waiting job would fit in the free GPUs *in total* but has
+    not started: scheduling latency (Slurm) or fragmentation across nodes (placement)."""
+    n = 0
+    for t in range(int(np.ceil(end.max()))):
+        waiting = np.flatnonzero((submit <= t) & (start > t))
+        if waiting.size and total - gpus[(start <= t) & (end > t)].sum() >= gpus[waiting[0]]:
+            n += 1
+    return n
+
+
 def compare(sacct_file: Path, workdir: Path, policy: str = "backfill") -> tuple[Agreement, list[dict[str, object]]]:
     """Import ``sacct_file``, replay it with ``colossus simulate --policy POLICY``, compare."""
     import pyarrow.parquet as pq
@@ -195,6 +209,9 @@ def compare(sacct_file: Path, workdir: Path, policy: str = "backfill") -> tuple[
     s_wait = np.array([sim[k]["wait_s"] for k in ids])
     tau, disc = kendall_tau_b(r_start, s_start)
     diff = s_start - r_start
+    gpus = np.array([rec[k]["num_gpus"] for k in ids])
+    dur = np.array([rec[k]["duration_s"] for k in ids])
+    order = np.argsort(sub, kind="stable")
     rows = [{"job_id": k, "num_gpus": rec[k]["num_gpus"], "duration_s": rec[k]["duration_s"],
              "submit_s": rec[k]["submit_time_s"], "recorded_start_s": float(r_start[i]),
              "simulated_start_s": float(s_start[i]), "diff_s": float(diff[i])} for i, k in enumerate(ids)]
@@ -203,7 +220,9 @@ def compare(sacct_file: Path, workdir: Path, policy: str = "backfill") -> tuple[
                    p90_wait_recorded_s=float(np.quantile(r_wait, 0.9)), p90_wait_simulated_s=float(np.quantile(s_wait, 0.9)),
                    mean_abs_start_diff_s=float(np.abs(diff).mean()), max_abs_start_diff_s=float(np.abs(diff).max()),
                    discordant_pair_share=float(disc), overtakers_recorded=_overtakers(sub, r_start),
-                   overtakers_simulated=_overtakers(sub, s_start))
+                   overtakers_simulated=_overtakers(sub, s_start),
+                   head_fits_s_recorded=_head_fits_s(sub[order], r_start[order], (r_start + dur)[order], gpus[order]),
+                   head_fits_s_simulated=_head_fits_s(sub[order], s_start[order], (s_start + dur)[order], gpus[order]))
     return ag, rows
 
 
@@ -279,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  p90 wait recorded/simulated   : {ag.p90_wait_recorded_s:.1f} s / {ag.p90_wait_simulated_s:.1f} s")
         print(f"  |simulated - recorded start|  : mean {ag.mean_abs_start_diff_s:.1f} s, max {ag.max_abs_start_diff_s:.1f} s")
         print(f"  jobs started ahead of an earlier job: recorded {ag.overtakers_recorded}, simulated {ag.overtakers_simulated}")
+        print(f"  seconds the oldest waiting job fitted the free GPUs in total but waited: recorded "
+              f"{ag.head_fits_s_recorded}, simulated {ag.head_fits_s_simulated} (latency or fragmentation)")
         print("  by job size:")
         print("\n".join(_by_size(res.rows[p])))
     return 0
