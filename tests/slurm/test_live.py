@@ -154,3 +154,21 @@ def test_json_output_and_repeated_rounds(slurm, tmp_path):
     assert out.count("backfill:") == 0 and out.count("milp:") == 2  # two rounds, default policy
     r = CliRunner().invoke(main, ["schedule", "--slurm", "--scenario", SCENARIO, "--dump-snapshot", "/proc/snap.json"])
     assert r.exit_code == 2 and "/proc/snap.json: cannot write" in r.output and "Traceback" not in r.output
+
+
+def test_pending_array_tasks_are_jobs_of_their_own(slurm, tmp_path):
+    blocker = slurm.sbatch("-A", "grok", "-p", "grok", "-N", "4", "--gres=gpu:8", "-t", "1", wrap="sleep 30")
+    _wait_running(slurm, [blocker])
+    arr = slurm.sbatch("-A", "coding", "-p", "coding", "--array=0-3", "--gres=gpu:2", "-t", "1", wrap="sleep 1")
+    slurm.run(["scontrol", "update", f"JobId={arr}_2", "Priority=5"])  # splits task 2 off the array record
+    run = subprocess_runner()
+    for source in ("json", "text"):
+        st = read_state(run, source=source, now_s=0.0)
+        pend = sorted(j.job_id for j in st.jobs if j.state == "PENDING")
+        assert len(pend) == 4, (source, pend)
+        assert {f"{arr}_0", f"{arr}_1", f"{arr}_3"} <= set(pend), (source, pend)
+    dump = tmp_path / "snap.json"
+    code, out = _cli("schedule", "--slurm", "--scenario", SCENARIO, "--dump-snapshot", str(dump), "--apply")
+    assert code == 0, out
+    assert len(json.loads(dump.read_text())["pending"]) == 4
+    assert "skipped" not in out  # scontrol accepted every ID_TASK

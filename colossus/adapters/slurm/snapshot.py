@@ -19,7 +19,8 @@ Mapping (what the snapshot format can and cannot say):
 - **Pending jobs**: ``expected_duration_s`` = time limit (what Slurm's backfill plans with).
   Left out, with the reason kept in :attr:`LiveSnapshot.skipped`: CPU-only jobs, jobs held by
   someone else (user or admin holds without the adapter's mark), jobs waiting for a begin time
-  or a dependency. Jobs the adapter itself held earlier are pending like any other.
+  or a dependency. Jobs the adapter itself held earlier are pending like any other. A pending
+  array record that still holds several tasks becomes one job per task (``ID_TASK``).
 - **Times** are seconds from now (``now_s`` = 0): submit and start times are negative. Slurm
   stamps submit times in whole seconds and breaks ties by job id; jobs submitted in the same
   second are spread 1 ms apart in job-id order, so the policy's submit order is Slurm's.
@@ -162,9 +163,9 @@ def build_snapshot(state: SlurmState, divisions: Sequence[DivisionSpec], *, node
 
 def _spread_ties(pending: list[dict[str, Any]]) -> None:
     """Order pending jobs by (submit second, numeric job id); same-second jobs 1 ms apart."""
-    def key(p: dict[str, Any]) -> tuple[float, int, str]:
-        jid = p["job_id"]
-        return (p["submit_time_s"], int(jid) if jid.isdigit() else 0, jid)
+    def key(p: dict[str, Any]) -> tuple[float, int, int]:
+        base, _, task = p["job_id"].partition("_")
+        return (p["submit_time_s"], int(base) if base.isdigit() else 0, int(task) if task.isdigit() else -1)
 
     pending.sort(key=key)
     prev, k = None, 0

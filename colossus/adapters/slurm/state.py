@@ -15,6 +15,7 @@ repeat the untyped count and are not added twice).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -32,6 +33,7 @@ __all__ = [
     "SlurmNode",
     "SlurmRunner",
     "SlurmState",
+    "expand_array_tasks",
     "expand_hostlist",
     "parse_json_state",
     "parse_text_state",
@@ -81,7 +83,8 @@ class SlurmJob:
     """One pending or running job (other states are dropped by the readers)."""
 
     job_id: str
-    """Slurm's numeric job id (array tasks have their own)."""
+    """Slurm's job id: numeric (a started or split-off array task has its own), or ``ARRAY_TASK``
+    for the tasks of a pending array record that still holds several (scontrol accepts both)."""
     name: str
     user: str
     account: str
@@ -168,6 +171,30 @@ def expand_hostlist(expr: str) -> list[str]:
     return out
 
 
+def expand_array_tasks(spec: str) -> list[int]:
+    """Task ids of a Slurm array spec: ``0-3`` -> 0..3, ``1,3,5-9:2`` -> 1,3,5,7,9 (``%N`` limit ignored)."""
+    out: list[int] = []
+    for part in spec.split("%")[0].split(","):
+        part = part.strip()
+        if not part:
+            continue
+        rng, _, step = part.partition(":")
+        lo, _, hi = rng.partition("-")
+        out.extend(range(int(lo), int(hi or lo) + 1, int(step or 1)))
+    return out
+
+
+def _with_array_tasks(job: SlurmJob, array_job_id: str, task_spec: str) -> list[SlurmJob]:
+    """A pending array record that still holds several tasks, as one job per task (``ID_TASK``)."""
+    if job.state != "PENDING" or not task_spec:
+        return [job]
+    try:
+        tasks = expand_array_tasks(task_spec)
+    except ValueError:
+        raise SlurmError(f"job {job.job_id}: cannot read array tasks {task_spec!r}") from None
+    return [dataclasses.replace(job, job_id=f"{array_job_id}_{t}") for t in tasks]
+
+
 def _limit_minutes_to_s(v: Any) -> float | None:
     if v is None or v == "" or (isinstance(v, str) and v.upper() in ("UNLIMITED", "INFINITE", "NONE")):
         return None
@@ -228,14 +255,14 @@ def parse_json_state(sinfo_json: str, squeue_json: str, now_s: float) -> SlurmSt
         else:
             num = gpus_from_tres(j.get("tres_req_str")) or _pending_gpus(j)
         start = j.get("start_time") or None
-        jobs.append(SlurmJob(
+        jobs.extend(_with_array_tasks(SlurmJob(
             job_id=str(j["job_id"]), name=str(j.get("name", "")), user=str(j.get("user_name", "")),
             account=str(j.get("account", "")), partition=str(j.get("partition", "")), state=st,
             reason=str(j.get("state_reason", "")), num_gpus=num, num_nodes=int(j.get("node_count") or 1),
             alloc=tuple(a for a in alloc if a[1] > 0), submit_time_s=float(j.get("submit_time") or now_s),
             start_time_s=float(start) if start else None, time_limit_s=_limit_minutes_to_s(j.get("time_limit")),
             priority=int(j.get("priority") or 0), admin_comment=str(j.get("admin_comment") or ""),
-        ))
+        ), str(j.get("array_job_id") or j["job_id"]), str(j.get("array_task_string") or "")))
     return SlurmState(now_s=now_s, nodes=tuple(nodes), jobs=tuple(jobs), source="json")
 
 
@@ -293,7 +320,8 @@ def parse_text_state(nodes_text: str, jobs_text: str, now_s: float) -> SlurmStat
         if not num:
             num = _pending_gpus({"tres_per_job": kv.get("TresPerJob", ""), "tres_per_node": kv.get("TresPerNode", ""),
                                  "node_count": kv.get("NumNodes", "1").split("-")[0]})
-        jobs.append(SlurmJob(
+        task_spec = kv.get("ArrayTaskId", "")
+        jobs.extend(_with_array_tasks(SlurmJob(
             job_id=kv["JobId"], name=kv.get("JobName", ""), user=kv.get("UserId", "").split("(")[0],
             account=kv.get("Account", ""), partition=kv.get("Partition", ""), state=st,
             reason=kv.get("Reason", ""), num_gpus=num, num_nodes=int(kv.get("NumNodes", "1").split("-")[0]),
@@ -301,7 +329,7 @@ def parse_text_state(nodes_text: str, jobs_text: str, now_s: float) -> SlurmStat
             submit_time_s=_time_text_to_s(kv.get("SubmitTime", "")) or now_s,
             start_time_s=_time_text_to_s(kv.get("StartTime", "")), time_limit_s=_limit_text_to_s(kv.get("TimeLimit", "")),
             priority=int(kv.get("Priority", "0") or 0), admin_comment=kv.get("AdminComment", ""),
-        ))
+        ), kv.get("ArrayJobId", kv["JobId"]), task_spec if not task_spec.isdigit() else ""))
     return SlurmState(now_s=now_s, nodes=tuple(nodes), jobs=tuple(jobs), source="text")
 
 
