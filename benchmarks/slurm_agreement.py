@@ -18,9 +18,10 @@ time: about the workload's span plus its drain (~3-4 min for 150 jobs). The slow
 Measured (Slurm 22.05.8 on a shared 2-core host; figures of single runs, see the notes of
 issue 15 for the commands):
 
-- default workload (150 jobs of 2-12 s, all with Slurm's smallest limit, 1 min), seed 0:
-  ``--policy backfill`` tau-b 0.935-0.941 (goal met), median wait 25-27 s recorded vs 12-13 s
-  simulated (goal NOT met); ``--policy fifo`` tau-b 0.970-0.979, median 25-27 s vs 27-28 s (met).
+- default workload (150 jobs of 2-12 s, all with Slurm's smallest limit, 1 min), seeds 0 (two
+  runs) and 1: ``--policy backfill`` tau-b 0.935-0.941 (goal met), median wait 25-31 s recorded
+  vs 12-17 s simulated (goal NOT met); ``--policy fifo`` tau-b 0.970-0.981, median 25-31 s vs
+  27-31 s (goal met). 210 s wall each.
 - ``--minute-jobs`` (100 jobs of 59 / 119 s under 1 / 2 min limits), seed 0: backfill tau-b 0.965,
   median 34 s vs 84.5 s (NOT met); fifo tau-b 0.962, 34 s vs 89 s.
 
@@ -28,15 +29,15 @@ Where the two schedulers differ, and why:
 
 1. Slurm's backfill plans with time limits, in whole minutes. A seconds-long job under a 1-min
    limit "ends" after the queue head's shadow time, so Slurm backfills it only onto nodes the
-   head will not need: it overtook 38 jobs, the simulator (which plans with the exact run times)
-   87. With seconds-long jobs Slurm is close to strict FIFO, and the simulator's ``fifo`` replay
+   head will not need: it overtook 33-40 jobs, the simulator (which plans with the exact run
+   times) 87-93. With seconds-long jobs Slurm is close to strict FIFO, and the simulator's ``fifo`` replay
    matches it best.
 2. Placement of jobs smaller than a node: Slurm's cons_tres packs them onto the fullest node; in
    the minute-jobs run the simulator's queue head fitted the free GPUs in total but waited
    227-231 s of ~670 s (fragmentation across nodes), Slurm's 35 s. With minute-long jobs the
    fragments last, so the simulator waits longer than Slurm (scheduler/placement.py, issue 11).
 3. Slurm starts a job 0-1 s after it could (``bf_interval=1``, whole-second timestamps): 35-60 s
-   of "head fits but waits" over a run.
+   of "head fits but waits" over a run (the simulator's fifo replay: 44-45 s, from fragments).
 
 Usage::
 
