@@ -265,7 +265,7 @@ def hero_tokens_per_gpu_s(scn: Scenario) -> tuple[float, str]:
     try:
         from colossus.steptime.models import get_model
 
-        params = float(get_model(h.model).params_active)
+        params = float(get_model(h.model).params_active())
     except Exception as exc:  # noqa: BLE001
         raise InputError(f"hero.model: unknown step-time model {h.model!r} ({exc})") from None
     return spec.bf16_tflops * 1e12 * FALLBACK_MFU / (6.0 * params), f"6N FLOPs/token at MFU {FALLBACK_MFU}"
