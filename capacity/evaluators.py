@@ -33,7 +33,7 @@ __all__ = ["DEFAULT_EVALUATOR", "EVALUATORS", "EVALUATOR_VERSION", "JOB_SIZE_MIX
            "hero_replication", "queue_waits", "scaled_workload", "sim_window", "window_replica",
            "window_scenario"]
 
-EVALUATOR_VERSION = "queue-1"
+EVALUATOR_VERSION = "queue-2"
 """Part of every cache key: bump when the evaluators change their results."""
 
 JOB_SIZE_MIX: tuple[tuple[int, float], ...] = ((8, 0.55), (64, 0.30), (512, 0.12), (4096, 0.03))
@@ -147,7 +147,7 @@ def hero_replication(*, tokens: float, gpus_by_month: list[float], active_s_by_m
 # Simulation-backed evaluator: colossus.sim.simulate on a window around each checked month.
 # --------------------------------------------------------------------------------------------
 
-SIM_EVALUATOR_VERSION = "sim-6"
+SIM_EVALUATOR_VERSION = "sim-7"
 """Part of every ``sim`` cache key: bump when the simulation-backed evaluator changes."""
 
 
@@ -186,8 +186,9 @@ def window_scenario(scn_dict: dict[str, Any], mo: dict[str, Any], *, window_days
     full fleet's (:func:`window_replica`), so the rounding of arrays does not change the hero's
     share of the fleet. Failure rates are divided by the effective scale so the shrunk hero run
     sees the full run's interruption rate (its ETTR is the full-size one; ASSUMPTION: division
-    jobs then see ``1/scale`` times their real failure rate, a pessimistic bias). The hero is
-    enabled only in months where the plan runs it, starting at the window's start.
+    jobs then see ``1/scale`` times their real failure rate, a pessimistic bias). The grid cap
+    and battery scale by the effective scale too. The hero is enabled only in months where the
+    plan runs it, starting at the window's start.
     """
     return window_replica(scn_dict, mo, window_days=window_days)[0]
 
@@ -231,7 +232,11 @@ def window_replica(scn_dict: dict[str, Any], mo: dict[str, Any], *, window_days:
         else:
             hero = dataclasses.replace(hero, enabled=False)
     sim_sec = dataclasses.replace(scn.simulation, days=window_days)
-    return dataclasses.replace(scn, scenario=info, phases=new_phases, failures=fail, hero=hero, simulation=sim_sec), eff
+    # The power cap shrinks with the fleet, so a plan whose GPUs the cap cannot run shows it in the replica too.
+    power = dataclasses.replace(scn.power, grid=tuple(dataclasses.replace(g, mw=g.mw * eff) for g in scn.power.grid),
+                                battery_mw=scn.power.battery_mw * eff, battery_mwh=scn.power.battery_mwh * eff)  # fmt: skip
+    return dataclasses.replace(scn, scenario=info, phases=new_phases, failures=fail, hero=hero, simulation=sim_sec,
+                               power=power), eff  # fmt: skip
 
 
 def _fitting_model(scn: Any, model: str, sku: str, gpus: int) -> str:

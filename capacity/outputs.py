@@ -54,7 +54,8 @@ def plan_document(plan: Plan, mc: McResult | None, scn: Scenario, cfg: McConfig 
             "config": dataclasses.asdict(cfg) if cfg else None,
             "evaluator": cfg.evaluator if cfg else "queue",
             "months": [plan.inputs.months[m].isoformat() for m in mc.months],
-            "waits_s": mc.waits, "slo_misses": mc.slo_misses, "hero_finish": mc.hero_finish,
+            "waits_s": mc.waits, "slo_misses": mc.slo_misses, "load_ratio": mc.load_ratio, "slo_status": mc.slo_status,
+            "hero_finish": mc.hero_finish,
             "hero_ettr": mc.hero_ettr, "replications_computed": mc.computed, "replications_cached": mc.cached,
         }  # fmt: skip
     hero_doc = doc["plan"].get("hero")

@@ -155,8 +155,11 @@ def plan_figures(plan: Plan, mc: McResult | None, phases: list[tuple[dt.date, st
                      plan.capex_usd[m] / 1e6, sum(plan.unmet_gpus[d][m] for d in inp.divisions), binds])  # fmt: skip
     out.append(("Plan", _table(["month", "arrays online", "GPUs installed", "MW", "cap MW", "capex $M", "unmet ref GPUs", "binding"], rows)))
     if mc is not None and mc.slo_misses:
-        out.append(("Service-level misses (mean p95 above the SLO)", _table(
-            ["month", "division", "p95 h", "SLO h"], [[m["date"], m["division"], m["p95_s"] / 3600, m["slo_s"] / 3600] for m in mc.slo_misses])))
+        h = lambda v: "-" if v is None else v / 3600  # noqa: E731
+        r = lambda v: "no capacity" if v is None else f"{v:.2f}"  # noqa: E731
+        out.append(("Service-level misses (overloaded, or mean p95 above the SLO)", _table(
+            ["month", "division", "reason", "load / capacity", "p95 h", "SLO h"],
+            [[m["date"], m["division"], m["reason"], r(m["load_ratio"]), h(m["p95_s"]), h(m["slo_s"])] for m in mc.slo_misses])))
     return out
 
 

@@ -44,9 +44,12 @@ def _print_plan(plan: Any, mc: Any, con: Any) -> None:
             con.print(f"Monte Carlo hero finish: p50 {hf.get('p50')} [5%: {hf.get('lo')}, 95%: {hf.get('hi')}], "
                       f"on time in {hf.get('on_time_fraction', float('nan')):.0%} of replications; sampled ETTR {mc.hero_ettr.get('mean', float('nan')):.2f}.")  # fmt: skip
         if mc.slo_misses:
-            con.print(f"[yellow]{len(mc.slo_misses)} (month, division) pairs miss their p95 wait SLO[/yellow] (see report.html).")
+            over = sum(1 for x in mc.slo_misses if x["reason"] == "overloaded")
+            con.print(f"[yellow]{len(mc.slo_misses)} (month, division) pairs miss their SLO[/yellow]: {over} overloaded "
+                      f"(forecast load >= the capacity it could get), {len(mc.slo_misses) - over} with a simulated p95 wait "
+                      "above the SLO (see plan.json monte_carlo.slo_misses, report.html).")  # fmt: skip
         else:
-            con.print("Every checked month meets every division's p95 wait SLO.")
+            con.print("Every checked month meets every division's p95 wait SLO, and no month is overloaded.")
 
 
 def _print_replan(rp: Any, con: Any) -> None:
