@@ -186,8 +186,11 @@ def window_scenario(scn_dict: dict[str, Any], mo: dict[str, Any], *, window_days
     full fleet's (:func:`window_replica`), so the rounding of arrays does not change the hero's
     share of the fleet. Failure rates are divided by the effective scale so the shrunk hero run
     sees the full run's interruption rate (its ETTR is the full-size one; ASSUMPTION: division
-    jobs then see ``1/scale`` times their real failure rate, a pessimistic bias). The grid cap
-    and battery scale by the effective scale too. The hero is enabled only in months where the
+    jobs then see ``1/scale`` times their real failure rate, a pessimistic bias). The grid cap is
+    *not* scaled: the simulator powers every online GPU while the plan switches unneeded ones off,
+    so a scaled cap held starts the plan can run (memphis 2025-12: every division waited the
+    whole window). What the cap lets the fleet serve is checked without simulating, by the
+    overload check (:mod:`capacity.overload`). The hero is enabled only in months where the
     plan runs it, starting at the window's start.
     """
     return window_replica(scn_dict, mo, window_days=window_days)[0]
@@ -232,11 +235,7 @@ def window_replica(scn_dict: dict[str, Any], mo: dict[str, Any], *, window_days:
         else:
             hero = dataclasses.replace(hero, enabled=False)
     sim_sec = dataclasses.replace(scn.simulation, days=window_days)
-    # The power cap shrinks with the fleet, so a plan whose GPUs the cap cannot run shows it in the replica too.
-    power = dataclasses.replace(scn.power, grid=tuple(dataclasses.replace(g, mw=g.mw * eff) for g in scn.power.grid),
-                                battery_mw=scn.power.battery_mw * eff, battery_mwh=scn.power.battery_mwh * eff)  # fmt: skip
-    return dataclasses.replace(scn, scenario=info, phases=new_phases, failures=fail, hero=hero, simulation=sim_sec,
-                               power=power), eff  # fmt: skip
+    return dataclasses.replace(scn, scenario=info, phases=new_phases, failures=fail, hero=hero, simulation=sim_sec), eff
 
 
 def _fitting_model(scn: Any, model: str, sku: str, gpus: int) -> str:

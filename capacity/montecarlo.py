@@ -272,6 +272,10 @@ def mc_tasks(plan: Plan, scn: Scenario, cfg: McConfig) -> list[dict[str, Any]]:
     return tasks
 
 
+OVERLOAD_SIM_FACTOR = 1.1
+"""An overloaded division's simulated load, as a multiple of the capacity it could get (see :func:`_sim_tasks`)."""
+
+
 def _division_capacities(plan: Plan, m: int) -> dict[str, float]:
     """Division -> the capacity it could hold in month ``m`` while the others offer their load (queue evaluator)."""
     from capacity.overload import servable_ref_gpus
@@ -297,6 +301,12 @@ def _sim_tasks(plan: Plan, scn: Scenario, cfg: McConfig, months: list[int], root
     scn_dict = _jsonable(scenario_to_dict(scn))
     mos = []
     for m in months:
+        caps = _division_capacities(plan, m)
+        # An overloaded division (load >= the capacity it could get: flagged without simulating,
+        # capacity.overload) is simulated at OVERLOAD_SIM_FACTOR x that capacity: its queue still
+        # grows and its waits show it, but the window does not simulate a backlog many times the
+        # fleet (memphis month 0 offers ~17x what the hero leaves).
+        load = {d: min(inp.load_gpus[d][m], OVERLOAD_SIM_FACTOR * caps[d]) for d in inp.divisions}
         phys = sum(plan.gpus_installed[s][m] for s in inp.skus)
         ref = plan.capacity_ref_gpus(m)
         perf = ref / phys if phys > 0 else 1.0  # ASSUMPTION: a job on a faster SKU needs 1/perf the GPU-time
@@ -305,7 +315,7 @@ def _sim_tasks(plan: Plan, scn: Scenario, cfg: McConfig, months: list[int], root
         mos.append({"month": m, "date": inp.months[m].isoformat(), "phases": extra,
                     "scale": round(min(1.0, cfg.sim_gpus / phys) if phys > 0 else 1.0, 9),
                     "hero_gpus": int(round(plan.hero_gpus[m])),
-                    "demand_gpus": {d: round(inp.load_gpus[d][m] / perf, 6) for d in inp.divisions}})
+                    "demand_gpus": {d: round(load[d] / perf, 6) for d in inp.divisions}})
     hero = None
     if inp.hero is not None:
         hero = {"tokens": inp.hero.tokens, "planned_tokens_by_month": list(plan.hero_tokens), "plan_ettr": inp.hero.ettr}

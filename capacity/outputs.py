@@ -39,7 +39,7 @@ def _json_default(obj: Any) -> Any:
 
 
 def plan_document(plan: Plan, mc: McResult | None, scn: Scenario, cfg: McConfig | None,
-                  replan: Replan | None = None) -> dict[str, Any]:  # fmt: skip
+                  replan: Replan | None = None, sizing: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """Everything ``plan.json`` holds: the plan, the Monte Carlo figures, the re-plan record and the inputs.
 
     ``plan.hero.ettr_source`` says which ETTR derated the hero's throughput in the MILP
@@ -63,6 +63,8 @@ def plan_document(plan: Plan, mc: McResult | None, scn: Scenario, cfg: McConfig 
     if hero_doc is not None and measured is not None:  # issue 7 §3: the ETTR the simulation measures
         hero_doc["ettr_simulated"] = measured
         hero_doc["tokens_per_gpu_s_effective_simulated"] = hero_doc["tokens_per_gpu_s"] * measured
+    if sizing is not None:
+        doc["sizing"] = sizing
     if replan is not None:
         doc["replan"] = replan_to_dict(replan)
         if hero_doc is not None:
@@ -81,11 +83,14 @@ def _dump(path: Path, text: str) -> None:
 
 
 def write_plan_folder(out_dir: Path, plan: Plan, mc: McResult | None, scn: Scenario, cfg: McConfig | None,
-                      replan: Replan | None = None) -> dict[str, Path]:  # fmt: skip
-    """Write ``plan.json``, ``plan.parquet`` and ``report.html`` into ``out_dir``; return their paths."""
+                      replan: Replan | None = None, sizing: dict[str, Any] | None = None) -> dict[str, Path]:  # fmt: skip
+    """Write ``plan.json``, ``plan.parquet`` and ``report.html`` into ``out_dir``; return their paths.
+
+    ``sizing`` is :func:`capacity.replan.sizing_to_dict` of the run (the SLO-sizing rounds), when there was one.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    doc = plan_document(plan, mc, scn, cfg, replan)
+    doc = plan_document(plan, mc, scn, cfg, replan, sizing)
     doc_timeless = json.loads(json.dumps(doc, default=_json_default))
     # solve times differ run to run; keep them out of the file so the same seed gives the same bytes
     doc_timeless["plan"].pop("build_s", None)
@@ -98,5 +103,6 @@ def write_plan_folder(out_dir: Path, plan: Plan, mc: McResult | None, scn: Scena
     os.replace(tmp, out / "plan.parquet")
     phases = [(p.date, p.name) for p in scn.phases]
     report = write_plan_report(plan, mc, out / "report.html", title=f"Capacity plan: {scn.name}",
-                               inputs=doc_timeless["inputs"], phases=phases, replan=doc_timeless.get("replan"))  # fmt: skip
+                               inputs=doc_timeless["inputs"], phases=phases, replan=doc_timeless.get("replan"),
+                               sizing=doc_timeless.get("sizing"))  # fmt: skip
     return {"plan.json": out / "plan.json", "plan.parquet": out / "plan.parquet", "report.html": report}

@@ -164,7 +164,8 @@ def plan_figures(plan: Plan, mc: McResult | None, phases: list[tuple[dt.date, st
 
 
 def write_plan_report(plan: Plan, mc: McResult | None, path: Path, *, title: str, inputs: dict[str, Any],
-                      phases: list[tuple[dt.date, str]], replan: dict[str, Any] | None = None) -> Path:  # fmt: skip
+                      phases: list[tuple[dt.date, str]], replan: dict[str, Any] | None = None,
+                      sizing: dict[str, Any] | None = None) -> Path:  # fmt: skip
     """Write the plan's ``report.html`` (atomically) and return its path.
 
     ``replan`` is ``plan.json``'s ``replan`` section (:func:`capacity.replan.replan_to_dict`): both
@@ -178,6 +179,16 @@ def write_plan_report(plan: Plan, mc: McResult | None, path: Path, *, title: str
                 ["plan changed", "yes" if replan["plan_changed"] else "no"], ["why", replan["reason"]]]  # fmt: skip
         rows += [["change", c] for c in replan["changes"]]
         sections.append(("Hero ETTR and re-plan", _table(["", ""], rows)))
+    if sizing is not None and sizing.get("iterations"):
+        rows = [[it["index"], f"{it['total_capex_usd'] / 1e9:.2f}", it["requirement_gpu_months"], it["unmet_gpu_months"],
+                 it["misses_wait"], it["misses_overloaded"], len(it["raised"])] for it in sizing["iterations"]]  # fmt: skip
+        body = f"<p>{html.escape(sizing['method'])}; converged: {'yes' if sizing['converged'] else 'no'}.</p>" + _table(
+            ["round", "capex $B", "requirement GPU-months", "unmet GPU-months", "wait misses", "overloaded", "raised"], rows)
+        if sizing.get("unresolved"):
+            body += "<p>Misses the plan cannot fix, and why:</p>" + _table(
+                ["month", "division", "reason", "constraint", "detail"],
+                [[u["date"], u["division"], u["reason"], u["constraint"], u["detail"]] for u in sizing["unresolved"]])
+        sections.append(("SLO sizing rounds", body))
     sections.append(("Inputs", f"<pre>{html.escape(json.dumps(inputs, indent=2, default=str))}</pre>"))
     return _write(Path(path), render_html(title, sections))
 

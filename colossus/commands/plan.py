@@ -52,6 +52,20 @@ def _print_plan(plan: Any, mc: Any, con: Any) -> None:
             con.print("Every checked month meets every division's p95 wait SLO, and no month is overloaded.")
 
 
+def _print_sizing(sizing: dict[str, Any] | None, con: Any) -> None:
+    if not sizing:
+        return
+    its = sizing["iterations"]
+    steps = "; ".join(f"round {it['index']}: {it['misses_wait']} wait + {it['misses_overloaded']} overloaded misses, "
+                      f"capex ${it['total_capex_usd'] / 1e9:.2f}B" for it in its)  # fmt: skip
+    con.print(f"SLO sizing: {len(its)} plan-and-check round(s) ({'converged' if sizing['converged'] else 'not converged'}): {steps}.")
+    by: dict[str, int] = {}
+    for u in sizing["unresolved"]:
+        by[u["constraint"]] = by.get(u["constraint"], 0) + 1
+    if by:
+        con.print("  left missing, by the constraint that prevents it: " + ", ".join(f"{c} {n}" for c, n in by.items()))
+
+
 def _print_replan(rp: Any, con: Any) -> None:
     if rp.ettr_first_order is None:
         return
@@ -59,6 +73,11 @@ def _print_replan(rp: Any, con: Any) -> None:
         con.print(f"One MILP pass (ETTR {rp.ettr_first_order:.3f}, first-order): {rp.reason}.")
         return
     what = "; ".join(rp.changes[:4]) + (f"; +{len(rp.changes) - 4} more" if len(rp.changes) > 4 else "")
+    if rp.final_checked:
+        e = f"the simulated ETTR {rp.ettr_simulated:.3f}" if rp.ettr_simulated is not None else f"ETTR {rp.ettr_first_order:.3f}"
+        con.print(f"{rp.passes} MILP passes, later ones with {e} (first-order {rp.ettr_first_order:.3f}); the Monte Carlo "
+                  "figures are those of the final plan.")  # fmt: skip
+        return
     con.print(f"Re-planned once with the simulated ETTR {rp.ettr_simulated:.3f} (first-order {rp.ettr_first_order:.3f}): "
               f"{'plan changed: ' + what if rp.plan_changed else 'plan unchanged'}. "
               "Monte Carlo figures are those of the first pass.")  # fmt: skip
@@ -109,7 +128,7 @@ def plan_cmd(scenario: str | None, horizon_months: int | None, replications: int
     """
     from capacity.montecarlo import McConfig, make_executor
     from capacity.outputs import plan_document, write_plan_folder
-    from capacity.replan import plan_and_check
+    from capacity.replan import plan_and_check, sizing_to_dict
     from colossus.scenario import load_scenario
 
     if workers is None:
@@ -146,7 +165,8 @@ def plan_cmd(scenario: str | None, horizon_months: int | None, replications: int
     finally:
         close()
     plan, mc = run.plan, run.mc
-    paths = write_plan_folder(out_dir, plan, mc, scn, cfg, run.replan)
+    sizing = sizing_to_dict(run) if run.iterations else None
+    paths = write_plan_folder(out_dir, plan, mc, scn, cfg, run.replan, sizing)
     if as_json:
         import json
 
@@ -154,6 +174,7 @@ def plan_cmd(scenario: str | None, horizon_months: int | None, replications: int
         return
     if not quiet:
         _print_plan(plan, mc, con)
+        _print_sizing(sizing, con)
         _print_replan(run.replan, con)
         con.print(f"Wrote {', '.join(str(p) for p in paths.values())} in {time.perf_counter() - t0:.1f} s.")
     _ = plan_document  # re-exported for library users
