@@ -263,7 +263,7 @@ def sizing_to_dict(run: PlanCheck) -> dict[str, Any]:
         "converged": bool(run.iterations) and not run.iterations[-1].raises and not any(
             u.constraint == "iteration limit" for u in run.unresolved),
         "unresolved": [{"date": iso(u.month), "division": u.division, "reason": u.reason, "constraint": u.constraint,
-                        "detail": u.detail} for u in run.unresolved],
+                        "also": list(u.also), "detail": u.detail} for u in run.unresolved],
     }  # fmt: skip
 
 

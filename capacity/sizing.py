@@ -9,7 +9,7 @@ Loop (:func:`capacity.replan.plan_and_check` runs it)::
         the plan served its requirement  -> raise extra[d] over the months that check stands for
                                             (from the checked month to the next checked one) by
                                             max(one largest job, headroom x (min(4, max(1.5, p95 / SLO)) - 1))
-        the plan left it short           -> name the constraint that prevents more (limiting_constraint)
+        the plan left it short           -> name the constraint that prevents more (limiting_constraints)
     overloaded (month, division)s are short by construction: they name their constraint too
     stop when nothing was raised, or after ``max_iterations`` checks
 
@@ -27,7 +27,7 @@ from capacity.inputs import PlanInputs
 from capacity.plan import Plan
 from capacity.queueing import JobStats, required_gpus
 
-__all__ = ["DEFAULT_MAX_ITERATIONS", "Iteration", "Raise", "Unresolved", "limiting_constraint", "raise_requirement",
+__all__ = ["DEFAULT_MAX_ITERATIONS", "Iteration", "Raise", "Unresolved", "limiting_constraints", "raise_requirement",
            "size_to_slo"]  # fmt: skip
 
 DEFAULT_MAX_ITERATIONS = 3
@@ -81,6 +81,8 @@ class Unresolved:
         still missing after the last check).
     detail : str
         One line for people.
+    also : tuple[str, ...]
+        Further constraints that bind in the month.
     """
 
     month: int
@@ -88,6 +90,7 @@ class Unresolved:
     reason: str
     constraint: str
     detail: str
+    also: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -128,30 +131,34 @@ def size_to_slo(inp: PlanInputs, stats: dict[str, JobStats], extra: dict[str, li
     return dataclasses.replace(inp, demand_gpus=demand)
 
 
-def limiting_constraint(plan: Plan, month: int) -> tuple[str, str]:
-    """The constraint that keeps ``plan`` from adding capacity for ``month``, and a line saying so.
+def limiting_constraints(plan: Plan, month: int) -> list[tuple[str, str]]:
+    """The constraints that keep ``plan`` from adding capacity for ``month``, each with a line saying so.
 
-    In order: nothing purchasable is online by then (``lead time``); the month runs at its
-    ``power cap``; the quarter's budget left cannot buy one more array (``budget``); some
-    option was delivered at its monthly limit from its first month up to this one (``delivery
-    rate``); otherwise the MILP chose the penalty (``penalty below cost``).
+    Checked in this order (all that apply are returned; the first is the one named): nothing
+    purchasable is online by then (``lead time``); the month runs at its ``power cap``; the
+    quarter's budget left cannot buy one more array (``budget``); some option was delivered at
+    its monthly limit every month from its first one up to this one (``delivery rate``). When
+    none applies the MILP chose the penalty (``penalty below cost``).
     """
     inp = plan.inputs
+    out: list[tuple[str, str]] = []
     first = min((o.first_month for o in inp.options), default=inp.horizon)
     if month < first:
-        return "lead time", f"nothing ordered can be online before {inp.months[first].isoformat() if first < inp.horizon else 'the horizon'}"
+        when = inp.months[first].isoformat() if first < inp.horizon else "the horizon's end"
+        return [("lead time", f"nothing ordered can be online before {when}")]
     if plan.power_mw[month] >= inp.power_cap_mw[month] * (1 - 1e-3):
-        return "power cap", f"{plan.power_mw[month]:.0f} of {inp.power_cap_mw[month]:.0f} MW"
+        out.append(("power cap", f"{plan.power_mw[month]:.0f} of {inp.power_cap_mw[month]:.0f} MW"))
     q = inp.quarters[month]
     spent = sum(plan.capex_usd[k] for k in range(inp.horizon) if inp.quarters[k] == q)
     cheapest = min((o.capex_usd_per_array for o in inp.options if o.first_month <= month), default=0.0)
     if inp.budget_usd_per_quarter - spent < cheapest:
-        return "budget", f"{q}: ${spent / 1e9:.2f}B of ${inp.budget_usd_per_quarter / 1e9:.2f}B spent"
+        out.append(("budget", f"{q}: ${spent / 1e9:.2f}B of ${inp.budget_usd_per_quarter / 1e9:.2f}B spent"))
     for o in inp.options:
         if o.first_month <= month and all(plan.arrays_added[o.sku][k] >= o.max_arrays_per_month
                                           for k in range(o.first_month, month + 1)):  # fmt: skip
-            return "delivery rate", f"{o.sku}: {o.max_arrays_per_month} arrays/month every month since {inp.months[o.first_month]:%Y-%m}"
-    return "penalty below cost", "buying costs more than the unmet-demand penalty"
+            out.append(("delivery rate", f"{o.sku}: {o.max_arrays_per_month} arrays/month every month since "
+                                         f"{inp.months[o.first_month]:%Y-%m}"))  # fmt: skip
+    return out or [("penalty below cost", "buying costs more than the unmet-demand penalty")]
 
 
 def raise_requirement(plan: Plan, mc: Any, stats: dict[str, JobStats], extra: dict[str, list[float]],
@@ -180,8 +187,10 @@ def raise_requirement(plan: Plan, mc: Any, stats: dict[str, JobStats], extra: di
         m, d = int(miss["month"]), miss["division"]
         short = plan.unmet_gpus[d][m] > _UNMET_TOL
         if miss["reason"] == "overloaded" or short:
-            c, detail = limiting_constraint(plan, m)
-            unresolved.append(Unresolved(month=m, division=d, reason=miss["reason"], constraint=c, detail=detail))
+            cons = limiting_constraints(plan, m)
+            unresolved.append(Unresolved(month=m, division=d, reason=miss["reason"], constraint=cons[0][0],
+                                         detail="; ".join(f"{c}: {t}" for c, t in cons),
+                                         also=tuple(c for c, _ in cons[1:])))  # fmt: skip
             continue
         if final or d not in stats:
             unresolved.append(Unresolved(month=m, division=d, reason=miss["reason"], constraint="iteration limit",
