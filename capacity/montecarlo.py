@@ -34,10 +34,11 @@ from capacity.evaluators import (
     EVALUATORS,
     SIM_EVALUATOR_VERSION,
     _jsonable,
-    hero_from_sim_ettr,
+    hero_from_sim_progress,
     hero_replication,
     queue_waits,
     sim_window,
+    stitch_goodput,
 )
 from capacity.plan import Plan
 from colossus.scenario import Scenario
@@ -272,6 +273,12 @@ def mc_tasks(plan: Plan, scn: Scenario, cfg: McConfig) -> list[dict[str, Any]]:
     return tasks
 
 
+STITCHING = ("each checked month's window measures the hero's goodput (productive seconds / window seconds, "
+             "full-size interruption rate); that goodput holds from the checked month until the next one (months "
+             "whose window had no hero take the nearest measured one); month m trains the plan's hero GPUs x the "
+             "full-size step-time tokens/s x its active seconds x that goodput")
+"""How the ``sim`` evaluator stitches windows into the hero's finish (plan.json ``monte_carlo.hero_stitching``)."""
+
 OVERLOAD_SIM_FACTOR = 1.1
 """An overloaded division's simulated load, as a multiple of the capacity it could get (see :func:`_sim_tasks`)."""
 
@@ -318,7 +325,8 @@ def _sim_tasks(plan: Plan, scn: Scenario, cfg: McConfig, months: list[int], root
                     "demand_gpus": {d: round(load[d] / perf, 6) for d in inp.divisions}})
     hero = None
     if inp.hero is not None:
-        hero = {"tokens": inp.hero.tokens, "planned_tokens_by_month": list(plan.hero_tokens), "plan_ettr": inp.hero.ettr}
+        hero = {"tokens": inp.hero.tokens, "planned_tokens_by_month": list(plan.hero_tokens), "plan_ettr": inp.hero.ettr,
+                "checked_months": list(months), "horizon": inp.horizon}  # fmt: skip
     tasks = []
     for r in range(cfg.replications):
         rep = root.child(f"rep-{r}")
@@ -359,6 +367,7 @@ def _run_sim_task(task: dict[str, Any]) -> dict[str, Any]:
 
     rep = Streams(task["seed"])
     out_months, ettrs = [], []
+    goodput: dict[int, float | None] = {}
     for mo in task["months"]:
         seed = int(rep.sequence(f"month-{mo['month']}").generate_state(1)[0])
         res = sim_window(scn_dict=task["scenario"], mo=mo, window_s=task["window_s"], warmup_s=task["warmup_s"],
@@ -367,11 +376,18 @@ def _run_sim_task(task: dict[str, Any]) -> dict[str, Any]:
                            "sim_jobs": res["sim_jobs"]})  # fmt: skip
         if res["hero"] and res["hero"].get("ettr") is not None:  # the full-size run (window_replica)
             ettrs.append(float(res["hero"]["ettr"]))
+        if res["hero"]:
+            goodput[mo["month"]] = res["hero"].get("goodput")
     hero = None
     if task["hero"] is not None:
+        th = task["hero"]
         ettr = float(np.mean(ettrs)) if ettrs else None
-        hero = hero_from_sim_ettr(ettr=ettr, **task["hero"])
+        by_month = stitch_goodput(th["checked_months"], goodput, th["horizon"], th["plan_ettr"])
+        hero = hero_from_sim_progress(tokens=th["tokens"], planned_tokens_by_month=th["planned_tokens_by_month"],
+                                      plan_ettr=th["plan_ettr"], goodput_by_month=by_month)  # fmt: skip
+        hero["ettr"] = ettr if ettr is not None else th["plan_ettr"]
         hero["ettr_measured"] = ettr is not None
+        hero["stitching"] = STITCHING
     return {"replication": task["replication"], "months": out_months, "hero": hero}
 
 

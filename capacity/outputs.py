@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from capacity.montecarlo import McConfig, McResult
+from capacity.montecarlo import STITCHING, McConfig, McResult
 from capacity.plan import Plan, plan_table, plan_to_dict
 from capacity.replan import Replan, replan_to_dict, simulated_hero_ettr
 from capacity.report import write_plan_report
@@ -56,6 +56,8 @@ def plan_document(plan: Plan, mc: McResult | None, scn: Scenario, cfg: McConfig 
             "months": [plan.inputs.months[m].isoformat() for m in mc.months],
             "waits_s": mc.waits, "slo_misses": mc.slo_misses, "load_ratio": mc.load_ratio, "slo_status": mc.slo_status,
             "hero_finish": mc.hero_finish,
+            "hero_finish_source": ("simulated progress" if cfg and cfg.evaluator == "sim" else "first-order failure model (queue)"),
+            "hero_stitching": (STITCHING if cfg and cfg.evaluator == "sim" else None),
             "hero_ettr": mc.hero_ettr, "replications_computed": mc.computed, "replications_cached": mc.cached,
         }  # fmt: skip
     hero_doc = doc["plan"].get("hero")
