@@ -15,6 +15,7 @@ from capacity.montecarlo import STITCHING, McConfig, McResult
 from capacity.plan import Plan, plan_table, plan_to_dict
 from capacity.replan import Replan, replan_to_dict, simulated_hero_ettr
 from capacity.report import write_plan_report
+from capacity.summary import executive_summary
 from colossus.scenario import Scenario
 
 __all__ = ["make_plan", "plan_document", "write_plan_folder"]
@@ -48,7 +49,7 @@ def plan_document(plan: Plan, mc: McResult | None, scn: Scenario, cfg: McConfig 
     """
     from colossus.scenario.loader import scenario_to_dict
 
-    doc: dict[str, Any] = {"scenario": scn.name, "plan": plan_to_dict(plan)}
+    doc: dict[str, Any] = {"scenario": scn.name, "summary": {}, "plan": plan_to_dict(plan)}
     if mc is not None:
         doc["monte_carlo"] = {
             "config": dataclasses.asdict(cfg) if cfg else None,
@@ -65,6 +66,7 @@ def plan_document(plan: Plan, mc: McResult | None, scn: Scenario, cfg: McConfig 
     if hero_doc is not None and measured is not None:  # issue 7 §3: the ETTR the simulation measures
         hero_doc["ettr_simulated"] = measured
         hero_doc["tokens_per_gpu_s_effective_simulated"] = hero_doc["tokens_per_gpu_s"] * measured
+    doc["summary"] = executive_summary(plan, mc, sizing)
     if sizing is not None:
         doc["sizing"] = sizing
     if replan is not None:
@@ -106,5 +108,5 @@ def write_plan_folder(out_dir: Path, plan: Plan, mc: McResult | None, scn: Scena
     phases = [(p.date, p.name) for p in scn.phases]
     report = write_plan_report(plan, mc, out / "report.html", title=f"Capacity plan: {scn.name}",
                                inputs=doc_timeless["inputs"], phases=phases, replan=doc_timeless.get("replan"),
-                               sizing=doc_timeless.get("sizing"))  # fmt: skip
+                               sizing=doc_timeless.get("sizing"), summary=doc_timeless["summary"])  # fmt: skip
     return {"plan.json": out / "plan.json", "plan.parquet": out / "plan.parquet", "report.html": report}

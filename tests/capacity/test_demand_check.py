@@ -81,3 +81,24 @@ def test_unfixable_misses_name_their_constraint(starved_run, tmp_path):
     assert doc["sizing"]["unresolved"] and doc["sizing"]["iterations"][0]["misses_overloaded"] > 0
     html = paths["report.html"].read_text(encoding="utf-8")
     assert "SLO sizing rounds" in html and "overloaded" in html
+
+
+def test_report_opens_with_the_executive_summary(starved_run, tmp_path):
+    """Issue 12 item 5: section id="summary" comes first, with the SLO heatmap and what it would take."""
+    import re
+
+    sizing = sizing_to_dict(starved_run)
+    paths = write_plan_folder(tmp_path, starved_run.plan, starved_run.mc, _starved(), FAST_SIM, starved_run.replan, sizing)
+    html = paths["report.html"].read_text(encoding="utf-8")
+    first = re.search(r"<section[^>]*>", html).group(0)
+    assert first == "<section id='summary'>"
+    summary = html[html.index(first):html.index("</section>")]
+    inp = starved_run.plan.inputs
+    assert summary.count("<td class='overloaded'") == sum(row.count("overloaded") for row in starved_run.mc.slo_status.values())
+    assert summary.count("<td class=") == len(inp.divisions) * inp.horizon
+    doc = json.loads(paths["plan.json"].read_text())
+    take = {t["constraint"]: t for t in doc["summary"]["what_it_would_take"]}
+    assert {"lead time", "budget"} <= set(take)
+    assert take["budget"]["add_usd_per_quarter"] > 0 and take["budget"]["text"] in summary
+    assert doc["summary"]["total_capex_usd"] == 0.0 and doc["summary"]["buys"] == []
+    assert doc["monte_carlo"]["hero_finish_source"] == "simulated progress" and doc["monte_carlo"]["hero_stitching"]
