@@ -26,12 +26,10 @@ from typing import Any
 from capacity.inputs import PlanInputs
 from capacity.plan import Plan
 from capacity.queueing import JobStats, required_gpus
+from capacity.registry import DEFAULT_MAX_ITERATIONS
 
 __all__ = ["DEFAULT_MAX_ITERATIONS", "Iteration", "Raise", "Unresolved", "limiting_constraints", "raise_requirement",
            "size_to_slo"]  # fmt: skip
-
-DEFAULT_MAX_ITERATIONS = 3
-"""Monte Carlo checks at most per ``colossus plan`` (each one is a full Monte Carlo run)."""
 
 _UNMET_TOL = 0.5
 """Reference GPUs of unmet demand below which a division-month counts as served."""

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from capacity.registry import DEFAULT_EVALUATOR, EVALUATOR_DEFAULTS, EVALUATORS
+from capacity.registry import DEFAULT_EVALUATOR, DEFAULT_MAX_ITERATIONS, EVALUATOR_DEFAULTS, EVALUATORS
 from colossus.commands.common import console, emit_json, out_option, quiet_option, seed_option
 from colossus.errors import InputError
 
@@ -102,6 +102,9 @@ def _print_replan(rp: Any, con: Any) -> None:
               help="GPUs of the simulated replica of each month's fleet (sim evaluator).")
 @click.option("--window-days", type=click.FloatRange(min=0.1), default=None,
               help="Simulated days per checked month; the first quarter is warm-up [default: 0.5 with sim, 1 with queue].")
+@click.option("--max-iterations", type=click.IntRange(min=1, max=10), default=None,
+              help="Plan-and-check rounds at most: months that miss a wait SLO the plan served get more capacity and "
+                   "the plan is solved again [default: 3].")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Replication cache [default: OUT/.mc-cache]; an interrupted run resumes from it.")  # fmt: skip
 @seed_option()
@@ -109,18 +112,23 @@ def _print_replan(rp: Any, con: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print plan.json's content on stdout.")
 @quiet_option()
 def plan_cmd(scenario: str | None, horizon_months: int | None, replications: int | None, workers: int | None, cluster: str | None,
-             check_every: int | None, evaluator: str, sim_gpus: int, window_days: float | None, cache_dir: Path | None, seed: int, out_dir: Path,
-             as_json: bool, quiet: bool) -> None:  # fmt: skip
+             check_every: int | None, evaluator: str, sim_gpus: int, window_days: float | None, max_iterations: int | None,
+             cache_dir: Path | None, seed: int, out_dir: Path, as_json: bool, quiet: bool) -> None:  # fmt: skip
     """Plan what to buy when: GPUs by SKU and month under the power cap and the budget.
 
-    Solves a MILP over the horizon (integer 512-GPU arrays per SKU per month; capex + energy +
-    a penalty for unmet demand; power cap, quarterly budget, lead times, the hero's deadline),
-    then checks the plan by Monte Carlo (per-division p95 waits with confidence intervals,
-    hero finish-date distribution) and writes plan.json, plan.parquet and report.html.
+    Sizes each division to its p95 wait SLO (an M/G/c queueing estimate of its jobs), solves a
+    MILP over the horizon (integer 512-GPU arrays per SKU per month; capex + energy + a penalty
+    for unmet demand; power cap, quarterly budget, lead times, the hero's deadline), then checks
+    the plan by Monte Carlo: the divisions' forecast demand simulated on the planned fleet
+    (p95 waits with confidence intervals; overloaded months; the hero's finish from simulated
+    progress). Months that miss an SLO the plan served get more capacity and the plan is solved
+    again; misses it cannot fix name the constraint (lead time, power cap, budget, delivery
+    rate). Writes plan.json, plan.parquet and report.html (executive summary first).
 
     \b
     Examples:
       colossus plan                                   # built-in memphis, 24 months
+      colossus plan --max-iterations 1                # one plan, one check
       colossus plan examples/b200_300mw.toml --out b200
       colossus plan --replications 64 --workers 2
       colossus plan --cluster local --workers 2       # Dask LocalCluster (dist extra)
@@ -151,9 +159,11 @@ def plan_cmd(scenario: str | None, horizon_months: int | None, replications: int
                        sim_gpus=sim_gpus)  # fmt: skip
         executor, close = make_executor(workers, cluster)  # a bad --cluster fails here, before planning
     cache = cache_dir or out_dir / ".mc-cache"
+    iters = DEFAULT_MAX_ITERATIONS if max_iterations is None else max_iterations
     try:
         if quiet or cfg is None:
-            run = plan_and_check(scn, horizon_months=horizon_months, cfg=cfg, executor=executor, cache_dir=cache)
+            run = plan_and_check(scn, horizon_months=horizon_months, cfg=cfg, executor=executor, cache_dir=cache,
+                                 max_iterations=iters)
         else:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -161,6 +171,7 @@ def plan_cmd(scenario: str | None, horizon_months: int | None, replications: int
                           TimeElapsedColumn(), console=console(stderr=True), transient=False) as prog:  # fmt: skip
                 task = prog.add_task("Monte Carlo replications", total=replications)
                 run = plan_and_check(scn, horizon_months=horizon_months, cfg=cfg, executor=executor, cache_dir=cache,
+                                     max_iterations=iters,
                                      progress=lambda done, total: prog.update(task, completed=done, total=total))  # fmt: skip
     finally:
         close()

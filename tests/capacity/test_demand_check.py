@@ -102,3 +102,25 @@ def test_report_opens_with_the_executive_summary(starved_run, tmp_path):
     assert take["budget"]["add_usd_per_quarter"] > 0 and take["budget"]["text"] in summary
     assert doc["summary"]["total_capex_usd"] == 0.0 and doc["summary"]["buys"] == []
     assert doc["monte_carlo"]["hero_finish_source"] == "simulated progress" and doc["monte_carlo"]["hero_stitching"]
+
+
+def test_cli_starved_plan_reports_overload(tmp_path):
+    """End to end from the CLI with the default (sim) evaluator on a small window: the misses are printed and written."""
+    import tomli_w
+    from click.testing import CliRunner
+
+    from colossus.cli import cli
+    from colossus.scenario.loader import scenario_to_dict
+
+    path = tmp_path / "starved.toml"
+    path.write_bytes(tomli_w.dumps(scenario_to_dict(_starved())).encode())
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, ["plan", str(path), "--horizon-months", "4", "-r", "1", "--window-days", "0.25",
+                                   "--sim-gpus", "1024", "--check-every", "3", "--max-iterations", "1", "-w", "1",
+                                   "--out", str(out)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "overloaded" in res.output and "SLO sizing: 1 plan-and-check round" in res.output
+    doc = json.loads((out / "plan.json").read_text())
+    assert doc["monte_carlo"]["evaluator"] == "sim"
+    assert {m["reason"] for m in doc["monte_carlo"]["slo_misses"]} >= {"overloaded"}
+    assert doc["sizing"]["iterations"][0]["misses_overloaded"] == len(doc["monte_carlo"]["slo_misses"]) - doc["sizing"]["iterations"][0]["misses_wait"]
