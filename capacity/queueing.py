@@ -97,7 +97,7 @@ def required_gpus(load_gpus: float, stats: JobStats, slo_s: float, *, q: float =
     if load_gpus <= 0:
         return 0.0
     a = load_gpus / stats.slot_gpus
-    lo = int(math.floor(a)) + 1
+    lo = math.floor(a) + 1
     # The Erlang-B recursion up to lo - 1 once, then one step per extra slot until the SLO is met.
     b = 1.0
     for k in range(1, lo):

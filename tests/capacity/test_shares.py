@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from capacity.inputs import plan_inputs
@@ -31,7 +31,7 @@ def _floor(d, capacity, guarantees, hero_division, hero):
        weights=st.lists(st.floats(0.1, 5.0), min_size=4, max_size=4),
        hero=st.floats(0.0, 1.5e5), hero_div=st.sampled_from([None, *NAMES]))  # fmt: skip
 def test_share_capacity_honours_guarantees_then_weights(capacity, demand, guarantees, weights, hero, hero_div):
-    dem, g, w = dict(zip(NAMES, demand)), dict(zip(NAMES, guarantees)), dict(zip(NAMES, weights))
+    dem, g, w = dict(zip(NAMES, demand, strict=True)), dict(zip(NAMES, guarantees, strict=True)), dict(zip(NAMES, weights, strict=True))
     h = hero if hero_div else 0.0
     alloc = share_capacity(capacity, dem, g, w, hero_division=hero_div, hero=h)
     tol = 1e-6 * max(1.0, capacity, sum(demand))
@@ -55,7 +55,7 @@ def test_share_capacity_honours_guarantees_then_weights(capacity, demand, guaran
        guarantees=st.lists(st.floats(0.01, 1.0), min_size=4, max_size=4))  # fmt: skip
 def test_division_capacity_is_what_an_unbounded_division_gets(capacity, load, guarantees):
     """A division overloads (load >= its capacity) exactly when the sharing rule gives it less than its load."""
-    ld, g = dict(zip(NAMES, load)), dict(zip(NAMES, guarantees))
+    ld, g = dict(zip(NAMES, load, strict=True)), dict(zip(NAMES, guarantees, strict=True))
     cap = division_capacity(capacity, ld, g)
     alloc = share_capacity(capacity, ld, g)
     for d in NAMES:
