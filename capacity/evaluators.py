@@ -1,18 +1,20 @@
 """What one Monte Carlo replication computes: division waits in a month, and the hero's finish.
 
-``sim`` (opt-in: ``--evaluator sim``; too slow to be the default yet) runs :func:`colossus.sim.simulate` on a short window around each checked
+``sim`` (the default) runs :func:`colossus.sim.simulate` on a short window around each checked
 month (see :func:`sim_window`): the scenario with the plan's arrays as extra phases, the
-scenario's workload generator scaled to the month's demand, the replication's seed; it reads
-per-division wait p50/p95 and the hero's ETTR and progress from the Results. The window is a
-shrunk replica of the planned fleet (``scale`` = simulated GPUs / planned GPUs, demand and the
-hero shrunk alike) so that ``colossus plan`` stays within its time budget; phases dated inside the
-checked month are online from the window's start and submissions during a warm-up are not measured
-(see :func:`sim_window` for these choices). The hero's measured ETTR feeds a second MILP pass
-(:mod:`capacity.replan`).
+scenario's workload generator scaled to each division's *forecast load* for the month (never the
+plan's allocation: DESIGN §3.4b), the replication's seed; it reads per-division wait p50/p95 and
+the hero's ETTR and goodput from the Results. The window is a shrunk replica of the planned fleet
+(``scale`` = simulated GPUs / planned GPUs, load and the hero shrunk alike) so that ``colossus
+plan`` stays within its time budget; phases dated inside the checked month are online from the
+window's start and submissions during a warm-up are not measured (see :func:`sim_window` for
+these choices). The hero's measured ETTR feeds the next MILP pass (:mod:`capacity.replan`) and
+its per-window goodput gives its finish (:func:`stitch_goodput`, :func:`hero_from_sim_progress`).
 
 ``queue`` is a fast surrogate of the simulation: for each division, a first-come
-first-served multi-GPU queue whose capacity is the plan's allocation for that month and whose
-arrivals carry the month's demand (Poisson arrivals, a fixed size mix, exponential run times).
+first-served multi-GPU queue whose capacity is what the scheduler's sharing rules could give it
+while the others offer their load (:func:`capacity.shares.division_capacity`) and whose arrivals
+carry its forecast load (Poisson arrivals, a fixed size mix, exponential run times).
 The hero's finish date is sampled with the first-order failure model (Poisson interruptions
 on its GPUs, each losing half a checkpoint interval on average plus detection and restart).
 

@@ -158,8 +158,9 @@ class PlanInputs:
     divisions : tuple[str, ...]
         Division names.
     demand_gpus : dict[str, tuple[float, ...]]
-        Division -> capacity its non-hero work needs per month, reference GPUs (busy GPUs
-        divided by ``capacity.target_utilization``).
+        Division -> capacity its non-hero work needs per month (the *requirement*), reference
+        GPUs: ``load_gpus / capacity.target_utilization`` here, the first guess;
+        :func:`capacity.sizing.size_to_slo` replaces it with the SLO-driven requirement.
     usable_fraction : float
         Installed GPUs usable by divisions.
     unmet_penalty_usd_per_gpu_month, hero_late_penalty_usd_per_gpu_month : float

@@ -6,11 +6,15 @@ seeds derived with :class:`colossus.streams.Streams` (``rep-<r>`` child; ``workl
 the executor or completion order.  Each task's result is stored as JSON under the SHA-256 of
 its inputs (the cache folder), so a run interrupted after k tasks resumes with R - k.
 
-Defaults (:data:`capacity.registry.EVALUATOR_DEFAULTS`; ``benchmarks/plan.py`` times them): 16
-replications, every 3rd month (and the last) checked. The ``sim`` evaluator (the default) runs
-the full simulation on a 4,096-GPU replica of each checked month, a half-day window with the
-first quarter as warm-up: ~50 s for ``colossus plan`` on ``memphis`` on 2 cores. The ``queue``
-evaluator (1-day windows) takes a few seconds.
+Defaults (:data:`capacity.registry.EVALUATOR_DEFAULTS`; ``benchmarks/plan.py`` times them):
+every 3rd month (and the last) checked. The ``sim`` evaluator (the default) runs the full
+simulation on a 4,096-GPU replica of each checked month, a half-day window with the first
+quarter as warm-up, on the divisions' forecast load; ``benchmarks/plan.py`` gives the time of
+``colossus plan`` on ``memphis``. The ``queue`` evaluator (1-day windows) takes a few seconds.
+
+Every plan month (simulated or not) is also checked for *overload* (:mod:`capacity.overload`):
+a division whose forecast load reaches the capacity it could get misses its SLO whatever a
+short window measures.
 """
 
 from __future__ import annotations
