@@ -142,6 +142,11 @@ def plan_figures(plan: Plan, mc: McResult | None, phases: list[tuple[dt.date, st
             fig.add_vline(x=h.target_finish_date.isoformat(), line_dash="dash", line_color="red")
         fig.update_layout(yaxis_title="hero progress, %", yaxis2={"overlaying": "y", "side": "right", "title": "replications"})
         out.append((f"Hero run {h.name}: progress and finish-date distribution", fig))
+        stitching = next((r["hero"].get("stitching") for r in (mc.replications if mc is not None else [])
+                          if r.get("hero") and r["hero"].get("stitching")), None)  # fmt: skip
+        if stitching:
+            out.append(("How the hero's simulated finish is stitched from the windows",
+                        f"<p>The finish-date distribution comes from simulated progress: {html.escape(stitching)}.</p>"))
 
     cq = plan.cost_by_quarter()
     fig = go.Figure()

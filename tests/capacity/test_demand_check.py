@@ -102,6 +102,7 @@ def test_report_opens_with_the_executive_summary(starved_run, tmp_path):
     assert take["budget"]["add_usd_per_quarter"] > 0 and take["budget"]["text"] in summary
     assert doc["summary"]["total_capex_usd"] == 0.0 and doc["summary"]["buys"] == []
     assert doc["monte_carlo"]["hero_finish_source"] == "simulated progress" and doc["monte_carlo"]["hero_stitching"]
+    assert "stitched from the windows" in html
 
 
 def test_cli_starved_plan_reports_overload(tmp_path):
