@@ -28,7 +28,8 @@ from capacity.milp import solve_plan
 from capacity.montecarlo import McConfig, McResult, run_monte_carlo
 from capacity.plan import Plan
 from capacity.queueing import division_job_stats
-from capacity.sizing import DEFAULT_MAX_ITERATIONS, Iteration, Unresolved, raise_requirement, size_to_slo
+from capacity.queueing import JobStats
+from capacity.sizing import DEFAULT_MAX_ITERATIONS, Iteration, Unresolved, calibration, raise_requirement, size_to_slo
 from colossus.scenario import Scenario
 
 __all__ = ["PlanCheck", "Replan", "plan_and_check", "plan_changes", "replan_to_dict", "replan_with_ettr",
@@ -90,6 +91,8 @@ class PlanCheck:
         Misses of the last check the plan cannot fix, each with the constraint that prevents it.
     sized : bool
         Whether requirements came from the divisions' wait SLOs.
+    stats : dict[str, JobStats]
+        The divisions' job statistics the queueing estimate used.
     """
 
     plan: Plan
@@ -98,6 +101,7 @@ class PlanCheck:
     iterations: tuple[Iteration, ...] = ()
     unresolved: tuple[Unresolved, ...] = ()
     sized: bool = False
+    stats: dict[str, JobStats] = dataclasses.field(default_factory=dict)
 
 
 def simulated_hero_ettr(mc: McResult | None) -> float | None:
@@ -225,7 +229,7 @@ def plan_and_check(scn: Scenario, *, horizon_months: int | None = None, cfg: McC
                   "simulated ETTR" if ettr_used is not None else f"{len(iterations)} plan-and-check rounds (SLO sizing)")
         rp = Replan(passes=len(iterations), ettr_first_order=e1, ettr_simulated=ettr_used, plan_changed=bool(changes),
                     changes=changes, first_plan=first, reason=reason, final_checked=True)  # fmt: skip
-        return PlanCheck(plan=plan, mc=mc, replan=rp, iterations=tuple(iterations), unresolved=unresolved, sized=slo_sizing)
+        return PlanCheck(plan=plan, mc=mc, replan=rp, iterations=tuple(iterations), unresolved=unresolved, sized=slo_sizing, stats=stats)
     if base.hero is None:
         reason = "no hero run: nothing to derate"
     elif cfg.evaluator != "sim":
@@ -239,10 +243,10 @@ def plan_and_check(scn: Scenario, *, horizon_months: int | None = None, cfg: McC
         changes = plan_changes(first, second)
         rp = Replan(passes=2, ettr_first_order=e1, ettr_simulated=e2, plan_changed=bool(changes), changes=changes,
                     first_plan=first, reason="re-planned once with the simulated ETTR (pass 2 is not simulated again)")  # fmt: skip
-        return PlanCheck(plan=second, mc=mc, replan=rp, iterations=tuple(iterations), unresolved=unresolved, sized=slo_sizing)
+        return PlanCheck(plan=second, mc=mc, replan=rp, iterations=tuple(iterations), unresolved=unresolved, sized=slo_sizing, stats=stats)
     rp = Replan(passes=1, ettr_first_order=e1, ettr_simulated=e2, plan_changed=False, changes=(), first_plan=first,
                 reason=reason)  # fmt: skip
-    return PlanCheck(plan=first, mc=mc, replan=rp, iterations=tuple(iterations), unresolved=unresolved, sized=slo_sizing)
+    return PlanCheck(plan=first, mc=mc, replan=rp, iterations=tuple(iterations), unresolved=unresolved, sized=slo_sizing, stats=stats)
 
 
 def sizing_to_dict(run: PlanCheck) -> dict[str, Any]:
@@ -260,6 +264,7 @@ def sizing_to_dict(run: PlanCheck) -> dict[str, Any]:
             "raised": [{"date": iso(r.month), "division": r.division, "p95_s": r.p95_s, "slo_s": r.slo_s,
                         "extra_gpus": r.extra_gpus, "months": [iso(k) for k in r.months]} for r in it.raises],
         } for it in run.iterations],
+        "calibration": calibration(run.iterations[-1].plan, run.mc, run.stats) if (run.iterations and run.mc) else [],
         "converged": bool(run.iterations) and not run.iterations[-1].raises and not any(
             u.constraint == "iteration limit" for u in run.unresolved),
         "unresolved": [{"date": iso(u.month), "division": u.division, "reason": u.reason, "constraint": u.constraint,

@@ -25,11 +25,11 @@ from typing import Any
 
 from capacity.inputs import PlanInputs
 from capacity.plan import Plan
-from capacity.queueing import JobStats, required_gpus
+from capacity.queueing import JobStats, required_gpus, wait_quantile_s
 from capacity.registry import DEFAULT_MAX_ITERATIONS
 
-__all__ = ["DEFAULT_MAX_ITERATIONS", "Iteration", "Raise", "Unresolved", "limiting_constraints", "raise_requirement",
-           "size_to_slo"]  # fmt: skip
+__all__ = ["DEFAULT_MAX_ITERATIONS", "Iteration", "Raise", "Unresolved", "calibration", "limiting_constraints",
+           "raise_requirement", "size_to_slo"]  # fmt: skip
 
 _UNMET_TOL = 0.5
 """Reference GPUs of unmet demand below which a division-month counts as served."""
@@ -205,3 +205,32 @@ def raise_requirement(plan: Plan, mc: Any, stats: dict[str, JobStats], extra: di
         raises.append(Raise(month=m, months=block, division=d, p95_s=float(miss["p95_s"]), slo_s=float(miss["slo_s"]),
                             extra_gpus=add))  # fmt: skip
     return new, tuple(raises), tuple(unresolved)
+
+
+def calibration(plan: Plan, mc: Any, stats: dict[str, JobStats]) -> list[dict[str, Any]]:
+    """The queueing estimate against the simulation, per checked (month, division) that is not overloaded.
+
+    ``model_p95_s`` is the M/G/c p95 wait (:func:`capacity.queueing.wait_quantile_s`, the
+    GPU-seconds SCV) of the division's forecast load on the capacity the scheduler could give it
+    (:func:`capacity.shares.division_capacity`); ``sim_p95_s`` is the simulated mean p95. The
+    model ignores borrowing *between* divisions' queues beyond that capacity and the scheduler's
+    rounds (a floor of about one round interval on every simulated wait).
+    """
+    import math
+
+    from capacity.montecarlo import _division_capacities
+
+    inp = plan.inputs
+    out = []
+    for j, m in enumerate(mc.months):
+        caps = _division_capacities(plan, m)
+        for d in inp.divisions:
+            load = inp.load_gpus[d][m]
+            if d not in stats or load <= 0 or caps[d] <= load or d not in mc.waits:
+                continue
+            st = stats[d]
+            c = math.floor(caps[d] / st.slot_gpus)
+            model = wait_quantile_s(c, load / st.slot_gpus, st.mean_run_s, run_scv=st.work_scv)
+            out.append({"date": inp.months[m].isoformat(), "division": d, "load_ratio": load / caps[d],
+                        "model_p95_s": None if math.isinf(model) else model, "sim_p95_s": mc.waits[d]["p95_mean"][j]})  # fmt: skip
+    return out
