@@ -102,8 +102,9 @@ class McResult:
         Every missed (month, division), in month order: ``{month, date, division, p95_s, slo_s,
         reason, load_ratio, simulated}``; ``reason`` is ``overloaded`` where the division's
         forecast load reaches the capacity it could get (:mod:`capacity.overload`; every plan
-        month, simulated or not: ``p95_s`` is None in months not simulated) and ``wait`` where
-        the simulated mean p95 exceeds the service level.
+        month, simulated or not: ``p95_s`` is None in months not simulated, and in simulated
+        months it is the wait at :data:`OVERLOAD_SIM_FACTOR` x its capacity, a lower bound) and
+        ``wait`` where the simulated mean p95 exceeds the service level.
     load_ratio : dict[str, list[float | None]]
         Division -> forecast load / capacity it could get, per plan month (None: no capacity).
     slo_status : dict[str, list[str]]
