@@ -48,7 +48,7 @@ from capacity.plan import Plan
 from colossus.scenario import Scenario
 from colossus.streams import Streams
 
-__all__ = ["McConfig", "McResult", "SerialExecutor", "make_executor", "mc_tasks", "run_monte_carlo", "run_task"]
+__all__ = ["McConfig", "McResult", "SerialExecutor", "make_executor", "mc_tasks", "reaggregate", "run_monte_carlo", "run_task"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -451,6 +451,15 @@ def run_monte_carlo(plan: Plan, scn: Scenario, cfg: McConfig, *, executor: Execu
         if progress:
             progress(cached + computed, len(tasks))
     return _aggregate(plan, scn, [r for r in results if r is not None], computed=computed, cached=cached)
+
+
+def reaggregate(plan: Plan, scn: Scenario, mc: McResult) -> McResult:
+    """``mc``'s replications summarised against ``plan`` (a re-plan not simulated again).
+
+    The simulated waits and hero figures stay those of the plan that was simulated; the overload
+    check, which needs no simulation, and the SLO status follow ``plan``.
+    """
+    return _aggregate(plan, scn, mc.replications, computed=mc.computed, cached=mc.cached)
 
 
 def _ci(values: Iterable[float]) -> tuple[float, float, float]:

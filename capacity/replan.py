@@ -25,7 +25,7 @@ from typing import Any
 
 from capacity.inputs import plan_inputs
 from capacity.milp import solve_plan
-from capacity.montecarlo import McConfig, McResult, run_monte_carlo
+from capacity.montecarlo import McConfig, McResult, reaggregate, run_monte_carlo
 from capacity.plan import Plan
 from capacity.queueing import division_job_stats
 from capacity.queueing import JobStats
@@ -242,7 +242,10 @@ def plan_and_check(scn: Scenario, *, horizon_months: int | None = None, cfg: McC
         second = make(min(1.0, max(0.01, e2)))
         changes = plan_changes(first, second)
         rp = Replan(passes=2, ettr_first_order=e1, ettr_simulated=e2, plan_changed=bool(changes), changes=changes,
-                    first_plan=first, reason="re-planned once with the simulated ETTR (pass 2 is not simulated again)")  # fmt: skip
+                    first_plan=first, reason="re-planned once with the simulated ETTR (pass 2 is not simulated again; "
+                                             "its overload check is)")  # fmt: skip
+        if mc.replications:  # the overload check and SLO status of the plan written, waits as simulated for pass 1
+            mc = reaggregate(second, scn, mc)
         return PlanCheck(plan=second, mc=mc, replan=rp, iterations=tuple(iterations), unresolved=unresolved, sized=slo_sizing, stats=stats)
     rp = Replan(passes=1, ettr_first_order=e1, ettr_simulated=e2, plan_changed=False, changes=(), first_plan=first,
                 reason=reason)  # fmt: skip

@@ -35,6 +35,8 @@ def test_starved_plan_flags_every_short_division_month(starved_run):
     flagged = {(x["month"], x["division"]) for x in mc.slo_misses}
     assert len(short) >= 12, "fixture: the starved plan is short in many division-months"
     assert short <= flagged, sorted(short - flagged)
+    overloaded = {(x["month"], x["division"]) for x in mc.slo_misses if x["reason"] == "overloaded"}
+    assert overloaded <= short, "the overload check describes the plan written (also after the ETTR re-plan)"
     for x in mc.slo_misses:
         assert x["reason"] in ("overloaded", "wait") and x["date"] == inp.months[x["month"]].isoformat()
         assert x["slo_s"] == inp.wait_p95_slo_s[x["division"]]
@@ -125,3 +127,25 @@ def test_cli_starved_plan_reports_overload(tmp_path):
     assert doc["monte_carlo"]["evaluator"] == "sim"
     assert {m["reason"] for m in doc["monte_carlo"]["slo_misses"]} >= {"overloaded"}
     assert doc["sizing"]["iterations"][0]["misses_overloaded"] == len(doc["monte_carlo"]["slo_misses"]) - doc["sizing"]["iterations"][0]["misses_wait"]
+
+
+def test_overload_follows_the_plan_written(starved_run):
+    """After a re-plan that is not simulated again, the overload check (no simulation needed) is the final plan's."""
+    from capacity.inputs import plan_inputs
+    from capacity.milp import solve_plan
+    from capacity.montecarlo import reaggregate
+    from capacity.overload import load_ratios
+
+    ratios = load_ratios(starved_run.plan)
+    assert starved_run.mc.load_ratio == {d: [None if v == float("inf") else v for v in r] for d, r in ratios.items()}
+    from colossus.scenario.types import GridStep
+
+    scn = _starved()
+    rich = dataclasses.replace(scn, capacity=dataclasses.replace(scn.capacity, budget_usd_per_quarter=1e12),
+                               power=dataclasses.replace(scn.power, grid=(GridStep(date=scn.scenario.start_date, mw=5000.0),)))
+    ample = solve_plan(plan_inputs(rich, horizon_months=9))
+    again = reaggregate(ample, scn, starved_run.mc)
+    short = {(m, d) for m in range(9) for d in ample.inputs.divisions if ample.unmet_gpus[d][m] > 0.5}
+    over = {(x["month"], x["division"]) for x in again.slo_misses if x["reason"] == "overloaded"}
+    assert over <= short and len(over) < sum(1 for x in starved_run.mc.slo_misses if x["reason"] == "overloaded")
+    assert again.replications == starved_run.mc.replications
