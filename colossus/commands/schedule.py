@@ -37,8 +37,14 @@ def schedule_cmd(snapshot: str, policy_name: str, solver: str, time_limit_s: flo
       colossus schedule examples/snapshots/small.json --policy backfill
       colossus schedule examples/snapshots/contended.json --json | jq .record
     """
-    from scheduler import check_decision, decision_to_dict, load_snapshot, make_policy
+    import math
 
+    from scheduler import SchedulerInputError, check_decision, decision_to_dict, load_snapshot, make_policy
+
+    if not (math.isfinite(time_limit_s) and time_limit_s > 0):
+        raise SchedulerInputError(f"--time-limit: must be a finite number of seconds > 0, got {time_limit_s:g}")
+    if limit < 0:
+        raise SchedulerInputError(f"--limit: must be >= 0 (0: all rows), got {limit}")
     view, pending, running, now_s = load_snapshot(snapshot)
     opts = {"solver": solver, "time_limit_s": time_limit_s} if policy_name == "milp" else {}
     policy = make_policy(policy_name, **opts)
