@@ -163,19 +163,7 @@ class MilpPolicy(AllFitFirst):
         cand = ri.rank[placeable[ri.rank]]
 
         rel = relative_waits(ri, self.weights)
-        # reservation head: the most overdue big job, once it has waited reserve_after targets
-        res: ReservationPlan | None = None
-        forced = -1
-        if self.reservation:
-            big = cand[(ri.shape_f[cand] >= self.reserve_min_gpus) & (ri.usage[ri.div[cand]] + ri.shape_f[cand] <= ri.div_cap[ri.div[cand]])
-                       & (rel[cand] >= self.weights.reserve_after)]
-            if big.size:
-                h = int(big[np.argmax(rel[big])])  # first of the most overdue, in rank order
-                if np.all(ri.a_f[:, h] <= ri.cap):
-                    forced = h
-                else:
-                    res = plan_reservation(ri, h, ri.free)
-                    cand = cand[cand != h]
+        res, forced, cand = self._reservation(ri, cand, rel)
 
         # fast path: everything fits
         if res is None and all_fit(ri, cand):
@@ -231,6 +219,21 @@ class MilpPolicy(AllFitFirst):
                             reservation=res, record=rec, t0=t0)
 
     # ------------------------------------------------------------- helpers
+    def _reservation(self, ri: RoundInput, cand: np.ndarray, rel: np.ndarray) -> tuple[ReservationPlan | None, int, np.ndarray]:
+        """``(reservation, forced head, candidates)``: the most overdue big job (first in rank
+        order among equals), once it has waited ``reserve_after`` wait targets, is forced to
+        start when it fits now, else it gets an EASY reservation and leaves the candidates."""
+        if not self.reservation:
+            return None, -1, cand
+        big = cand[(ri.shape_f[cand] >= self.reserve_min_gpus) & (ri.usage[ri.div[cand]] + ri.shape_f[cand] <= ri.div_cap[ri.div[cand]])
+                   & (rel[cand] >= self.weights.reserve_after)]
+        if not big.size:
+            return None, -1, cand
+        h = int(big[np.argmax(rel[big])])
+        if np.all(ri.a_f[:, h] <= ri.cap):
+            return None, h, cand
+        return plan_reservation(ri, h, ri.free), -1, cand[cand != h]
+
     def _fill(self, ri: RoundInput, cand: np.ndarray, admitted: list[int], use_min: list[bool],
               res: ReservationPlan | None, rel: np.ndarray) -> tuple[list[int], list[bool]]:
         """Greedy pass over the candidates the solution left waiting, in value order: each one

@@ -160,3 +160,23 @@ def test_big_job_reservation_and_no_shape(make_view):
     assert d.explanations["long"].reason == "reservation"
     assert d.explanations["big"].reason == "reserved"
     assert d.explanations["huge"].reason == "no_shape"
+
+
+@pytest.mark.parametrize("seed", [1, 3, 5])
+def test_aggregated_near_exact_with_preemption_reservation_elastic(seed):
+    """With preemption, reservations and elastic jobs on, the aggregated decision scored by the
+    exact per-job objective (each job's own wait) is within 1% of the per-job optimum."""
+    rng = np.random.default_rng(seed)
+    view, pending, running, now = random_snapshot(rng, num_pools=4, nodes_per_pool=8, n_pending=120, elastic_frac=0.3,
+                                                  occupancy=0.6, max_gpus=128, now_s=20_000.0)
+    pol = make_policy("milp", gap_rel=1e-4, reserve_min_gpus=64, min_runtime_s=600,
+                      weights=MilpWeights(reserve_after=0.5, preempt_after=0.5))
+    d = pol.schedule(view, pending, running, now)
+    check_decision(view, pending, running, d)
+    assert d.preemptions or d.reservations  # the instance exercises them
+    agg = aggregated_objective(view, pending, running, now, d, policy=pol)
+    ex = solve_exact(view, pending, running, now, time_limit_s=60.0, policy=pol)
+    assert ex.objective is not None
+    assert agg >= 0.99 * ex.objective - 1e-6
+    if ex.bound is not None:
+        assert agg <= ex.bound * (1 + 1e-6) + 1e-6
