@@ -27,7 +27,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 import numpy as np  # noqa: E402
 
 from scheduler import make_policy  # noqa: E402
-from scheduler.exact import aggregated_objective, solve_exact  # noqa: E402
+from scheduler.exact import aggregated_objective, featured_instance, solve_exact  # noqa: E402
 from scheduler.synthetic import random_snapshot  # noqa: E402
 
 SIZES = {"1k_20k": (1_000, 20_000), "10k_20k": (10_000, 20_000), "50k_20k": (50_000, 20_000),
@@ -74,15 +74,9 @@ def bench_gap(instances: int, seed: int) -> tuple[float, float, int, int]:
     """Worst and median relative gap of the aggregated decision against the exact per-job
     optimum, with preemption, reservations (for gang jobs >= 64 GPUs after half a wait
     target) and elastic jobs (30 %) on; also how many instances preempted / reserved."""
-    from scheduler.objective import MilpWeights
-
     gaps, n_pre, n_res = [], 0, 0
     for s in np.random.SeedSequence(seed).spawn(instances):
-        rng = np.random.default_rng(s)
-        view, pending, running, now = random_snapshot(rng, num_pools=4, nodes_per_pool=8, n_pending=120, elastic_frac=0.3,
-                                                      occupancy=0.6, max_gpus=128, now_s=20_000.0)
-        pol = make_policy("milp", gap_rel=1e-4, reserve_min_gpus=64, min_runtime_s=600,
-                          weights=MilpWeights(reserve_after=0.5, preempt_after=0.5))
+        view, pending, running, now, pol = featured_instance(np.random.default_rng(s))
         d = pol.schedule(view, pending, running, now)
         n_pre += bool(d.preemptions)
         n_res += bool(d.reservations)

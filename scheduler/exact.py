@@ -26,7 +26,7 @@ from scheduler.objective import MilpWeights
 from scheduler.solver import affine, solve
 from scheduler.types import ClusterView, Decision, PendingJob, RunningJob
 
-__all__ = ["ExactResult", "aggregated_objective", "solve_exact"]
+__all__ = ["ExactResult", "aggregated_objective", "featured_instance", "solve_exact"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -35,6 +35,21 @@ class ExactResult:
     objective: float | None
     bound: float | None
     admitted: tuple[str, ...]
+
+
+def featured_instance(rng: np.random.Generator) -> tuple[ClusterView, list[PendingJob], list[RunningJob], float, MilpPolicy]:
+    """A small random round (4 x 8 nodes, 120 pending jobs, 30 % elastic) and a MILP policy with
+    preemption and reservations on and made likely (gang jobs >= 64 GPUs reserve, and guarantees
+    preempt, after half a wait target): the instances on which the aggregated model is checked
+    against the exact one with all three features on (tests and benchmarks/scheduler.py)."""
+    from scheduler.policy import make_policy
+    from scheduler.synthetic import random_snapshot
+
+    view, pending, running, now = random_snapshot(rng, num_pools=4, nodes_per_pool=8, n_pending=120, elastic_frac=0.3,
+                                                  occupancy=0.6, max_gpus=128, now_s=20_000.0)
+    pol = make_policy("milp", gap_rel=1e-4, reserve_min_gpus=64, min_runtime_s=600,
+                      weights=MilpWeights(reserve_after=0.5, preempt_after=0.5))
+    return view, pending, running, now, pol  # type: ignore[return-value]
 
 
 def _weights(policy: MilpPolicy | None) -> MilpWeights:

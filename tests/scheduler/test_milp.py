@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scheduler import MilpPolicy, check_decision, make_policy
-from scheduler.exact import aggregated_objective, solve_exact
+from scheduler.exact import aggregated_objective, featured_instance, solve_exact
 from scheduler.objective import MilpWeights
 from scheduler.synthetic import random_snapshot
 from scheduler.types import DivisionState, PendingJob, RunningJob
@@ -166,11 +166,7 @@ def test_big_job_reservation_and_no_shape(make_view):
 def test_aggregated_near_exact_with_preemption_reservation_elastic(seed):
     """With preemption, reservations and elastic jobs on, the aggregated decision scored by the
     exact per-job objective (each job's own wait) is within 1% of the per-job optimum."""
-    rng = np.random.default_rng(seed)
-    view, pending, running, now = random_snapshot(rng, num_pools=4, nodes_per_pool=8, n_pending=120, elastic_frac=0.3,
-                                                  occupancy=0.6, max_gpus=128, now_s=20_000.0)
-    pol = make_policy("milp", gap_rel=1e-4, reserve_min_gpus=64, min_runtime_s=600,
-                      weights=MilpWeights(reserve_after=0.5, preempt_after=0.5))
+    view, pending, running, now, pol = featured_instance(np.random.default_rng(seed))
     d = pol.schedule(view, pending, running, now)
     check_decision(view, pending, running, d)
     assert d.preemptions or d.reservations  # the instance exercises them
