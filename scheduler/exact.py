@@ -14,6 +14,7 @@ Small instances only.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -89,7 +90,7 @@ def aggregated_objective(view: ClusterView, pending: Sequence[PendingJob], runni
 
 def _preempt_cost(ri: RoundInput, i: int, w8: MilpWeights) -> float:
     lost_s = ri.r_restart[i] + min(ri.now_s - ri.r_start[i], w8.preempt_lost_cap_s)
-    per_gpu = round((w8.preempt_base + w8.preempt_per_gpu_h * lost_s / 3600.0) * 100) / 100.0
+    per_gpu = math.ceil(w8.preempt_base + w8.preempt_per_gpu_h * lost_s / 3600.0)  # as the MILP: whole units, up
     return float(ri.r_gpus[i]) * per_gpu
 
 

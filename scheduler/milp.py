@@ -289,6 +289,19 @@ class MilpPolicy(AllFitFirst):
             el = np.flatnonzero(ri.r_preemptible & ~ri.r_hero & over[ri.r_div]
                                 & (ri.now_s - ri.r_start >= self.min_runtime_s)
                                 & (ri.r_first[1:] > ri.r_first[:-1]))
+            if el.size:  # the cheapest victims that could pay, and only as many GPUs as could be reclaimed
+                w8 = self.weights
+                lost_s = ri.r_restart[el] + np.minimum(ri.now_s - ri.r_start[el], w8.preempt_lost_cap_s)
+                per_gpu = np.ceil(w8.preempt_base + w8.preempt_per_gpu_h * lost_s / 3600.0)
+                gain = w8.w_guarantee + float(vals[overdue].max()) + w8.w_job
+                o = np.lexsort((-ri.r_start[el], per_gpu))
+                el, per_gpu = el[o], per_gpu[o]
+                keep = per_gpu < gain
+                need = float(np.minimum(np.maximum(0.0, ri.guar - ri.usage), np.bincount(
+                    ri.div[overdue], weights=ri.shape_f[overdue].astype(np.float64), minlength=ri.usage.size))[deficit].sum())
+                cum = np.cumsum(ri.r_gpus[el])
+                keep &= (cum - ri.r_gpus[el]) < need + float(ri.r_gpus[el].max())
+                el = np.sort(el[keep])
             if el.size:
                 gpn = ri.spec.gpn
                 ln = ri.r_first[el + 1] - ri.r_first[el]
@@ -301,9 +314,10 @@ class MilpPolicy(AllFitFirst):
                 low_g = np.minimum.reduceat(np.where(g > 0, g & -g, 1), seg)
                 low_n = np.minimum(ln & -ln, ri.spec.nodes_per_pool)
                 credit = np.where(whole & one_pool, gpn * low_n, low_g)
-                w8 = self.weights
                 lost_s = ri.r_restart[el] + np.minimum(ri.now_s - ri.r_start[el], w8.preempt_lost_cap_s)
-                rcost = np.round((w8.preempt_base + w8.preempt_per_gpu_h * lost_s / 3600.0) * 100).astype(np.int64)
+                # whole value units, rounded up: victims aggregate into few types (a cost per
+                # second of run time made every running job a type of its own)
+                rcost = np.ceil(w8.preempt_base + w8.preempt_per_gpu_h * lost_s / 3600.0).astype(np.int64) * 100
                 arr = np.stack([ri.r_div[el], ri.r_gpus[el], credit, ri.r_prio[el], rcost], axis=1).astype(np.int64)
                 rkeys, rinv = unique_rows(arr)
                 # within a type: most recently started first (least progress lost), then id

@@ -29,7 +29,8 @@ its ``[scheduler]`` section, validated there):
 ``preempt_base`` (2.0), ``preempt_per_gpu_h`` (4.0), ``preempt_lost_cap_s`` (1800 s)
     Cost per GPU of preempting a running job: ``preempt_base + preempt_per_gpu_h * L / 3600``
     with ``L`` the work it loses: its ``restart_cost_s`` plus the run time since its start, at
-    most ``preempt_lost_cap_s`` (an ASSUMPTION for the unknown time since its last checkpoint).
+    most ``preempt_lost_cap_s`` (an ASSUMPTION for the unknown time since its last checkpoint),
+    rounded up to a whole unit (so running jobs aggregate into few victim types).
     Preemption only frees GPUs for starts inside a guarantee, so it pays when
     ``w_guarantee + value of the start > cost`` -- a restart that loses more than about two
     hours of work never pays.

@@ -38,9 +38,9 @@ def test_guarantee_honoured_by_preempting_borrowed_gpus(make_view):
     # 2 pools x 4 nodes = 64 GPUs, all held by division b (guarantee 32), a (guarantee 32) waits
     view = make_view(2, 4, free=np.zeros(8, int), divisions=(_div("a", 32), _div("b", 32)))
     running = [RunningJob(job_id=f"b{k}", division="b", num_gpus=16, allocation=((2 * k, 8), (2 * k + 1, 8)),
-                          start_time_s=6_400.0, preemptible=(k != 0), restart_cost_s=100.0 * k) for k in range(4)]
+                          start_time_s=6_400.0, preemptible=(k != 0), restart_cost_s=1000.0 * k) for k in range(4)]
     pending = [PendingJob(job_id="a1", division="a", num_gpus=16, submit_time_s=50.0),
-               PendingJob(job_id="a2", division="a", num_gpus=8, submit_time_s=60.0)]
+               PendingJob(job_id="a2", division="a", num_gpus=16, submit_time_s=60.0)]
     d = make_policy("milp").schedule(view, pending, running, 10_000.0)
     check_decision(view, pending, running, d)
     assert set(d.starts) == {"a1", "a2"}
@@ -87,7 +87,8 @@ def test_no_preemption_below_min_runtime_or_into_guarantee(make_view):
 def test_no_preemption_loop(make_view):
     """After a reclaim, the victim division cannot reclaim back in the next round."""
     view = make_view(2, 4, free=np.zeros(8, int), divisions=(_div("a", 32), _div("b", 32)))
-    running = [RunningJob(job_id=f"b{k}", division="b", num_gpus=16, allocation=((2 * k, 8), (2 * k + 1, 8))) for k in range(4)]
+    running = [RunningJob(job_id=f"b{k}", division="b", num_gpus=16, allocation=((2 * k, 8), (2 * k + 1, 8)), start_time_s=6_400.0)
+               for k in range(4)]
     pending = [PendingJob(job_id="a1", division="a", num_gpus=16), PendingJob(job_id="a0", division="a", num_gpus=16)]
     pol = make_policy("milp")
     d = pol.schedule(view, pending, running, 10_000.0)
