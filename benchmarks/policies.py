@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import math
 import os
 import shlex
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 # keep benchmarks/ (its scheduler.py) off the import path
@@ -99,53 +100,26 @@ def _check(field: str, milp: float, best: float) -> bool:
 GOAL_FIELDS = ("wait_p95_small_s", "wait_p95_large_s", "never_started", "useful_gpu_h")
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--days", type=float, default=0.5, help="simulated days per run (default 0.5: the matrix takes ~30-40 min on 2 shared cores)")
-    ap.add_argument("--loads", default=",".join(map(str, LOADS)), help="offered-load shares, comma-separated")
-    ap.add_argument("--fleets", default=",".join(FLEETS), help=f"fleets, comma-separated ({', '.join(FLEETS)})")
-    ap.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per case (default 3)")
-    ap.add_argument("--policies", default=None, help="policies, comma-separated (default: every registered one)")
-    ap.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
-    ap.add_argument("--quick", action="store_true", help="load 1.0 on both fleets, seed 0 (for iteration)")
-    a = ap.parse_args(argv)
-    from scheduler import policy_names
-
-    print("command:", shlex.join([sys.executable, *sys.argv]), flush=True)
-    loads = [1.0] if a.quick else [float(x) for x in a.loads.split(",")]
-    seeds = [0] if a.quick else list(range(a.seeds))
-    fleets = a.fleets.split(",")
-    for f in fleets:
-        if f not in FLEETS:
-            ap.error(f"--fleets: unknown fleet {f!r}; choices: {', '.join(FLEETS)}")
-    pols = a.policies.split(",") if a.policies else policy_names()
-    if "milp" not in pols:
-        ap.error("--policies must include milp")
-    baselines = [p for p in pols if p != "milp"]
-    tasks = [(f, ld, s, p, a.days) for f in fleets for ld in loads for s in seeds for p in pols]
-    print(f"{len(tasks)} runs: fleets {fleets} x loads {loads} x seeds {seeds} x policies {pols}, "
-          f"{a.days:g} simulated day(s) each, {a.workers} workers (host shared: wall times are noisy)", flush=True)
-    t0 = time.perf_counter()
-    rows: dict[tuple, dict] = {}
-    with ProcessPoolExecutor(max_workers=max(1, a.workers)) as ex:
-        futs = {ex.submit(run_case, *t): t for t in tasks}
-        for fut in futs:  # submission order: deterministic output
-            r = fut.result()
-            rows[(r["fleet"], r["load"], r["seed"], r["policy"])] = r
+def report(rows: dict[tuple, dict], fleets: list[str], loads: list[float], seeds: list[int], pols: list[str]) -> None:
+    """Print the table, the closing line per metric and the verdicts over the cases every policy finished."""
     from colossus.sim.policy_metrics import METRICS
 
+    baselines = [p for p in pols if p != "milp"]
+    seeds = [s for s in seeds if any((f, ld, s, p) in rows for f in fleets for ld in loads for p in pols)]
     hdr = ["fleet", "load", "seed", "policy"] + [lbl for _, lbl, _ in METRICS] + ["hero progress", "jobs", "wall s"]
     print("\n" + " | ".join(hdr))
     for f in fleets:
         for ld in loads:
             for s in seeds:
                 for p in pols:
+                    if (f, ld, s, p) not in rows:
+                        continue
                     r = rows[(f, ld, s, p)]
                     cells = [f, f"{ld:g}", str(s), p] + [_fmt(k, r[k]) for k, _, _ in METRICS]
                     cells += [f"{r['hero_progress']:.4f}" if r["hero_progress"] is not None else "-", f"{r['jobs']:,}",
                               f"{r['wall_s']:.1f}"]
                     print(" | ".join(cells))
-    cases = [(f, ld, s) for f in fleets for ld in loads for s in seeds]
+    cases = [(f, ld, s) for f in fleets for ld in loads for s in seeds if all((f, ld, s, p) in rows for p in pols)]
     print(f"\nmilp against the best baseline ({', '.join(baselines)}) over {len(cases)} cases:")
     ok_by_field: dict[str, list[bool]] = {}
     for k, lbl, better in METRICS:
@@ -190,6 +164,63 @@ def main(argv: list[str] | None = None) -> int:
     if contended:
         print(f"  strictly better than every baseline on >= 1 goal metric in contended cases (load >= {CONTENDED_LOAD:g}): "
               f"{'MET' if all(strict) else 'NOT MET'} ({sum(strict)}/{len(strict)} cases)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--days", type=float, default=0.5, help="simulated days per run (default 0.5: the matrix takes ~30-40 min on 2 shared cores)")
+    ap.add_argument("--loads", default=",".join(map(str, LOADS)), help="offered-load shares, comma-separated")
+    ap.add_argument("--fleets", default=",".join(FLEETS), help=f"fleets, comma-separated ({', '.join(FLEETS)})")
+    ap.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per case (default 3)")
+    ap.add_argument("--policies", default=None, help="policies, comma-separated (default: every registered one)")
+    ap.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    ap.add_argument("--quick", action="store_true", help="load 1.0 on both fleets, seed 0 (for iteration)")
+    ap.add_argument("--jsonl", default=None, help="also append every run's figures to this JSON-lines file as it ends")
+    ap.add_argument("--report-only", action="store_true",
+                    help="run nothing: print the table and verdicts from --jsonl (cases every policy finished)")
+    a = ap.parse_args(argv)
+    from scheduler import policy_names
+
+    print("command:", shlex.join([sys.executable, *sys.argv]), flush=True)
+    loads = [1.0] if a.quick else [float(x) for x in a.loads.split(",")]
+    seeds = [0] if a.quick else list(range(a.seeds))
+    fleets = a.fleets.split(",")
+    for f in fleets:
+        if f not in FLEETS:
+            ap.error(f"--fleets: unknown fleet {f!r}; choices: {', '.join(FLEETS)}")
+    pols = a.policies.split(",") if a.policies else policy_names()
+    if "milp" not in pols:
+        ap.error("--policies must include milp")
+    baselines = [p for p in pols if p != "milp"]
+    if a.report_only:
+        if a.jsonl is None:
+            ap.error("--report-only needs --jsonl")
+        saved: dict[tuple, dict] = {}
+        with open(a.jsonl, encoding="utf-8") as fh:
+            for line in fh:
+                r = json.loads(line)
+                saved[(r["fleet"], r["load"], r["seed"], r["policy"])] = r
+        report(saved, fleets, loads, seeds, pols)
+        return 0
+    tasks = [(f, ld, s, p, a.days) for s in seeds for f in fleets for ld in loads for p in pols]  # seed 0 of every case first
+    print(f"{len(tasks)} runs: fleets {fleets} x loads {loads} x seeds {seeds} x policies {pols}, "
+          f"{a.days:g} simulated day(s) each, {a.workers} workers (host shared: wall times are noisy)", flush=True)
+    t0 = time.perf_counter()
+    rows: dict[tuple, dict] = {}
+    from colossus.sim.policy_metrics import METRICS
+
+    with ProcessPoolExecutor(max_workers=max(1, a.workers)) as ex:
+        futs = [ex.submit(run_case, *t) for t in tasks]
+        for fut in as_completed(futs):  # progress as runs end (the table below is in a fixed order)
+            r = fut.result()
+            rows[(r["fleet"], r["load"], r["seed"], r["policy"])] = r
+            print(f"  done {len(rows)}/{len(tasks)}: {r['fleet']} load {r['load']:g} seed {r['seed']} {r['policy']}: "
+                  + ", ".join(f"{k}={_fmt(k, r[k])}" for k, _, _ in METRICS) + f" ({r['wall_s']:.0f} s)", flush=True)
+            if a.jsonl is not None:
+                with open(a.jsonl, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps({k: v for k, v in r.items()}) + "\n")
+
+    report(rows, fleets, loads, seeds, pols)
     print(f"total wall {time.perf_counter() - t0:.0f} s on {os.cpu_count()} CPUs")
     return 0
 
