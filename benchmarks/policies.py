@@ -14,7 +14,9 @@ and one verdict line per goal of issue #11:
 - contended cases (offered load >= 1.0): milp strictly better than every baseline on at
   least one of those four metrics.
 
-    python benchmarks/policies.py                   # full matrix, 0.5 simulated day, 2 workers
+    python benchmarks/policies.py                   # full matrix, 0.5 simulated day, 2 workers (~40 min on 2 quiet cores)
+    python benchmarks/policies.py --days 0.25 --jsonl runs.jsonl   # what fits when the host is shared
+    python benchmarks/policies.py --jsonl runs.jsonl --report-only  # the table and verdicts of the runs kept so far
     python benchmarks/policies.py --quick            # phase1 + all200k at load 1.0, seed 0
     python benchmarks/policies.py --loads 1.1 --fleets phase1 --seeds 1 --days 0.5
 """
@@ -168,7 +170,7 @@ def report(rows: dict[tuple, dict], fleets: list[str], loads: list[float], seeds
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--days", type=float, default=0.5, help="simulated days per run (default 0.5: the matrix takes ~30-40 min on 2 shared cores)")
+    ap.add_argument("--days", type=float, default=0.5, help="simulated days per run (default 0.5: ~40 min for the matrix on 2 quiet cores)")
     ap.add_argument("--loads", default=",".join(map(str, LOADS)), help="offered-load shares, comma-separated")
     ap.add_argument("--fleets", default=",".join(FLEETS), help=f"fleets, comma-separated ({', '.join(FLEETS)})")
     ap.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per case (default 3)")
