@@ -34,6 +34,7 @@ from scheduler._round import (
 )
 from scheduler.placement import place
 from scheduler.policy import register_policy
+from scheduler.shapes import level_capacity
 from scheduler.types import ClusterView, Decision, PendingJob, RunningJob
 
 __all__ = ["BackfillPolicy", "FairsharePolicy", "FifoPolicy", "decay_usage", "fairshare_factor"]
@@ -124,7 +125,10 @@ class BackfillPolicy(AllFitFirst):
         rest = np.asarray([j for j in order.tolist() if j not in adm and j != head and not first.quota_blocked[j]], dtype=np.int64)
         # division headroom must count the prefix: run the second pass on a copy with updated usage
         ri2 = with_usage(ri, pa, um)
-        second = greedy_admit(ri2, rest, reservation=res, cap=ri.cap - used)
+        # the second stage is placed on the prefix's actual layout: admit against that layout's
+        # capacity (``cap - used`` can exceed it when the prefix's placement fragments nodes)
+        cap2 = np.minimum(ri.cap - used, level_capacity(free1, view.node_pool, view.num_pools, ri.spec))
+        second = greedy_admit(ri2, rest, reservation=res, cap=cap2)
         admitted = first.admitted + second.admitted
         use_min = first.use_min + second.use_min
         return finish_round(ri, admitted, use_min, policy=self.name, explain_waiting=self.explain, reservation=res,
