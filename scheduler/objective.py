@@ -64,7 +64,7 @@ class MilpWeights:
 
     w_wait: float = 1.0
     wait_cap: float = 8.0
-    w_job: float = 0.05
+    w_job: float = 0.5
     w_priority: float = 0.1
     w_division: float = 0.0
     w_fairshare: float = 0.0
