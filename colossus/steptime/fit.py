@@ -24,7 +24,17 @@ from colossus.steptime.calibration import DEFAULT, FIT_PARAMS, Calibration
 from colossus.steptime.kernel import evaluate, hardware_arrays, model_arrays
 from colossus.steptime.predict import ParsedRows, parse_rows, read_csv_rows
 
-__all__ = ["default_data_path", "fit", "load_calibration_set", "nelder_mead", "score"]
+__all__ = [
+    "at_bounds",
+    "default_data_path",
+    "fit",
+    "load_calibration_set",
+    "load_fit_set",
+    "nelder_mead",
+    "predict_parsed",
+    "public_data_path",
+    "score",
+]
 
 
 def default_data_path() -> Path:
@@ -32,23 +42,57 @@ def default_data_path() -> Path:
     return Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "steptime" / "calibration.csv"
 
 
+def public_data_path() -> Path:
+    """The in-project public measurements (``colossus/steptime/data/public_measurements.csv``)."""
+    return Path(__file__).with_name("data") / "public_measurements.csv"
+
+
 def load_calibration_set(path: str | Path) -> tuple[list[dict[str, str]], ParsedRows, np.ndarray]:
     """Rows, parsed kernel inputs and targets (seconds, aligned with ``parsed.index``)."""
-    _, rows = read_csv_rows(path)
+    return load_fit_set([path])
+
+
+def load_fit_set(paths: list[str | Path] | list[Path]) -> tuple[list[dict[str, str]], ParsedRows, np.ndarray]:
+    """Rows of several calibration-shaped CSVs (concatenated), parsed rows and targets (s).
+
+    Files that do not exist are skipped (the shared calibration set may be absent).
+    """
+    rows: list[dict[str, str]] = []
+    for path in paths:
+        if Path(path).exists():
+            rows.extend(read_csv_rows(path)[1])
     parsed = parse_rows(rows)
     target = np.array([float(rows[i]["target_step_time_s"]) for i in parsed.index])
     return rows, parsed, target
 
 
-def _predictor(parsed: ParsedRows) -> Callable[[Calibration], np.ndarray]:
+def _predictor(parsed: ParsedRows, key: str = "step_time_s") -> Callable[[Calibration], np.ndarray]:
     m = model_arrays(parsed.models, np)
     hw = hardware_arrays(parsed.gpus, np)
     lay = parsed.layout
 
     def run(cal: Calibration) -> np.ndarray:
-        return np.asarray(evaluate(np, m, hw, lay, cal)["step_time_s"])
+        return np.asarray(evaluate(np, m, hw, lay, cal)[key])
 
     return run
+
+
+def predict_parsed(parsed: ParsedRows, cal: Calibration, key: str = "step_time_s") -> np.ndarray:
+    """One kernel output (default the step time, s) for every parsed row, NumPy."""
+    return _predictor(parsed, key)(cal)
+
+
+def at_bounds(cal: Calibration, rel_tol: float = 0.01) -> dict[str, tuple[float, str]]:
+    """Fitted constants within ``rel_tol`` of their bound range's ends: name -> (value, "lower"/"upper")."""
+    out: dict[str, tuple[float, str]] = {}
+    for name, (lo, hi) in FIT_PARAMS.items():
+        val = float(getattr(cal, name))
+        span = (hi - lo) * rel_tol
+        if val <= lo + span:
+            out[name] = (val, "lower")
+        elif val >= hi - span:
+            out[name] = (val, "upper")
+    return out
 
 
 def score(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
