@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from colossus.hardware import GpuSpec
+from colossus.steptime import memory as mem_mod
 from colossus.steptime.calibration import DEFAULT, Calibration
 from colossus.steptime.models import ACTIVATIONS, ModelSpec
 
@@ -48,7 +49,8 @@ __all__ = [
 PRECISIONS: dict[str, int] = {"bf16": 0, "fp16": 1, "fp8": 2}
 RECOMPUTES: dict[str, int] = {"none": 0, "selective": 1, "full": 2}
 LAYOUT_KEYS = ("tp", "pp", "dp", "cp", "ep", "vpp", "mb", "gb", "recompute", "precision", "fsdp")
-"""Keys of the layout dict: degrees, microbatch and global batch (sequences), codes."""
+"""Keys of the layout dict: degrees, microbatch and global batch (sequences), codes.  An optional
+``zero`` key (0-3, default 1 = distributed optimizer) sets the ZeRO stage when ``fsdp`` is 0."""
 
 _ACT_BYTES = 2.0  # bytes per activation / bf16 parameter element
 
@@ -91,7 +93,7 @@ def hardware_arrays(gpus: GpuSpec | Sequence[GpuSpec], xp: ModuleType = np) -> d
         "peak16": col(g.bf16_tflops * 1e12 for g in gs),
         "peak8": col(g.fp8_tflops * 1e12 for g in gs),
         "hbm_bw": col(g.hbm_tb_s * 1e12 for g in gs),
-        "hbm_bytes": col(g.hbm_gb * 1e9 for g in gs),
+        "hbm_bytes": col(g.hbm_gb * mem_mod.GIB for g in gs),  # marketed "80 GB" is 80 GiB
         "nvl_bw": col(g.nvlink_gb_s * 1e9 / 2.0 for g in gs),  # per direction
         "net_bw": col(g.network_gbit_s * 1e9 / 8.0 for g in gs),
         "domain": col(g.nvlink_domain_gpus for g in gs),
@@ -175,8 +177,6 @@ def evaluate(
     # forward GEMM FLOPs per token per layer (whole layer, before sharding)
     g_tok = 2.0 * (p_attn + mats * h * f_act + fm * h * E * moe)
     core_tok = 2.0 * s * H * dh  # causal flash-attention core, forward, per token per layer
-    # activation bytes per token per layer (Korthikanti, generalised to GQA / gated FFN / MoE)
-    act_tok = _ACT_BYTES * (5.0 * h + (2.0 * H + 2.0 * G) * dh + mats * f_act)
     # element-wise traffic per token per layer, fwd: norms/residuals/..., FFN activation, and the
     # MoE token permute/unpermute of k copies of each token
     mem_tok = _ACT_BYTES * (cal.mem_bytes_per_h * h + mats * f_act + fm * moe * cal.moe_bytes_per_kh * k * h)
@@ -244,22 +244,22 @@ def evaluate(
     t_opt = cal.optimizer_bytes_per_param * (pd_loc / dc + pe_loc / edc) / (hw["hbm_bw"] * cal.hbm_eff)
     step = t_pipe + t_dp_exp + t_fs_exp + t_opt + cal.step_overhead_s
 
-    # ---- memory per GPU -----------------------------------------------------------------------
-    w_bytes = 2.0 + (prec == 2.0)  # bf16 weights (+ fp8 copy)
-    state = xp.where(
-        fsdp > 0.0,
-        (pd_loc / dc + pe_loc / edc) * (w_bytes + 16.0)
-        + 3.0 * _ACT_BYTES * (p_layer_dense + p_layer_exp / e) / t,  # gathered working set
-        pd_loc * (w_bytes + 4.0 + 12.0 / dc) + pe_loc * (w_bytes + 4.0 + 12.0 / edc),
-    )
-    in_flight = xp.minimum(m, p) * xp.where(v > 1.0, 1.0 + (p - 1.0) / (p * v), 1.0)
-    layer_act = act_tok * tok_g  # one layer, one microbatch, stored activations
-    act = xp.where(
-        rc == 2.0,
-        Ls * in_flight * _ACT_BYTES * h * tok_g + layer_act,  # layer inputs + one live layer
-        Ls * in_flight * layer_act,
-    )
-    logits = 8.0 * tok_g * V  # fp32 logits + their gradient
+    # ---- memory per GPU (colossus.steptime.memory) -------------------------------------------
+    stage = xp.where(fsdp > 0.0, 3.0, xp.asarray(layout.get("zero", 1.0), dtype=f8))
+    w_bytes = 2.0 + (prec == 2.0)  # bf16 weights (+ cached fp8 copy)
+    g_bytes = xp.where(stage >= 3.0, 2.0, 4.0)
+    state = pd_loc * mem_mod.state_bytes_per_param(xp, stage, dc, weight_bytes=w_bytes, grad_bytes=g_bytes)
+    state = state + pe_loc * mem_mod.state_bytes_per_param(xp, stage, edc, weight_bytes=w_bytes, grad_bytes=g_bytes)
+    gathered = mem_mod.fsdp_gathered_bytes(p_layer_dense + p_layer_exp / e, t, weight_bytes=w_bytes)
+    state = state + xp.where(stage >= 3.0, gathered, 0.0)
+    act_args = dict(h=h, heads=H, kv_heads=G, d_head=dh, ffn=f_act, ffn_mats=mats, s=s, t=t,
+                    dropout=0.0, scores_stored=0.0, routed_tokens=fm * moe * k)  # fmt: skip
+    tok_c = tok / c  # tokens of one microbatch on one GPU's sequence shard
+    held = mem_mod.layers_in_flight(xp, layers_per_stage=Ls, p=p, v=v, m=m)
+    stored = mem_mod.activation_bytes_per_token_layer(xp, recompute=rc, **act_args)
+    live = mem_mod.activation_bytes_per_token_layer(xp, recompute=xp.zeros_like(rc), **act_args)
+    act = tok_c * (held * stored + xp.where(rc >= 2.0, live, 0.0))  # full: one layer recomputed live
+    logits = mem_mod.logits_bytes_per_token(V, t) * tok_c
     mem = state + act + logits + cal.memory_reserved_gb * 1e9
     fits = mem <= hw["hbm_bytes"]
 

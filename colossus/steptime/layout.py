@@ -31,6 +31,9 @@ class Layout:
         GEMM precision: ``bf16``, ``fp16`` or ``fp8``.
     fsdp : bool
         Parameters, gradients and optimizer state sharded over the DP group (ZeRO-3).
+    zero : int
+        ZeRO stage when ``fsdp`` is false: 0 plain DDP, 1 optimizer states sharded over DP
+        (Megatron distributed optimizer, the default), 2 gradients too, 3 parameters too.
     """
 
     tp: int = 1
@@ -44,6 +47,7 @@ class Layout:
     recompute: str = "none"
     precision: str = "bf16"
     fsdp: bool = False
+    zero: int = 1
 
     def __post_init__(self) -> None:
         for f in ("tp", "pp", "dp", "cp", "ep", "vpp", "micro_batch", "global_batch"):
@@ -51,6 +55,8 @@ class Layout:
                 raise ValueError(f"layout: {f} must be >= 1, got {getattr(self, f)}")
         if self.recompute not in RECOMPUTES:
             raise ValueError(f"layout: recompute {self.recompute!r} not in {sorted(RECOMPUTES)}")
+        if self.zero not in (0, 1, 2, 3):
+            raise ValueError(f"layout: zero must be a ZeRO stage 0-3, got {self.zero}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"layout: precision {self.precision!r} not in {sorted(PRECISIONS)}")
 
@@ -69,7 +75,8 @@ class Layout:
         return {"tp": self.tp, "pp": self.pp, "dp": self.dp, "cp": self.cp, "ep": self.ep,
                 "vpp": self.vpp, "mb": self.micro_batch, "gb": self.global_batch,
                 "recompute": float(RECOMPUTES[self.recompute]),
-                "precision": float(PRECISIONS[self.precision]), "fsdp": float(self.fsdp)}  # fmt: skip
+                "precision": float(PRECISIONS[self.precision]), "fsdp": float(self.fsdp),
+                "zero": float(3 if self.fsdp else self.zero)}  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """Field values."""
@@ -78,13 +85,14 @@ class Layout:
     def __str__(self) -> str:
         s = f"tp={self.tp},pp={self.pp},dp={self.dp},cp={self.cp},ep={self.ep},vpp={self.vpp}"
         s += f",mb={self.micro_batch},gb={self.global_batch},recompute={self.recompute}"
-        return s + f",precision={self.precision},fsdp={str(self.fsdp).lower()}"
+        s += f",precision={self.precision},fsdp={str(self.fsdp).lower()}"
+        return s if self.fsdp or self.zero == 1 else s + f",zero={self.zero}"
 
 
 _KEYS = {"tp": "tp", "pp": "pp", "dp": "dp", "cp": "cp", "ep": "ep", "vpp": "vpp", "vp": "vpp",
          "mb": "micro_batch", "micro_batch": "micro_batch", "gb": "global_batch",
          "global_batch": "global_batch", "recompute": "recompute", "precision": "precision",
-         "fsdp": "fsdp"}  # fmt: skip
+         "fsdp": "fsdp", "zero": "zero"}  # fmt: skip
 
 
 def parse_layout(text: str, base: Layout | None = None) -> Layout:

@@ -48,7 +48,8 @@ def subset(parsed: ParsedRows, sel: np.ndarray) -> ParsedRows:
     return ParsedRows(index=parsed.index[pos], models=[parsed.models[i] for i in pos],
                       gpus=[parsed.gpus[i] for i in pos],
                       layout={k: v[pos] for k, v in parsed.layout.items()},
-                      num_gpus=parsed.num_gpus[pos], errors={})  # fmt: skip
+                      num_gpus=parsed.num_gpus[pos], errors={},
+                      recompute_known=None if parsed.recompute_known is None else parsed.recompute_known[pos])  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
