@@ -59,7 +59,8 @@ def model_arrays(models: ModelSpec | Sequence[ModelSpec], xp: ModuleType = np) -
     """Model shapes as float64 arrays (0-d for one model, (N,) for a sequence)."""
     ms = [models] if isinstance(models, ModelSpec) else list(models)
     cols: dict[str, list[float]] = {k: [] for k in
-                                    ("L", "h", "F", "H", "G", "dh", "V", "s", "E", "k", "sh", "Ld", "Fd", "mats", "moe")}  # fmt: skip
+                                    ("L", "h", "F", "H", "G", "dh", "V", "s", "E", "k", "sh", "Ld", "Fd", "mats", "moe",
+                                     "pa", "dqk", "dv")}  # fmt: skip
     for m in ms:
         cols["L"].append(m.layers)
         cols["h"].append(m.hidden)
@@ -76,6 +77,10 @@ def model_arrays(models: ModelSpec | Sequence[ModelSpec], xp: ModuleType = np) -
         cols["Fd"].append(m.dense_ffn_hidden or m.ffn_hidden)
         cols["mats"].append(ACTIVATIONS[m.activation])
         cols["moe"].append(1.0 if m.is_moe else 0.0)
+        cols["pa"].append(m.attention_params())  # QKV + output projection (MLA: latent form)
+        dqk, dv = m.attention_core_dims()
+        cols["dqk"].append(dqk)
+        cols["dv"].append(dv)
     one = isinstance(models, ModelSpec)
     return {k: xp.asarray(v[0] if one else v, dtype=xp.float64) for k, v in cols.items()}
 
@@ -105,8 +110,8 @@ def model_flops_per_token(m: Mapping[str, Any]) -> Any:
 
     Only active experts count: ``2 * ffn_mats * h * F * (top_k + shared)`` per MoE layer.
     """
-    L, h, H, G, dh, s = m["L"], m["h"], m["H"], m["G"], m["dh"], m["s"]
-    attn = 2.0 * h * dh * (2.0 * H + 2.0 * G) + 2.0 * s * H * dh  # proj + causal core (QK^T, PV halved)
+    L, h, H, s = m["L"], m["h"], m["H"], m["s"]
+    attn = 2.0 * m["pa"] + s * H * (m["dqk"] + m["dv"])  # proj + causal core (QK^T, PV halved)
     ffn_moe = 2.0 * m["mats"] * h * m["F"] * (m["k"] + m["sh"]) + 2.0 * h * m["E"] * m["moe"]
     ffn_dense = 2.0 * m["mats"] * h * m["Fd"]
     Lm = L - m["Ld"]
@@ -167,7 +172,7 @@ def evaluate(
     # ---- model-only quantities (cheap: 0-d when the model is one preset) ----------------------
     Lm = L - Ld
     fm = Lm / L  # fraction of MoE layers
-    p_attn = h * dh * (2.0 * H + 2.0 * G)  # QKV + output projection parameters
+    p_attn = model["pa"]  # QKV + output projection parameters (MLA: latent projections)
     p_ffn_d = mats * h * Fd
     p_ffn_sh = mats * h * F * sh
     p_ffn_e = mats * h * F * E  # routed experts of one MoE layer
@@ -176,7 +181,7 @@ def evaluate(
     f_act = fm * F * (k + sh) + (1.0 - fm) * Fd  # mean active FFN width per layer
     # forward GEMM FLOPs per token per layer (whole layer, before sharding)
     g_tok = 2.0 * (p_attn + mats * h * f_act + fm * h * E * moe)
-    core_tok = 2.0 * s * H * dh  # causal flash-attention core, forward, per token per layer
+    core_tok = s * H * (model["dqk"] + model["dv"])  # causal flash-attention core, fwd, per token per layer
     # element-wise traffic per token per layer, fwd: norms/residuals/..., FFN activation, and the
     # MoE token permute/unpermute of k copies of each token
     mem_tok = _ACT_BYTES * (cal.mem_bytes_per_h * h + mats * f_act + fm * moe * cal.moe_bytes_per_kh * k * h)

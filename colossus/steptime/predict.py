@@ -11,6 +11,12 @@ kv_heads        heads (multi-head attention)
 ffn_hidden      4 * hidden
 vocab           51200 (Megatron GPT padding of the GPT-2 vocabulary)
 moe_experts     dense model (``moe_topk`` 1)
+head_dim        hidden / heads
+moe_shared_experts, dense_layers, dense_ffn_hidden
+                0 (optional columns: always-active experts, leading dense layers and
+                their FFN width; blank dense_ffn_hidden = ffn_hidden)
+kv_lora_rank, q_lora_rank, rope_head_dim, v_head_dim
+                0 (optional; kv_lora_rank > 0 selects MLA attention, see ModelSpec)
 ffn_act         gelu (also for ``unknown``)
 tp, pp          both blank with dp stated: model-parallel size num_gpus/(dp cp) split as
                 TP up to the NVLink domain (8), the rest PP (Megatron practice); else 1
@@ -125,6 +131,9 @@ def _parse_one(row: Mapping[str, str]) -> tuple[ModelSpec, GpuSpec, dict[str, fl
     experts = int(_num(row, "moe_experts", 0.0)) if (row.get("moe_experts") or "").strip() else 0
     act = (row.get("ffn_act") or "").strip().lower()
     act = act if act in ACTIVATIONS else "gelu"
+    def opt_int(key: str) -> int:
+        return int(_num(row, key)) if (row.get(key) or "").strip() else 0
+
     model = ModelSpec(
         name=(row.get("model_name") or "row").strip() or "row",
         layers=int(_num(row, "layers")),
@@ -132,12 +141,17 @@ def _parse_one(row: Mapping[str, str]) -> tuple[ModelSpec, GpuSpec, dict[str, fl
         ffn_hidden=int(_num(row, "ffn_hidden", 4.0 * hidden)),
         heads=heads,
         kv_heads=int(_num(row, "kv_heads", heads)),
-        head_dim=hidden // heads if hidden % heads == 0 else 0,
+        head_dim=opt_int("head_dim") or (hidden // heads if hidden % heads == 0 else 0),
         vocab=int(_num(row, "vocab", 51200.0)),
         seq_len=int(_num(row, "seq_len")),
         activation=act,
         moe_experts=experts,
         moe_topk=int(_num(row, "moe_topk", 1.0)) if experts else 1,
+        moe_shared_experts=opt_int("moe_shared_experts") if experts else 0,
+        dense_layers=opt_int("dense_layers") if experts else 0,
+        dense_ffn_hidden=opt_int("dense_ffn_hidden"),
+        kv_lora_rank=opt_int("kv_lora_rank"), q_lora_rank=opt_int("q_lora_rank"),
+        rope_head_dim=opt_int("rope_head_dim"), v_head_dim=opt_int("v_head_dim"),
     )
     gpu_name = (row.get("gpu") or "").strip()
     try:
