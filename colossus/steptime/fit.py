@@ -2,7 +2,11 @@
 
 Run::
 
-    python -m colossus.steptime.fit [--data ../shared/data/steptime/calibration.csv] [--write]
+    python -m colossus.steptime.fit [--data ../shared/data/steptime/calibration.csv] [--no-public] [--write]
+
+Rows: the calibration set plus the in-project public measurements
+(``colossus/steptime/data/public_measurements.csv``).  Prints the constants with their bounds
+and names every constant that ends at (within 1 % of) a bound.
 
 Minimises the mean absolute log error of predicted vs ``target_step_time_s`` over all rows
 (every row weighs the same; no per-source, per-model or per-row factors) with a bounded
@@ -184,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=default_data_path())
+    ap.add_argument("--no-public", action="store_true",
+                    help="fit on --data only (default: also the in-project public measurements)")
     ap.add_argument("--write", action="store_true", help="store the fitted constants in calibration.py")
     ap.add_argument("--restarts", type=int, default=4)
     ap.add_argument("--from-defaults", action="store_true",
@@ -192,15 +198,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.exists():
         print(f"error: {args.data}: calibration data not found", file=sys.stderr)
         return 2
-    _, parsed, target = load_calibration_set(args.data)
+    _, parsed, target = load_fit_set([args.data] + ([] if args.no_public else [public_data_path()]))
     start = Calibration() if args.from_defaults else DEFAULT
     before = score(_predictor(parsed)(start), target)
     cal, after = fit(parsed, target, start=start, restarts=args.restarts)
     print(f"rows: {len(target)} modelled, {len(parsed.errors)} unmodelable")
     print("before: " + ", ".join(f"{k} {v:.4f}" for k, v in before.items()))
     print("after:  " + ", ".join(f"{k} {v:.4f}" for k, v in after.items()))
-    for n in FIT_PARAMS:
-        print(f"  {n:18s} {getattr(cal, n):.6g}")
+    for n, (lo, hi) in FIT_PARAMS.items():
+        print(f"  {n:24s} {getattr(cal, n):<12.6g} bounds [{lo:g}, {hi:g}]")
+    edge = at_bounds(cal)
+    print("constants at a bound: " + (", ".join(f"{n} = {v:.4g} ({side})" for n, (v, side) in edge.items()) or "none"))
     if args.write:
         print(f"wrote {write_fitted(cal)}")
     return 0

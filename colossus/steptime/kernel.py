@@ -33,6 +33,7 @@ import numpy as np
 
 from colossus.hardware import GpuSpec
 from colossus.steptime import memory as mem_mod
+from colossus.steptime import moe as moe_mod
 from colossus.steptime.calibration import DEFAULT, Calibration
 from colossus.steptime.models import ACTIVATIONS, ModelSpec
 
@@ -50,7 +51,9 @@ PRECISIONS: dict[str, int] = {"bf16": 0, "fp16": 1, "fp8": 2}
 RECOMPUTES: dict[str, int] = {"none": 0, "selective": 1, "full": 2}
 LAYOUT_KEYS = ("tp", "pp", "dp", "cp", "ep", "vpp", "mb", "gb", "recompute", "precision", "fsdp")
 """Keys of the layout dict: degrees, microbatch and global batch (sequences), codes.  An optional
-``zero`` key (0-3, default 1 = distributed optimizer) sets the ZeRO stage when ``fsdp`` is 0."""
+``zero`` key (0-3, default 1 = distributed optimizer) sets the ZeRO stage when ``fsdp`` is 0, and an
+optional ``ep_overlap`` key (0/1, default 0) hides the MoE all-to-all behind another micro-batch's
+compute."""
 
 _ACT_BYTES = 2.0  # bytes per activation / bf16 parameter element
 
@@ -197,9 +200,16 @@ def evaluate(
     gemm_rate = xp.where(is_fp8, hw["peak8"] * cal.eta_gemm_fp8, hw["peak16"] * cal.eta_gemm_bf16)
     full = (rc == 2.0).astype(f8)
     passes = 3.0 + full  # fwd + bwd (2x) + full-recompute fwd
-    # GEMM calls per layer per pass: QKV, proj, fc1(+gate), fc2; MoE layers: per local expert
-    calls = 4.0 + fm * 2.0 * (E / e + (sh > 0) + 1.0)
-    t_gemm = passes * (g_tok * tok_g + calls * cal.gemm_call_flop) / gemm_rate
+    # GEMM calls per layer per pass: QKV, proj, dense fc1(+gate)/fc2; MoE layers: router, one
+    # grouped GEMM per expert matrix pair (fc1, fc2) and the shared experts' fc1/fc2
+    calls = 2.0 + (1.0 - fm) * 2.0 + fm * (3.0 + 2.0 * (sh > 0))
+    # routed-expert GEMMs run as grouped GEMMs whose efficiency falls with tokens per expert;
+    # load imbalance (slowest expert / mean, 1 = force-balanced) stretches them
+    exp_tok = fm * moe * 2.0 * mats * h * F * k  # routed-expert fwd FLOPs per token per layer
+    tpe = moe_mod.tokens_per_expert(tokens=tok / c, k=k, e=e, experts=E)
+    g_eff = moe_mod.grouped_gemm_efficiency(tpe, cal.grouped_gemm_half_tokens)
+    flop_eq = (g_tok - exp_tok) * tok_g + exp_tok * tok_g * cal.moe_imbalance / g_eff
+    t_gemm = passes * (flop_eq + calls * cal.gemm_call_flop) / gemm_rate
     core_passes = 1.0 + cal.attn_bwd_mult + (rc >= 1.0)
     t_core = core_passes * core_tok * tok_g / (hw["peak16"] * cal.eta_attn)
     t_mem = passes * mem_tok * tok_g / (hw["hbm_bw"] * cal.hbm_eff)
@@ -210,15 +220,17 @@ def evaluate(
     cp_bw = xp.where(tc <= dom, nvl, net)
     t_cp_raw = 3.0 * (c - 1.0) / c * tok * (2.0 * G * dh / t) * _ACT_BYTES / cp_bw
     t_cp = xp.maximum(t_cp_raw - t_core, 0.0)
-    # EP all-to-all: dispatch+combine fwd and bwd (+2 with full recompute), k copies of each token
-    tce = tc * e
-    inter = xp.maximum(1.0 - dom / tce, 0.0)
-    a2a_bytes = (4.0 + 2.0 * full) * k * tok_g * h * _ACT_BYTES * (e - 1.0) / e
-    t_ep = fm * moe * a2a_bytes * ((1.0 - inter) / nvl + inter / net) * cal.ep_exposed
-    # MoE load imbalance stretches the expert share of the layer's GEMM time
-    exp_share = fm * moe * mats * h * F * k * 2.0 / g_tok
-    t_layer = t_gemm * (1.0 + exp_share * (cal.moe_imbalance - 1.0)) + t_core + t_mem + t_tp + t_cp
-    t_layer = t_layer + t_ep * cal.moe_imbalance + cal.layer_overhead_s
+    # EP all-to-all, hierarchical (colossus.steptime.moe): once per remote node over the network,
+    # then NVLink; EP ranks are t*c apart, so t*c*e ranks span the group
+    remote, local = moe_mod.a2a_copies(xp, k=k, e=e, ranks_per_node=xp.maximum(dom / tc, 1.0))
+    per_copy = moe_mod.a2a_bytes_per_copy(xp, h=h, fp8_dispatch=is_fp8, full_recompute=full)
+    t_ep = fm * moe * tok_g * per_copy * (remote / net + local / nvl)
+    # a2a/compute overlap (DualPipe / 1F1B-overlap schedules): another micro-batch's compute hides
+    # the dispatch and combine, so only the excess is exposed; needs two micro-batches in flight
+    ovl = xp.asarray(layout.get("ep_overlap", 0.0), dtype=f8) * (m >= 2.0)
+    t_compute = t_gemm + t_core + t_mem
+    t_ep = xp.where(ovl > 0.0, xp.maximum(t_ep - t_compute, 0.0), t_ep)
+    t_layer = t_compute + t_tp + t_cp + t_ep + cal.layer_overhead_s
     # LM head + cross-entropy on the last stage (fp32 logits, ~4 passes of 4 bytes)
     t_head = 3.0 * (lm_flop_tok * tok_g + cal.gemm_call_flop) / gemm_rate
     t_head = t_head + 16.0 * tok_g * V / (hw["hbm_bw"] * cal.hbm_eff)
@@ -282,7 +294,7 @@ def evaluate(
             "bubble_s": (p - 1.0) / v * t_mb * ones,
             "tp_comm_s": m * Ls * t_tp * ones,
             "cp_comm_s": m * Ls * t_cp * ones,
-            "ep_comm_s": m * Ls * t_ep * cal.moe_imbalance * ones,
+            "ep_comm_s": m * Ls * t_ep * ones,
             "pp_comm_s": m * t_p2p * ones,
             "dp_comm_exposed_s": (t_dp_exp + t_fs_exp) * ones,
             "optimizer_s": t_opt * ones,
