@@ -3,7 +3,7 @@
 In-sample: the stored constants (fitted on all rows) predict every row.  Leave-one-source-out
 (LOSO): for each source group the constants are refitted from the class defaults without that
 group's rows (``colossus.steptime.fit.fit``, same procedure as ``python -m colossus.steptime.fit
---from-defaults``) and that fit predicts the group, so no row is predicted by a fit that saw its
+--from-defaults``, 4 starting points) and that fit predicts the group, so no row is predicted by a fit that saw its
 source.  Prints median APE and MAPE overall, dense/MoE, by GPU, precision and source group, the
 share of rows (all of which ran) predicted to fit in HBM, and a closing line with the issue #13
 goals (LOSO median APE <= 8 %, MAPE <= 15 %, MoE rows <= 15 %) and whether each is met.
@@ -11,7 +11,7 @@ goals (LOSO median APE <= 8 %, MAPE <= 15 %, MoE rows <= 15 %) and whether each 
 Rows: ``../shared/data/steptime/calibration.csv`` plus the in-project public measurements
 (``colossus/steptime/data/public_measurements.csv``).
 
-    python benchmarks/steptime_accuracy.py [--data PATH] [--no-public] [--worst 15] [--restarts 3]
+    python benchmarks/steptime_accuracy.py [--data PATH] [--no-public] [--worst 15] [--restarts 3] [--starts 4]
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ def main() -> int:
     ap.add_argument("--data", type=Path, default=default_data_path())
     ap.add_argument("--no-public", action="store_true", help="leave out the in-project public measurements")
     ap.add_argument("--worst", type=int, default=10)
-    ap.add_argument("--restarts", type=int, default=3, help="Nelder-Mead restarts per LOSO fold")
+    ap.add_argument("--restarts", type=int, default=3, help="Nelder-Mead restarts per start per LOSO fold")
+    ap.add_argument("--starts", type=int, default=4, help="starting points per LOSO fold (as the fit CLI)")
     args = ap.parse_args()
     if not args.data.exists():
         print(f"calibration data not found: {args.data}", file=sys.stderr)
@@ -70,7 +71,7 @@ def main() -> int:
     t0 = time.perf_counter()
 
     def fold_fit(p, t):  # type: ignore[no-untyped-def]
-        return fit(p, t, start=Calibration(), restarts=args.restarts)[0]
+        return fit(p, t, start=Calibration(), restarts=args.restarts, starts=args.starts)[0]
 
     pred_cv, _ = cross_validate(parsed, tgt, groups, fit_fn=fold_fit, predict_fn=predict_parsed,
                                 progress=lambda g, n: print(f"  fold: without {g} ({n} rows)", file=sys.stderr))  # fmt: skip

@@ -122,19 +122,19 @@ FIT_PARAMS: dict[str, tuple[float, float]] = {k: (lo, hi) for k, (lo, hi, _) in 
 
 # --- BEGIN FITTED (written by python -m colossus.steptime.fit; do not edit by hand) ---
 _FITTED: dict[str, float] = {
-    'eta_gemm_bf16': 0.70433914229093,
-    'eta_gemm_fp8': 0.5737639217755796,
-    'gemm_call_flop': 19460522722.52911,
-    'eta_attn': 0.3185054173633796,
-    'mem_bytes_per_h': 12.626082897168224,
-    'moe_bytes_per_kh': 26.447720164484824,
-    'grouped_gemm_half_tokens': 1020.281166279037,
-    'layer_overhead_s': 0.000529189412480994,
-    'net_eff': 0.9999957329313696,
-    'tp_exposed': 0.45672104461136037,
-    'dp_overlap': 0.9999835454462052,
-    'fsdp_overlap': 0.02063904348295479,
-    'step_overhead_s': 0.10589445202583628,
+    'eta_gemm_bf16': 0.7274974735968319,
+    'eta_gemm_fp8': 0.6363769306502998,
+    'gemm_call_flop': 12998884674.118944,
+    'eta_attn': 0.3154582624660431,
+    'mem_bytes_per_h': 18.55046645763727,
+    'moe_bytes_per_kh': 26.31405998963307,
+    'grouped_gemm_half_tokens': 1024.0,
+    'layer_overhead_s': 0.0008394868417793675,
+    'net_eff': 0.8793502522041372,
+    'tp_exposed': 0.5040835031520423,
+    'dp_overlap': 0.9987249886553516,
+    'fsdp_overlap': 0.016643736422071096,
+    'step_overhead_s': 0.08800937432700678,
 }
 # --- END FITTED ---
 

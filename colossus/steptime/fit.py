@@ -139,8 +139,20 @@ def nelder_mead(f: Callable[[np.ndarray], float], x0: np.ndarray, *, step: float
 
 
 def fit(parsed: ParsedRows, target: np.ndarray, *, start: Calibration = DEFAULT,
-        restarts: int = 4) -> tuple[Calibration, dict[str, float]]:  # fmt: skip
-    """Fit :data:`FIT_PARAMS` (bounded via a logistic map) and return (calibration, score)."""
+        restarts: int = 4, starts: int = 1, seed: int = 0) -> tuple[Calibration, dict[str, float]]:  # fmt: skip
+    """Fit :data:`FIT_PARAMS` (bounded via a logistic map) and return (calibration, score).
+
+    Parameters
+    ----------
+    start : Calibration
+        First starting point (its values are clipped into the bounds).
+    restarts : int
+        Nelder-Mead restarts from each starting point (shrinking simplex).
+    starts : int
+        Starting points: ``start``, then the middle of the bounds, then points drawn in the
+        bounds from ``numpy.random.default_rng(seed)`` (deterministic).  The best objective wins;
+        the objective is not convex, so one start can stall several points of error away.
+    """
     run = _predictor(parsed)
     names = list(FIT_PARAMS)
     lo = np.array([FIT_PARAMS[n][0] for n in names])
@@ -160,13 +172,19 @@ def fit(parsed: ParsedRows, target: np.ndarray, *, start: Calibration = DEFAULT,
 
     x0 = np.array([getattr(start, n) for n in names], dtype=float)
     frac = np.clip((x0 - lo) / (hi - lo), 0.02, 0.98)
-    z = np.log(frac / (1.0 - frac))
-    best = obj(z)
-    for k in range(restarts):
-        z_new, val = nelder_mead(obj, z, step=0.6 / (k + 1), iters=3000)
-        if val <= best:
-            z, best = z_new, val
-    cal = to_cal(z)
+    rng = np.random.default_rng(seed)
+    inits = [np.log(frac / (1.0 - frac)), np.zeros(len(names))]
+    inits += [rng.uniform(-1.5, 1.5, len(names)) for _ in range(max(starts - 2, 0))]
+    best_z, best = inits[0], float("inf")
+    for z in inits[: max(starts, 1)]:
+        val = obj(z)
+        for k in range(restarts):
+            z_new, v_new = nelder_mead(obj, z, step=0.6 / (k + 1), iters=3000)
+            if v_new <= val:
+                z, val = z_new, v_new
+        if val < best:
+            best_z, best = z, val
+    cal = to_cal(best_z)
     return cal, score(run(cal), target)
 
 
@@ -191,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-public", action="store_true",
                     help="fit on --data only (default: also the in-project public measurements)")
     ap.add_argument("--write", action="store_true", help="store the fitted constants in calibration.py")
-    ap.add_argument("--restarts", type=int, default=4)
+    ap.add_argument("--restarts", type=int, default=3)
+    ap.add_argument("--starts", type=int, default=4, help="starting points (see fit())")
     ap.add_argument("--from-defaults", action="store_true",
                     help="start from the class defaults instead of the stored fit")
     args = ap.parse_args(argv)
@@ -201,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     _, parsed, target = load_fit_set([args.data] + ([] if args.no_public else [public_data_path()]))
     start = Calibration() if args.from_defaults else DEFAULT
     before = score(_predictor(parsed)(start), target)
-    cal, after = fit(parsed, target, start=start, restarts=args.restarts)
+    cal, after = fit(parsed, target, start=start, restarts=args.restarts, starts=args.starts)
     print(f"rows: {len(target)} modelled, {len(parsed.errors)} unmodelable")
     print("before: " + ", ".join(f"{k} {v:.4f}" for k, v in before.items()))
     print("after:  " + ", ".join(f"{k} {v:.4f}" for k, v in after.items()))
