@@ -282,14 +282,14 @@ def search_cmd(model_name: str, num_gpus: int, gpu_name: str, top_k: int, precis
     from rich.table import Table
 
     tab = Table(title=f"best layouts: {model.name} on {num_gpus:,} x {gpu.name}")
-    for col in ("#", "tp", "pp", "dp", "cp", "ep", "vpp", "mb", "gb", "recompute", "prec", "fsdp",
+    for col in ("#", "tp", "pp", "dp", "cp", "ep", "vpp", "mb", "gb", "recompute", "prec", "fsdp", "a2a ovl",
                 "step s", "tok/s/GPU", "MFU %", "mem GB"):  # fmt: skip
         tab.add_column(col, justify="right")
     for i, r in enumerate(found, 1):
         lay = r.layout
         tab.add_row(str(i), str(lay.tp), str(lay.pp), str(lay.dp), str(lay.cp), str(lay.ep), str(lay.vpp),
                     str(lay.micro_batch), str(lay.global_batch), lay.recompute, lay.precision,
-                    "y" if lay.fsdp else "n", f"{r.step_time_s:.3f}", f"{r.tokens_per_s_per_gpu:,.0f}",
+                    "y" if lay.fsdp else "n", "y" if lay.ep_overlap else "n", f"{r.step_time_s:.3f}", f"{r.tokens_per_s_per_gpu:,.0f}",
                     f"{100 * r.mfu:.1f}", f"{r.memory_gb_per_gpu:.1f}")  # fmt: skip
     console().print(tab)
 

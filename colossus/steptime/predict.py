@@ -31,6 +31,7 @@ recompute       none for the step time; ``unknown`` rows are predicted to fit in
 fsdp            false
 zero            1 (Megatron distributed optimizer: optimizer states sharded over DP);
                 0 plain DDP, 2 also gradients, 3 also parameters (= ``fsdp`` true)
+ep_overlap      false (MoE all-to-all not overlapped with compute)
 =============== =====================================================================
 
 A row that cannot be modelled (missing required column, unknown GPU, non-numeric or impossible
@@ -182,7 +183,7 @@ def _parse_one(row: Mapping[str, str]) -> tuple[ModelSpec, GpuSpec, dict[str, fl
         "vpp": _num(row, "vpp", 1.0), "mb": _num(row, "micro_batch", 1.0),
         "gb": _num(row, "global_batch"), "recompute": float(RECOMPUTES[rc]),
         "precision": float(PRECISIONS[prec]), "fsdp": float(_bool(row, "fsdp")),
-        "zero": float(zero or 1),
+        "zero": float(zero or 1), "ep_overlap": float(_bool(row, "ep_overlap")),
     }  # fmt: skip
     if lay["ep"] > max(experts, 1):
         raise ValueError(f"column 'ep': {lay['ep']:g} exceeds moe_experts {experts}")
@@ -208,7 +209,7 @@ def parse_rows(rows: Sequence[Mapping[str, str]]) -> ParsedRows:
         gpus.append(gpu)
         lays.append(lay)
         ns.append(n)
-    keys = ("tp", "pp", "dp", "cp", "ep", "vpp", "mb", "gb", "recompute", "precision", "fsdp", "zero")
+    keys = ("tp", "pp", "dp", "cp", "ep", "vpp", "mb", "gb", "recompute", "precision", "fsdp", "zero", "ep_overlap")
     layout = {k: np.array([lay[k] for lay in lays], dtype=np.float64) for k in keys}
     known = np.array([(rows[i].get("recompute") or "").strip().lower() in RECOMPUTES for i in idx], dtype=bool)
     return ParsedRows(index=np.array(idx, dtype=np.int64), models=models, gpus=gpus,
