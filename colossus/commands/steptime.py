@@ -58,14 +58,18 @@ _json_opt = click.option("--json", "as_json", is_flag=True, help="Machine-readab
 def steptime_group() -> None:
     """Step time of transformer training: estimate, search layouts, predict a CSV.
 
-    An analytic model (FLOPs with size-dependent GEMM efficiency, memory-bound ops, TP/CP/EP/PP/DP
-    communication, pipeline bubble, optimizer, memory fit) fitted on published measurements.
-    Runs on CuPy when a GPU is usable, else NumPy (force with COLOSSUS_ARRAY=numpy|cupy).
+    An analytic model (FLOPs with size-dependent GEMM efficiency, memory-bound ops, TP/CP/PP/DP
+    communication, hierarchical MoE all-to-all and grouped expert GEMMs, MLA attention, pipeline
+    bubble, optimizer; memory under ZeRO 0-3/FSDP with Korthikanti activations) whose bounded
+    constants are fitted on published measurements. Accuracy on sources the fit never saw:
+    python benchmarks/steptime_accuracy.py. Runs on CuPy when a GPU is usable, else NumPy
+    (force with COLOSSUS_ARRAY=numpy|cupy; an unusable choice is an error, exit 2).
 
     \b
     Examples:
       colossus steptime models
       colossus steptime estimate --model grok-3 --gpus 100352
+      colossus steptime estimate --model grok-3 --gpus 100352 --sensitivity
       colossus steptime estimate -m llama-3-70b -n 1024 --layout tp=8,pp=4,mb=1,recompute=selective
       colossus steptime search --model grok-1 --gpus 2048 --top 5 --precision bf16,fp8
       colossus steptime predict ../shared/data/steptime/calibration.csv -o predicted.csv
@@ -121,7 +125,8 @@ def _result_rows(r: Any, tokens: float) -> list[tuple[str, str]]:
 @_gpus_opt
 @_gpu_opt
 @click.option("--layout", "layout_text", default=None,
-              help="Layout, e.g. tp=8,pp=16,cp=1,ep=8,vpp=1,mb=1,recompute=full,precision=fp8,fsdp=false. "
+              help="Layout, e.g. tp=8,pp=16,cp=1,ep=8,vpp=1,mb=1,recompute=full,precision=fp8,fsdp=false "
+                   "(also zero=0..3 for the ZeRO stage, ep_overlap=true for an overlapped MoE all-to-all). "
                    "dp defaults to gpus/(tp pp cp), gb to the model's batch. Omit to use the best layout.")  # fmt: skip
 @click.option("--tokens", type=float, default=None, help="Token budget for 'days to train' [default: the model's].")
 @_batch_opt
