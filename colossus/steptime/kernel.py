@@ -63,7 +63,7 @@ def model_arrays(models: ModelSpec | Sequence[ModelSpec], xp: ModuleType = np) -
     ms = [models] if isinstance(models, ModelSpec) else list(models)
     cols: dict[str, list[float]] = {k: [] for k in
                                     ("L", "h", "F", "H", "G", "dh", "V", "s", "E", "k", "sh", "Ld", "Fd", "mats", "moe",
-                                     "pa", "dqk", "dv")}  # fmt: skip
+                                     "pa", "dqk", "dv", "nl")}  # fmt: skip
     for m in ms:
         cols["L"].append(m.layers)
         cols["h"].append(m.hidden)
@@ -84,6 +84,7 @@ def model_arrays(models: ModelSpec | Sequence[ModelSpec], xp: ModuleType = np) -
         dqk, dv = m.attention_core_dims()
         cols["dqk"].append(dqk)
         cols["dv"].append(dv)
+        cols["nl"].append(m.moe_node_limit)
     one = isinstance(models, ModelSpec)
     return {k: xp.asarray(v[0] if one else v, dtype=xp.float64) for k, v in cols.items()}
 
@@ -222,7 +223,7 @@ def evaluate(
     t_cp = xp.maximum(t_cp_raw - t_core, 0.0)
     # EP all-to-all, hierarchical (colossus.steptime.moe): once per remote node over the network,
     # then NVLink; EP ranks are t*c apart, so t*c*e ranks span the group
-    remote, local = moe_mod.a2a_copies(xp, k=k, e=e, ranks_per_node=xp.maximum(dom / tc, 1.0))
+    remote, local = moe_mod.a2a_copies(xp, k=k, e=e, ranks_per_node=xp.maximum(dom / tc, 1.0), node_limit=model["nl"])
     per_copy = moe_mod.a2a_bytes_per_copy(xp, h=h, fp8_dispatch=is_fp8, full_recompute=full)
     t_ep = fm * moe * tok_g * per_copy * (remote / net + local / nvl)
     # a2a/compute overlap (DualPipe / 1F1B-overlap schedules): another micro-batch's compute hides

@@ -76,6 +76,9 @@ class ModelSpec:
         Leading dense (non-MoE) layers of an MoE model (DeepSeek-V3: 3).
     dense_ffn_hidden : int
         FFN width of those dense layers; 0 means ``ffn_hidden``.
+    moe_node_limit : int
+        Node-limited routing: each token's experts lie on at most this many EP nodes
+        (DeepSeek-V3: 4); 0 = unlimited.
     kv_lora_rank : int
         > 0 selects multi-head latent attention (MLA, DeepSeek-V2/V3): keys and values are
         up-projected from a ``kv_lora_rank`` latent; ``head_dim`` is then the no-RoPE query/key
@@ -107,6 +110,7 @@ class ModelSpec:
     moe_shared_experts: int = 0
     dense_layers: int = 0
     dense_ffn_hidden: int = 0
+    moe_node_limit: int = 0
     kv_lora_rank: int = 0
     q_lora_rank: int = 0
     rope_head_dim: int = 0
@@ -251,7 +255,7 @@ _P: list[ModelSpec] = [
     ModelSpec(name="deepseek-v3", layers=61, hidden=7168, ffn_hidden=2048, heads=128,
               kv_heads=128, head_dim=128, vocab=129280, seq_len=4096, moe_experts=256,
               moe_topk=8, moe_shared_experts=1, dense_layers=3, dense_ffn_hidden=18432,
-              kv_lora_rank=512, q_lora_rank=1536, rope_head_dim=64, v_head_dim=128,
+              kv_lora_rank=512, q_lora_rank=1536, rope_head_dim=64, v_head_dim=128, moe_node_limit=4,
               global_batch_tokens=15360 * 4096, train_tokens=14.8e12),
 ]  # fmt: skip
 

@@ -23,7 +23,7 @@ from typing import Any
 __all__ = ["a2a_bytes_per_copy", "a2a_copies", "grouped_gemm_efficiency", "tokens_per_expert"]
 
 
-def a2a_copies(xp: Any, *, k: Any, e: Any, ranks_per_node: Any) -> tuple[Any, Any]:
+def a2a_copies(xp: Any, *, k: Any, e: Any, ranks_per_node: Any, node_limit: Any = 0.0) -> tuple[Any, Any]:
     """Per token: (network copies, NVLink copies) of one dispatch (or combine).
 
     Parameters
@@ -34,10 +34,14 @@ def a2a_copies(xp: Any, *, k: Any, e: Any, ranks_per_node: Any) -> tuple[Any, An
         Expert-parallel degree (ranks that share the experts).
     ranks_per_node : array
         EP ranks inside one NVLink domain (``min(e, domain / (t c))``, at least 1).
+    node_limit : array
+        Node-limited routing (DeepSeek-V3: a token's experts lie on at most 4 nodes): at most
+        ``M (n - 1)/n`` remote nodes per token; 0 = unlimited.
     """
     g = xp.maximum(xp.minimum(ranks_per_node, e), 1.0)
     n = xp.maximum(e / g, 1.0)  # nodes the EP group spans
     remote = (n - 1.0) * (1.0 - (1.0 - 1.0 / n) ** k)
+    remote = xp.where(node_limit > 0.0, xp.minimum(remote, node_limit * (n - 1.0) / n), remote)
     # inside a node every expert copy not on this GPU crosses NVLink once (arrivals included)
     local = k * (g - 1.0) / g
     return remote, local

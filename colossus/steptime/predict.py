@@ -12,9 +12,9 @@ ffn_hidden      4 * hidden
 vocab           51200 (Megatron GPT padding of the GPT-2 vocabulary)
 moe_experts     dense model (``moe_topk`` 1)
 head_dim        hidden / heads
-moe_shared_experts, dense_layers, dense_ffn_hidden
+moe_shared_experts, dense_layers, dense_ffn_hidden, moe_node_limit
                 0 (optional columns: always-active experts, leading dense layers and
-                their FFN width; blank dense_ffn_hidden = ffn_hidden)
+                their FFN width, node-limited routing; blank dense_ffn_hidden = ffn_hidden)
 kv_lora_rank, q_lora_rank, rope_head_dim, v_head_dim
                 0 (optional; kv_lora_rank > 0 selects MLA attention, see ModelSpec)
 ffn_act         gelu (also for ``unknown``)
@@ -150,6 +150,7 @@ def _parse_one(row: Mapping[str, str]) -> tuple[ModelSpec, GpuSpec, dict[str, fl
         moe_topk=int(_num(row, "moe_topk", 1.0)) if experts else 1,
         moe_shared_experts=opt_int("moe_shared_experts") if experts else 0,
         dense_layers=opt_int("dense_layers") if experts else 0,
+        moe_node_limit=opt_int("moe_node_limit") if experts else 0,
         dense_ffn_hidden=opt_int("dense_ffn_hidden"),
         kv_lora_rank=opt_int("kv_lora_rank"), q_lora_rank=opt_int("q_lora_rank"),
         rope_head_dim=opt_int("rope_head_dim"), v_head_dim=opt_int("v_head_dim"),

@@ -106,3 +106,11 @@ def test_bounds_are_physical_and_reported():
     assert set(FIT_PARAMS) == set(FIT_BOUNDS)
     edge = at_bounds(DEFAULT.with_values(dp_overlap=1.0, net_eff=0.5, eta_attn=0.5))
     assert edge["dp_overlap"] == (1.0, "upper") and edge["net_eff"] == (0.5, "lower") and "eta_attn" not in edge
+
+
+def test_node_limited_routing_caps_remote_copies():
+    free, _ = moe_mod.a2a_copies(np, k=8.0, e=64.0, ranks_per_node=8.0)
+    capped, _ = moe_mod.a2a_copies(np, k=8.0, e=64.0, ranks_per_node=8.0, node_limit=4.0)
+    assert capped == pytest.approx(4 * 7 / 8) and capped < free
+    m = get_model("deepseek-v3")
+    assert m.moe_node_limit == 4
