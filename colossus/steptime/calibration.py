@@ -122,19 +122,19 @@ FIT_PARAMS: dict[str, tuple[float, float]] = {k: (lo, hi) for k, (lo, hi, _) in 
 
 # --- BEGIN FITTED (written by python -m colossus.steptime.fit; do not edit by hand) ---
 _FITTED: dict[str, float] = {
-    'eta_gemm_bf16': 0.7274974735968319,
-    'eta_gemm_fp8': 0.6363769306502998,
-    'gemm_call_flop': 12998884674.118944,
-    'eta_attn': 0.3154582624660431,
-    'mem_bytes_per_h': 18.55046645763727,
-    'moe_bytes_per_kh': 26.31405998963307,
-    'grouped_gemm_half_tokens': 1024.0,
-    'layer_overhead_s': 0.0008394868417793675,
-    'net_eff': 0.8793502522041372,
-    'tp_exposed': 0.5040835031520423,
-    'dp_overlap': 0.9987249886553516,
-    'fsdp_overlap': 0.016643736422071096,
-    'step_overhead_s': 0.08800937432700678,
+    'eta_gemm_bf16': 0.7537052134737123,
+    'eta_gemm_fp8': 0.6570416273037492,
+    'gemm_call_flop': 18230334119.7323,
+    'eta_attn': 0.31797817343112655,
+    'mem_bytes_per_h': 23.647473252133853,
+    'moe_bytes_per_kh': 23.436258309693454,
+    'grouped_gemm_half_tokens': 901.2678793478424,
+    'layer_overhead_s': 0.0006949458868907472,
+    'net_eff': 0.7925151267116006,
+    'tp_exposed': 0.6389455198765596,
+    'dp_overlap': 0.8439477155688682,
+    'fsdp_overlap': 0.01505049114325033,
+    'step_overhead_s': 0.07847911232940254,
 }
 # --- END FITTED ---
 
