@@ -52,3 +52,24 @@ def test_subset_and_scores():
     assert s.median_ape == pytest.approx(0.1) and s.mape == pytest.approx(0.1)
     line = goals_line(score_of(np.array([1.05]), np.ones(1)), score_of(np.array([1.3]), np.ones(1)))
     assert "median APE 5.0% (goal <= 8%: met)" in line and "30.0% (goal <= 15%: NOT met)" in line
+
+
+def test_public_measurements_are_cited_consistent_and_new(calibration_csv):
+    """Every in-project public row: a citation, a target that matches its stated figures, parseable,
+    predicted to fit (it ran), and not already in the shared calibration set."""
+    from colossus.steptime.fit import public_data_path
+    from colossus.steptime.predict import predict_rows, read_csv_rows
+
+    _, pub = read_csv_rows(public_data_path())
+    _, cal = read_csv_rows(calibration_csv)
+    assert len(pub) >= 5 and len({r["point_id"] for r in pub}) == len(pub)
+    key = lambda r: (r["model_name"].lower().replace(" ", ""), r["num_gpus"], r["global_batch"], r["tp"], r["pp"])  # noqa: E731
+    assert not {key(r) for r in pub} & {key(r) for r in cal}
+    for r in pub:
+        assert r["source"] and "github.com" in r["source_locator"] and r["notes"]
+        tgt = float(r["target_step_time_s"])
+        implied = float(r["global_batch"]) * float(r["seq_len"]) / (
+            float(r["measured_tokens_per_s_per_gpu"]) * float(r["num_gpus"]))
+        assert tgt == pytest.approx(implied, rel=0.01), r["point_id"]
+    out = predict_rows(pub, xp=np)
+    assert all(not r["error"] for r in out) and all(r["fits_memory"] == "true" for r in out)
