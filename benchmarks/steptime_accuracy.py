@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from colossus.steptime.calibration import DEFAULT, Calibration
-from colossus.steptime.fit import default_data_path, fit, load_fit_set, predict_parsed, public_data_path
+from colossus.steptime.fit import at_bounds, default_data_path, fit, load_fit_set, predict_parsed, public_data_path
 from colossus.steptime.predict import fits_memory
 from colossus.steptime.validate import Score, cross_validate, goals_line, group_scores, score_of, source_group
 
@@ -73,9 +73,15 @@ def main() -> int:
     def fold_fit(p, t):  # type: ignore[no-untyped-def]
         return fit(p, t, start=Calibration(), restarts=args.restarts, starts=args.starts)[0]
 
-    pred_cv, _ = cross_validate(parsed, tgt, groups, fit_fn=fold_fit, predict_fn=predict_parsed,
+    pred_cv, fold_cals = cross_validate(parsed, tgt, groups, fit_fn=fold_fit, predict_fn=predict_parsed,
                                 progress=lambda g, n: print(f"  fold: without {g} ({n} rows)", file=sys.stderr))  # fmt: skip
     print(f"leave-one-source-out: {len(set(groups))} folds in {time.perf_counter() - t0:.0f} s")
+    edge_in = at_bounds(DEFAULT)
+    print("stored constants at a bound: " + (", ".join(f"{n} ({side})" for n, (_, side) in edge_in.items()) or "none"))
+    for g, c in fold_cals.items():
+        edge = at_bounds(c)
+        if edge:
+            print(f"  fold without {g[:40]}: at a bound: " + ", ".join(f"{n} ({side})" for n, (_, side) in edge.items()))
     s_in, s_cv = score_of(pred_in, tgt), score_of(pred_cv, tgt)
     print(f"OVERALL in-sample            {_fmt(s_in)}")
     print(f"OVERALL leave-one-source-out {_fmt(s_cv)}")
