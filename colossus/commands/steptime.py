@@ -250,7 +250,7 @@ def _write_tornado_html(path: Path, rows: list[Any], *, title: str) -> None:
     fig.add_bar(y=names, x=[r.days_upper for r in rows][::-1], orientation="h", name="constant at upper bound")
     fig.update_layout(title=title, barmode="overlay", xaxis_title="days to train (fixed layout)")
     with atomic_path(path) as tmp:
-        fig.write_html(tmp, include_plotlyjs="cdn")
+        fig.write_html(tmp, include_plotlyjs=True)  # self-contained: readable offline
 
 
 @steptime_group.command("search")
