@@ -122,19 +122,19 @@ FIT_PARAMS: dict[str, tuple[float, float]] = {k: (lo, hi) for k, (lo, hi, _) in 
 
 # --- BEGIN FITTED (written by python -m colossus.steptime.fit; do not edit by hand) ---
 _FITTED: dict[str, float] = {
-    'eta_gemm_bf16': 0.7537052134737123,
-    'eta_gemm_fp8': 0.6570416273037492,
-    'gemm_call_flop': 18230334119.7323,
-    'eta_attn': 0.31797817343112655,
-    'mem_bytes_per_h': 23.647473252133853,
-    'moe_bytes_per_kh': 23.436258309693454,
-    'grouped_gemm_half_tokens': 901.2678793478424,
-    'layer_overhead_s': 0.0006949458868907472,
-    'net_eff': 0.7925151267116006,
-    'tp_exposed': 0.6389455198765596,
-    'dp_overlap': 0.8439477155688682,
-    'fsdp_overlap': 0.01505049114325033,
-    'step_overhead_s': 0.07847911232940254,
+    'eta_gemm_bf16': 0.7743890155332139,
+    'eta_gemm_fp8': 0.6948647818220787,
+    'gemm_call_flop': 4723203390.764607,
+    'eta_attn': 0.31734082195490226,
+    'mem_bytes_per_h': 28.872296144254914,
+    'moe_bytes_per_kh': 16.31176647217732,
+    'grouped_gemm_half_tokens': 1021.6820135328127,
+    'layer_overhead_s': 0.0008890072105622647,
+    'net_eff': 0.7260891307454415,
+    'tp_exposed': 0.7512533980691373,
+    'dp_overlap': 0.9664761332238615,
+    'fsdp_overlap': 0.015699625692680512,
+    'step_overhead_s': 0.07168030850438173,
 }
 # --- END FITTED ---
 

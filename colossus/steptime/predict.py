@@ -55,7 +55,7 @@ from colossus.hardware import GpuSpec, get_gpu
 from colossus.steptime.backend import get_xp, to_numpy
 from colossus.steptime.calibration import DEFAULT, Calibration
 from colossus.steptime.kernel import PRECISIONS, RECOMPUTES, evaluate, hardware_arrays, model_arrays
-from colossus.steptime.models import ACTIVATIONS, ModelSpec
+from colossus.steptime.models import ACTIVATIONS, ModelSpec, preset_of_shape
 
 __all__ = ["OUTPUT_COLUMNS", "ParsedRows", "fits_memory", "parse_rows", "predict_csv", "predict_rows", "read_csv_rows"]
 
@@ -130,8 +130,11 @@ def _parse_one(row: Mapping[str, str]) -> tuple[ModelSpec, GpuSpec, dict[str, fl
     hidden = int(_num(row, "hidden"))
     heads = int(_num(row, "heads", max(hidden // 128, 1)))
     experts = int(_num(row, "moe_experts", 0.0)) if (row.get("moe_experts") or "").strip() else 0
+    like = preset_of_shape(layers=int(_num(row, "layers")), hidden=hidden, heads=heads,
+                           kv_heads=int(_num(row, "kv_heads", heads)),
+                           ffn_hidden=int(_num(row, "ffn_hidden", 4.0 * hidden)), moe_experts=experts)
     act = (row.get("ffn_act") or "").strip().lower()
-    act = act if act in ACTIVATIONS else "gelu"
+    act = act if act in ACTIVATIONS else (like.activation if like is not None else "gelu")
     def opt_int(key: str) -> int:
         return int(_num(row, key)) if (row.get(key) or "").strip() else 0
 
@@ -142,7 +145,8 @@ def _parse_one(row: Mapping[str, str]) -> tuple[ModelSpec, GpuSpec, dict[str, fl
         ffn_hidden=int(_num(row, "ffn_hidden", 4.0 * hidden)),
         heads=heads,
         kv_heads=int(_num(row, "kv_heads", heads)),
-        head_dim=opt_int("head_dim") or (hidden // heads if hidden % heads == 0 else 0),
+        head_dim=opt_int("head_dim") or (like.head_dim if like is not None else 0)
+        or (hidden // heads if hidden % heads == 0 else 0),
         vocab=int(_num(row, "vocab", 51200.0)),
         seq_len=int(_num(row, "seq_len")),
         activation=act,
