@@ -102,6 +102,7 @@ def cross_validate(
     fit_fn: FitFn,
     predict_fn: PredictFn,
     progress: Callable[[str, int], None] | None = None,
+    only: Callable[[str], bool] | None = None,
 ) -> tuple[np.ndarray, dict[str, Calibration]]:
     """Leave-one-group-out predictions.
 
@@ -112,11 +113,13 @@ def cross_validate(
     fit_fn : ``(rows, targets) -> Calibration``, the fit to repeat without each group
     predict_fn : ``(rows, calibration) -> step times (s)``
     progress : optional ``(group, rows held out)`` callback, called before each fold
+    only : optional predicate on the group label; folds it rejects are not run and their rows
+        stay NaN (a quick partial cross-validation while iterating)
 
     Returns
     -------
     pred : (N,) float64
-        Each row predicted by the fit made without its group.
+        Each row predicted by the fit made without its group (NaN where ``only`` skipped it).
     cals : dict
         The fold's calibration per held-out group.
     """
@@ -124,6 +127,8 @@ def cross_validate(
     pred = np.full(len(target), np.nan)
     cals: dict[str, Calibration] = {}
     for g in sorted(set(lab.tolist())):
+        if only is not None and not only(g):
+            continue
         held = lab == g
         if progress is not None:
             progress(g, int(held.sum()))

@@ -73,3 +73,16 @@ def test_public_measurements_are_cited_consistent_and_new(calibration_csv):
         assert tgt == pytest.approx(implied, rel=0.01), r["point_id"]
     out = predict_rows(pub, xp=np)
     assert all(not r["error"] for r in out) and all(r["fits_memory"] == "true" for r in out)
+
+
+def test_only_runs_the_chosen_folds_and_leaves_the_rest_nan():
+    parsed = parse_rows(_rows(9))
+    target = np.arange(1.0, 10.0)
+    groups = ["a"] * 3 + ["b"] * 2 + ["c"] * 4
+    pred, cals = cross_validate(parsed, target, groups, only=lambda g: g == "b",
+                                fit_fn=lambda p, t: DEFAULT.with_values(step_overhead_s=float(np.mean(t))),
+                                predict_fn=lambda p, cal: np.full(len(p.index), cal.step_overhead_s))  # fmt: skip
+    lab = np.array(groups)
+    assert set(cals) == {"b"}
+    assert np.allclose(pred[lab == "b"], target[lab != "b"].mean())
+    assert np.isnan(pred[lab != "b"]).all()
