@@ -11,13 +11,14 @@ kv_heads        heads (multi-head attention)
 ffn_hidden      4 * hidden
 vocab           51200 (Megatron GPT padding of the GPT-2 vocabulary)
 moe_experts     dense model (``moe_topk`` 1)
-head_dim        hidden / heads
+head_dim        the built-in preset of the same shape (layers, hidden, ffn_hidden, heads,
+                kv_heads, moe_experts) when one exists (Qwen3: 128, GPT-OSS: 64), else hidden / heads
 moe_shared_experts, dense_layers, dense_ffn_hidden, moe_node_limit
                 0 (optional columns: always-active experts, leading dense layers and
                 their FFN width, node-limited routing; blank dense_ffn_hidden = ffn_hidden)
 kv_lora_rank, q_lora_rank, rope_head_dim, v_head_dim
                 0 (optional; kv_lora_rank > 0 selects MLA attention, see ModelSpec)
-ffn_act         gelu (also for ``unknown``)
+ffn_act         the same-shape preset's activation, else gelu (also for ``unknown``)
 tp, pp          both blank with dp stated: model-parallel size num_gpus/(dp cp) split as
                 TP up to the NVLink domain (8), the rest PP (Megatron practice); else 1
 cp, ep          1
