@@ -29,6 +29,7 @@ __all__ = [
     "ACTIVATIONS",
     "GROK3_DERIVATION",
     "PRESETS",
+    "REFERENCE_SHAPES",
     "preset_of_shape",
     "ModelSpec",
     "get_model",
@@ -258,8 +259,12 @@ _P: list[ModelSpec] = [
               moe_topk=8, moe_shared_experts=1, dense_layers=3, dense_ffn_hidden=18432,
               kv_lora_rank=512, q_lora_rank=1536, rope_head_dim=64, v_head_dim=128, moe_node_limit=4,
               global_batch_tokens=15360 * 4096, train_tokens=14.8e12),
+]  # fmt: skip
+
+REFERENCE_SHAPES: dict[str, ModelSpec] = {m.name: m for m in [
     # Shapes of models in the public benchmark tables, so rows that leave head_dim blank read the
-    # true attention width (these models' head width is not hidden / heads).
+    # true attention width (these models' head width is not hidden / heads).  Not presets: the
+    # preset list (get_model, the capacity planner's stand-in choice) stays as it was.
     # GPT-OSS 120B: huggingface/transformers src/transformers/models/gpt_oss/configuration_gpt_oss.py
     # (commit 02b8f42b): 36 layers, hidden 2880, 64 heads of 64, 8 KV heads, 128 experts of 2880, top-4,
     # SwiGLU experts (hidden_act silu, "clamped SwiGLU the experts apply").
@@ -271,19 +276,19 @@ _P: list[ModelSpec] = [
               head_dim=128, vocab=151936, seq_len=4096, moe_experts=128, moe_topk=8),
     ModelSpec(name="qwen3-235b-a22b", layers=94, hidden=4096, ffn_hidden=1536, heads=64, kv_heads=4,
               head_dim=128, vocab=151936, seq_len=4096, moe_experts=128, moe_topk=8),
-]  # fmt: skip
+]}  # fmt: skip
 
 
 def preset_of_shape(*, layers: int, hidden: int, heads: int, kv_heads: int, ffn_hidden: int,
                     moe_experts: int) -> ModelSpec | None:
-    """The built-in preset with exactly this shape, or None.
+    """The built-in preset or reference shape (:data:`REFERENCE_SHAPES`) with exactly this shape, or None.
 
     Tables often give hidden size, head counts and expert width but not the head width or the FFN
     activation; for models whose head width is not ``hidden / heads`` (Qwen3, GPT-OSS) or whose
     gated activation the table leaves out, the preset of the same shape supplies them.
     """
     key = (layers, hidden, heads, kv_heads, ffn_hidden, moe_experts)
-    for m in _P:
+    for m in [*_P, *REFERENCE_SHAPES.values()]:
         if (m.layers, m.hidden, m.heads, m.kv_heads, m.ffn_hidden, m.moe_experts) == key:
             return m
     return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from colossus.steptime.models import PRESETS, preset_of_shape
+from colossus.steptime.models import PRESETS, REFERENCE_SHAPES, preset_of_shape
 from colossus.steptime.predict import parse_rows
 
 _BASE = {"layers": "36", "hidden": "2880", "ffn_hidden": "2880", "heads": "64", "kv_heads": "8",
@@ -36,5 +36,6 @@ def test_no_preset_keeps_hidden_over_heads():
 
 def test_qwen3_presets_have_wide_heads():
     for name in ("qwen3-30b-a3b", "qwen3-235b-a22b"):
-        m = PRESETS[name]
+        m = REFERENCE_SHAPES[name]
         assert m.head_dim == 128 and m.head_dim * m.heads == 2 * m.hidden
+        assert name not in PRESETS  # reference shapes do not change the preset list
