@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pyarrow as pa
 
+from traces.empirical import FittedWorkload, fitted_statistics, generate_fitted
 from traces.schema import DEFAULT_PREEMPTIBLE, DEFAULT_PRIORITY, KINDS, SCHEMA_V1
 
 __all__ = [
@@ -111,6 +112,9 @@ class WorkloadParams:
     """GPUs per node: shapes above it are whole nodes."""
     users_per_division: int = 50
     """Users per division (popularity ~ 1/rank)."""
+    fitted: FittedWorkload | None = None
+    """A workload measured in a trace (:mod:`traces.empirical`): when set it replaces the kinds,
+    the daily/weekly cycle and the divisions' shares; ``offered_load_gpus`` scales its rates."""
 
     def __post_init__(self) -> None:
         if not self.offered_load_gpus > 0:
@@ -236,6 +240,8 @@ def expected_statistics(
     Returns a dict with ``jobs_per_day``, ``job_share_by_kind``, ``gpu_time_share_by_kind``,
     ``gpu_time_share_by_division``, ``mean_gpu_seconds_per_job`` and per-kind ``median_duration_s``.
     """
+    if params.fitted is not None:
+        return fitted_statistics(params.fitted, params.offered_load_gpus / params.fitted.offered_load_gpus)
     rates = _division_rates(params, divisions)
     names = [k.kind for k in params.kinds]
     jobs = np.zeros(len(names))
@@ -434,6 +440,21 @@ def generate_batches(
     step_t = np.array([t for t, _ in steps], dtype=np.float64)
     step_f = np.array([1.0] + [f for _, f in steps], dtype=np.float64)
     streams = _Streams.from_seed(rng if rng is not None else seed)  # type: ignore[arg-type]
+    if params.fitted is not None:
+        yield from _with_hero(
+            generate_fitted(
+                params.fitted,
+                division_names=[d.name for d in divisions],
+                days=days,
+                streams=streams,
+                start=start,
+                load_factor=params.offered_load_gpus / params.fitted.offered_load_gpus,
+                steps=steps,
+                users_per_division=params.users_per_division,
+            ),
+            hero if hero is not None and 0 <= hero.submit_time_s < days * DAY_S else None,
+        )
+        return
     rates = _division_rates(params, divisions)
     day_w = _day_weights(params, start)
     phase_s = start.hour * 3600.0 + start.minute * 60.0 + start.second
@@ -499,6 +520,16 @@ def _assemble(cols: dict[str, list], first_id: int) -> pa.RecordBatch:
         "source_status": pa.nulls(n, pa.string()),
     }
     return pa.RecordBatch.from_arrays([arrays[f.name] for f in SCHEMA_V1], schema=SCHEMA_V1)
+
+
+def _with_hero(batches: Iterator[pa.RecordBatch], hero: HeroJob | None) -> Iterator[pa.RecordBatch]:
+    """Insert the hero run into the first batch that reaches its submit time (or after the last)."""
+    for batch in batches:
+        if hero is not None and batch.num_rows and batch.column(1)[-1].as_py() >= hero.submit_time_s:
+            batch, hero = _insert_hero(batch, hero), None
+        yield batch
+    if hero is not None:
+        yield _insert_hero(pa.RecordBatch.from_pylist([], schema=SCHEMA_V1), hero)
 
 
 def _insert_hero(batch: pa.RecordBatch, hero: HeroJob) -> pa.RecordBatch:

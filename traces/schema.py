@@ -2,6 +2,13 @@
 
 See DESIGN.md §3.2. A trace is a Parquet file with one row per job, in submit order, and three
 file-metadata keys (:data:`META_VERSION`, :data:`META_START`, :data:`META_SOURCE`).
+
+Optional columns of v1 (:data:`OPTIONAL_FIELDS`) may be present or absent; when present they come
+after the 13 required-or-nullable columns and are typed and range-checked like them:
+
+- ``recorded_wait_s`` (float64, nullable): ``start - submit`` in seconds as the source recorded it,
+  >= 0. Written by the importers whose source has start times (sacct, Helios, Acme, Philly JSON);
+  ``colossus simulate --trace`` compares the simulated waits with it (``colossus.sim.replay``).
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ __all__ = [
     "META_START",
     "META_VERSION",
     "NON_NULL_COLUMNS",
+    "OPTIONAL_FIELDS",
+    "RECORDED_WAIT",
     "SCHEMA_V1",
     "SCHEMA_VERSION",
     "format_start",
@@ -109,6 +118,19 @@ SCHEMA_V1: pa.Schema = pa.schema(
         ),
     ]
 )
+
+#: Name of the optional recorded-wait column.
+RECORDED_WAIT = "recorded_wait_s"
+
+#: Optional columns of schema v1: name -> field (type, nullability, description).
+OPTIONAL_FIELDS: Mapping[str, pa.Field] = {
+    RECORDED_WAIT: _field(
+        RECORDED_WAIT,
+        pa.float64(),
+        True,
+        "recorded wait in the source, start - submit, seconds, >= 0 (null when unknown)",
+    ),
+}
 
 #: Column names in schema order.
 COLUMNS: tuple[str, ...] = tuple(SCHEMA_V1.names)

@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from traces.schema import RECORDED_WAIT
+
 __all__ = ["SIZE_BUCKETS", "TraceSummary", "summarize"]
 
 #: Upper edges (inclusive) of the GPU-count histogram buckets; the last is open.
 SIZE_BUCKETS: tuple[int, ...] = (1, 2, 4, 8, 16, 64, 256, 1024, 4096, 16384)
 _PERCENTILES = (50, 90, 99)
+_WAIT_PERCENTILES = (50, 90, 95, 99)
 
 
 def _bucket_labels() -> list[str]:
@@ -52,6 +55,12 @@ class TraceSummary:
     gpu_time_share_gt8_gpus: float = float("nan")
     by_division: dict[str, dict[str, float]] = field(default_factory=dict)
     by_kind: dict[str, dict[str, float]] = field(default_factory=dict)
+    recorded_wait_jobs: int = 0
+    """Jobs with a recorded wait (optional column ``recorded_wait_s``; 0 when absent)."""
+    recorded_wait_percentiles_s: dict[str, float] = field(default_factory=dict)
+    """p50 / p90 / p95 / p99 of the recorded waits, seconds (empty when none)."""
+    recorded_wait_mean_s: float = float("nan")
+    """Mean recorded wait, seconds."""
 
     @property
     def span_days(self) -> float:
@@ -87,6 +96,7 @@ def summarize(batches: Iterable[pa.RecordBatch]) -> TraceSummary:
     durations: list[np.ndarray] = []
     div: dict[str, _Tally] = {}
     kind: dict[str, _Tally] = {}
+    waits: list[np.ndarray] = []
     one = ge8 = gt8 = 0.0
     for b in batches:
         if b.num_rows == 0:
@@ -110,6 +120,8 @@ def summarize(batches: Iterable[pa.RecordBatch]) -> TraceSummary:
         gt8 += float(gs[g > 8].sum())
         _group(div, b.column("division"), gs)
         _group(kind, b.column("kind"), gs)
+        if RECORDED_WAIT in b.schema.names:
+            waits.append(b.column(RECORDED_WAIT).drop_null().to_numpy().astype(np.float64))
     total = float(size_gs.sum())
     s.total_gpu_hours = total / 3600.0
     s.gpu_hist = {lab: int(c) for lab, c in zip(labels, hist, strict=True) if c}
@@ -131,6 +143,14 @@ def summarize(batches: Iterable[pa.RecordBatch]) -> TraceSummary:
             )
         }
         s.duration_mean_s = float(all_d.astype(np.float64).mean())
+    all_w = np.concatenate(waits) if waits else np.zeros(0)
+    s.recorded_wait_jobs = int(all_w.size)
+    if all_w.size:
+        s.recorded_wait_percentiles_s = {
+            f"p{p}": float(v)
+            for p, v in zip(_WAIT_PERCENTILES, np.percentile(all_w, _WAIT_PERCENTILES), strict=True)
+        }
+        s.recorded_wait_mean_s = float(all_w.mean())
     denom = total if total > 0 else 1.0
     s.by_division = {
         k: {"jobs": v.jobs, "gpu_time_share": v.gpu_s / denom} for k, v in sorted(div.items())

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from traces._idcheck import IdTracker, hash_strings
 from traces.errors import TraceError
-from traces.schema import KINDS, NON_NULL_COLUMNS, SCHEMA_V1
+from traces.schema import KINDS, NON_NULL_COLUMNS, OPTIONAL_FIELDS, SCHEMA_V1
 
 __all__ = ["BatchValidator", "conform_batch", "conform_schema", "decode_dictionaries"]
 
@@ -102,14 +102,38 @@ def conform_batch(
         arrays.append(col)
     names = list(SCHEMA_V1.names)
     extras = [name for name in batch.schema.names if name not in SCHEMA_V1.names]
+    extra_fields = []
     for name in extras:
-        arrays.append(batch.column(batch.schema.get_field_index(name)))
+        col = batch.column(batch.schema.get_field_index(name))
+        if name in OPTIONAL_FIELDS:
+            col = _optional_column(col, OPTIONAL_FIELDS[name], where, first_row)
+            extra_fields.append(OPTIONAL_FIELDS[name])
+        else:
+            extra_fields.append(batch.schema.field(name))
+        arrays.append(col)
         names.append(name)
     fields = [
         f.with_type(a.type) if a.type != f.type else f
         for f, a in zip(SCHEMA_V1, arrays, strict=False)
-    ] + [batch.schema.field(name) for name in extras]
+    ] + extra_fields
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _optional_column(col: pa.Array, field: pa.Field, where: str, first_row: int) -> pa.Array:
+    """An optional v1 column cast to its type; a non-negative finite number or null per row."""
+    if not _compatible(col.type, field.type):
+        raise TraceError(f"{where}: column '{field.name}' has type {col.type}, expected {field.type}")
+    col = col.cast(field.type) if col.type != field.type else col
+    x = col.to_numpy(zero_copy_only=False)
+    valid = _valid(col)
+    bad = valid & ~(np.isfinite(x) & (x >= 0))
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise TraceError(
+            f"{where}: row {first_row + row}: column '{field.name}': must be a finite number >= 0, "
+            f"got {col[row].as_py()!r}"
+        )
+    return col
 
 
 def decode_dictionaries(batch: pa.RecordBatch) -> pa.RecordBatch:

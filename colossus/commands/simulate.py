@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from colossus.commands.common import console, emit_json, out_option, quiet_option, seed_option
+from colossus.commands.replay_view import add_replay, print_compare_replay, print_replay
 from colossus.fileio import atomic_path, json_default
 
 __all__ = ["COMMANDS"]
@@ -208,6 +209,16 @@ def simulate_cmd(scenario: str | None, trace: Path | None, days: float | None, p
       colossus simulate --start-date 2024-12-03 --days 365 --out runs/year   # a year, streamed
       colossus simulate examples/llama3_reliability.toml --days 54
       colossus simulate examples/philly_replay.toml --trace philly.parquet --policy backfill
+
+    \b
+    Replay your own cluster's history against what happened: with a trace that has recorded
+    waits (trace import sacct / helios / acme / philly-json) the summary gains a 'replay' block,
+    the terminal a table, and report.html a chart: recorded vs simulated wait p50/p95/p99/mean
+    per division, and the Kendall tau of the start order. Export sacct with
+      {sacct}
+    then
+      colossus trace import sacct jobs.sacct -o mine.parquet --division-map accounts.csv
+      colossus simulate my-cluster.toml --trace mine.parquet --days 30 --out runs/replay
     """
     from colossus.scenario import load_scenario
 
@@ -220,16 +231,20 @@ def simulate_cmd(scenario: str | None, trace: Path | None, days: float | None, p
 
         check_results_folder(out_dir)  # before the run, not after it
         res = _run(scn, trace, d, policy, seed, quiet or as_json, debug, out_dir)
+        replay = add_replay(res, out_dir, trace)  # recorded vs simulated waits (traces with recorded_wait_s)
         _write_report(out_dir)
     else:  # stream to a scratch folder anyway, so memory stays bounded on long runs
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="colossus-sim-") as scratch:
             res = _run(scn, trace, d, policy, seed, quiet or as_json, debug, Path(scratch) / "run")
+            replay = add_replay(res, Path(scratch) / "run", trace)
     if as_json:
         emit_json(res.summary)
     elif not quiet:
         _print_summary(res)
+        if replay is not None:
+            print_replay(replay)
         if out_dir is not None:
             console().print(f"wrote {out_dir}/")
     _exit_if_stopped(res, quiet or as_json)
@@ -256,6 +271,12 @@ def compare_cmd(scenario: str | None, policies: tuple[str, ...], trace: Path | N
     Examples:
       colossus compare --policy milp --policy fifo --policy backfill --days 7
       colossus compare examples/philly_replay.toml --trace philly.parquet --policy fifo --policy backfill --out cmp/
+
+    \b
+    With recorded waits in the trace (e.g. an import of
+      {sacct}
+    ) each policy's summary gets a 'replay' block and a table shows recorded vs simulated waits
+    and the start-order Kendall tau per policy: which policy is closest to your real scheduler.
     """
     from colossus.scenario import load_scenario
 
@@ -264,10 +285,12 @@ def compare_cmd(scenario: str | None, policies: tuple[str, ...], trace: Path | N
     pols = policies or ("milp", "fifo", "backfill")
     rows: dict[str, Any] = {}
     res = None
+    replays: dict[str, Any] = {}
     for p in pols:
         if res is not None and not res.complete:
             break
         res = _run(scn, trace, d, p, seed, quiet or as_json, out_dir=None if out_dir is None else out_dir / p)
+        replays[p] = add_replay(res, out_dir / p if out_dir is not None else None, trace)
         if out_dir is not None:
             _write_report(out_dir / p)
         s = res.summary
@@ -279,6 +302,8 @@ def compare_cmd(scenario: str | None, policies: tuple[str, ...], trace: Path | N
                    "hero_progress": s["hero"]["progress"] if s["hero"] else None,
                    "hero_ettr": s["hero"]["ettr"] if s["hero"] else None,
                    "rounds": s["scheduler"]["rounds"], "wall_s": s["performance"]["wall_s"], "note": s.get("policy_note")}
+        if replays[p] is not None:
+            rows[p]["replay"] = {k: replays[p][k] for k in ("jobs_matched", "kendall_tau_start_order", "all", "divisions")}
     pols = tuple(rows)  # fewer when Ctrl-C stopped the comparison
     out = {"scenario": scn.name, "days": d, "seed": seed, "policies": rows, "complete": bool(res is None or res.complete)}
     if out_dir is not None:
@@ -305,11 +330,22 @@ def compare_cmd(scenario: str | None, policies: tuple[str, ...], trace: Path | N
     t.add_row("rounds", *[f"{rows[p]['rounds']:,}" for p in pols])
     t.add_row("wall s", *[f"{rows[p]['wall_s']:.1f}" for p in pols])
     console().print(t)
+    if all(replays[p] is not None for p in pols):
+        print_compare_replay(replays, pols)
     for p in pols:
         if rows[p]["note"]:
             console().print(f"[yellow]note ({p}):[/] {rows[p]['note']}")
     if res is not None:
         _exit_if_stopped(res, False)
 
+
+def _with_sacct(cmd: click.Command) -> None:
+    from traces.sacct_export import SACCT_COMMAND
+
+    cmd.help = (cmd.help or "").replace("{sacct}", SACCT_COMMAND)
+
+
+_with_sacct(simulate_cmd)
+_with_sacct(compare_cmd)
 
 COMMANDS = [simulate_cmd, compare_cmd]

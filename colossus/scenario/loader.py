@@ -155,6 +155,10 @@ def _cross_check(s: Scenario) -> str | None:
         online = sum(ph.arrays for ph in s.phases if ph.sku == h.sku) * s.cluster.gpus_per_array
         if h.gpus + h.hot_spare_nodes * s.cluster.gpus_per_node > online:
             return f"hero.gpus: {h.gpus} GPUs plus {h.hot_spare_nodes} spare nodes exceed the {online} {h.sku} GPUs of all phases"
+    if s.workload.fitted is not None:
+        for div in s.workload.fitted.arrivals:
+            if div not in names:
+                return f"workload.fitted.arrivals.{div}: unknown division (known: {', '.join(names)})"
     if s.capacity is not None:
         for i, opt in enumerate(s.capacity.options):
             if opt.sku not in s.skus:

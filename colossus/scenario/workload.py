@@ -9,6 +9,13 @@ median run time ~140 s (Seren 122 s), mean 6.0 / median 1 GPUs per job (Seren 5.
 
 ``to_workload_params`` turns the section into :class:`traces.generator.WorkloadParams`;
 ``division_loads`` pairs it with the scenario's divisions.
+
+``[workload.fitted]`` (written by ``colossus trace fit``) replaces the kinds, the cycle and the
+divisions' load shares with a workload measured in a trace (:mod:`traces.empirical`): per-division
+``[workload.fitted.arrivals."NAME"]`` (jobs_per_day, 168 hour_of_week factors, size_share over
+sizes.gpus), ``[workload.fitted.sizes]`` (gpus, overall share) and one ``[[workload.fitted.run_time]]`` per size class (max_gpus, 101 quantiles_s,
+kinds). ``offered_load_gpus`` then scales the fitted rates (the fit writes the trace's own load).
+:func:`workload_toml` writes such a section.
 """
 
 from __future__ import annotations
@@ -18,10 +25,24 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from traces.empirical import (
+    HOURS_PER_WEEK,
+    QUANTILE_POINTS,
+    FittedArrivals,
+    FittedRunTime,
+    FittedWorkload,
+)
 from traces.generator import DivisionLoad, KindProfile, WorkloadParams
 from traces.schema import KINDS
 
-__all__ = ["KindSection", "WorkloadSection", "division_loads", "to_workload_params"]
+__all__ = [
+    "FittedSection",
+    "KindSection",
+    "WorkloadSection",
+    "division_loads",
+    "to_workload_params",
+    "workload_toml",
+]
 
 _CFG = ConfigDict(extra="forbid", frozen=True)
 
@@ -66,6 +87,85 @@ class KindSection(BaseModel):
         if self.duration_min_s > self.duration_max_s:
             raise ValueError("duration_min_s must be <= duration_max_s")
         return self
+
+
+class FittedArrivalsSection(BaseModel):
+    """One division's fitted arrivals."""
+
+    model_config = _CFG
+
+    jobs_per_day: float = Field(gt=0, description="Mean arrivals per day.")
+    hour_of_week: list[float] = Field(
+        min_length=HOURS_PER_WEEK,
+        max_length=HOURS_PER_WEEK,
+        description="168 rate factors (mean 1); hour 0 = Monday 00:00-01:00 UTC.",
+    )
+    size_share: list[float] | None = Field(
+        None, description="Share of the division's jobs per GPU count of sizes.gpus (sum 1); default sizes.share."
+    )
+
+
+class FittedSizesSection(BaseModel):
+    """Empirical job-size distribution."""
+
+    model_config = _CFG
+
+    gpus: list[int] = Field(min_length=1, description="GPU counts seen, increasing.")
+    share: list[float] = Field(min_length=1, description="Share of jobs per GPU count (sum 1).")
+
+
+class FittedRunTimeSection(BaseModel):
+    """Run times (and kinds) of one size class."""
+
+    model_config = _CFG
+
+    max_gpus: int = Field(ge=1, description="Upper bound of the class, GPUs (inclusive).")
+    jobs: int = Field(0, ge=0, description="Jobs of the class in the fitted trace.")
+    quantiles_s: list[float] = Field(
+        min_length=QUANTILE_POINTS,
+        max_length=QUANTILE_POINTS,
+        description="Run-time quantiles p0..p100, s (log-linear between points).",
+    )
+    kinds: dict[str, float] = Field(description="Kind -> share of the class's jobs.")
+
+
+class FittedSection(BaseModel):
+    """A workload measured in a trace by ``colossus trace fit`` (see :mod:`traces.empirical`)."""
+
+    model_config = _CFG
+
+    source: str = Field("", description="The fitted trace.")
+    arrivals: dict[str, FittedArrivalsSection] = Field(
+        min_length=1, description="Division name -> its arrivals."
+    )
+    sizes: FittedSizesSection
+    run_time: list[FittedRunTimeSection] = Field(min_length=1, description="One per size class.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FittedSection:
+        self.to_fitted()
+        return self
+
+    def to_fitted(self) -> FittedWorkload:
+        """The generator's :class:`~traces.empirical.FittedWorkload` (ValueError when inconsistent)."""
+        return FittedWorkload(
+            arrivals=tuple(
+                FittedArrivals(
+                    division=name,
+                    jobs_per_day=a.jobs_per_day,
+                    hour_of_week=tuple(a.hour_of_week),
+                    size_share=tuple(a.size_share) if a.size_share is not None else None,
+                )
+                for name, a in self.arrivals.items()
+            ),
+            sizes_gpus=tuple(self.sizes.gpus),
+            sizes_share=tuple(self.sizes.share),
+            run_time=tuple(
+                FittedRunTime(max_gpus=c.max_gpus, quantiles_s=tuple(c.quantiles_s), kinds=dict(c.kinds), jobs=c.jobs)
+                for c in self.run_time
+            ),
+            source=self.source,
+        )
 
 
 _H = 3600.0
@@ -196,6 +296,11 @@ class WorkloadSection(BaseModel):
         description="Division name -> kind -> multiplier on that kind's job_share for the "
         "division (missing: 1). ASSUMPTION: all divisions share one mix by default.",
     )
+    fitted: FittedSection | None = Field(
+        None,
+        description="A workload fitted to a trace (colossus trace fit): replaces kinds, the "
+        "cycle and the divisions' load shares; offered_load_gpus scales its rates.",
+    )
 
     @model_validator(mode="after")
     def _known_kinds(self) -> WorkloadSection:
@@ -218,6 +323,7 @@ def to_workload_params(section: WorkloadSection, *, gpus_per_node: int = 8) -> W
         weekend_factor=section.weekend_factor,
         gpus_per_node=gpus_per_node,
         users_per_division=section.users_per_division,
+        fitted=section.fitted.to_fitted() if section.fitted is not None else None,
     )
 
 
@@ -242,3 +348,58 @@ def division_loads(section: WorkloadSection, divisions: Iterable[Any]) -> tuple[
         )
         for d in divs
     )
+
+
+def _num(x: float) -> str:
+    return repr(float(x)) if x == x else "nan"
+
+
+def _list(xs: Iterable[float], per_line: int = 12) -> str:
+    items = [_num(x) if not isinstance(x, int) else str(x) for x in xs]
+    lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
+    return "[\n  " + ",\n  ".join(lines) + ",\n]"
+
+
+def _key(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def workload_toml(fitted: FittedWorkload, *, users_per_division: int = 50) -> str:
+    """A ``[workload]`` section (TOML text) holding ``fitted``, its load as ``offered_load_gpus``."""
+    out = [
+        "[workload]",
+        f"# Fitted by colossus trace fit to {fitted.source or 'a trace'}: the trace's own mean load.",
+        f"offered_load_gpus = {_num(fitted.offered_load_gpus)}",
+        f"users_per_division = {users_per_division}",
+        "",
+        "[workload.fitted]",
+        f"source = {_key(fitted.source)}",
+        "",
+        "[workload.fitted.sizes]",
+        "# Empirical job-size distribution over the GPU counts seen.",
+        f"gpus = {_list(fitted.sizes_gpus)}",
+        f"share = {_list(fitted.sizes_share, 6)}",
+    ]
+    for a in fitted.arrivals:
+        out += [
+            "",
+            f"[workload.fitted.arrivals.{_key(a.division)}]",
+            f"jobs_per_day = {_num(a.jobs_per_day)}",
+            "# Rate factor per hour of week (mean 1), hour 0 = Monday 00:00 UTC, one line per day.",
+            f"hour_of_week = {_list(a.hour_of_week, 24)}",
+        ]
+        if a.size_share is not None:
+            out += ["# This division's share of jobs per GPU count of sizes.gpus.",
+                    f"size_share = {_list(a.size_share, 6)}"]  # fmt: skip
+    for c in fitted.run_time:
+        kinds = ", ".join(f"{k} = {_num(v)}" for k, v in c.kinds.items())
+        out += [
+            "",
+            "[[workload.fitted.run_time]]",
+            f"max_gpus = {c.max_gpus}",
+            f"jobs = {c.jobs}",
+            f"kinds = {{ {kinds} }}",
+            "# Run-time quantiles p0..p100, seconds.",
+            f"quantiles_s = {_list(c.quantiles_s, 10)}",
+        ]
+    return "\n".join(out) + "\n"

@@ -234,7 +234,7 @@ def test_philly_json_wrong_shape(tmp_path: Path) -> None:
 
 
 def test_every_registered_format_has_a_fixture_test() -> None:
-    assert set(IMPORTERS) == {"itp", "philly", "philly-json", "helios", "pai", "openb", "acme"}
+    assert set(IMPORTERS) == {"itp", "philly", "philly-json", "helios", "pai", "openb", "acme", "sacct"}  # sacct: test_sacct.py
 
 
 # -- the real traces (shared/data/traces), skipped when absent --------------------------------

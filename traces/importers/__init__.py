@@ -17,6 +17,7 @@ from traces.importers.alibaba import import_openb, import_pai
 from traces.importers.divisions import DivisionMap, hash_division, load_division_map
 from traces.importers.itp import import_itp
 from traces.importers.philly import import_philly_csv, import_philly_json
+from traces.importers.sacct import read_sacct
 from traces.importers.slurm_like import import_acme, import_helios
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "hash_division",
     "import_trace",
     "load_division_map",
+    "read_sacct",
 ]
 
 
@@ -78,14 +80,34 @@ IMPORTERS: dict[str, Importer] = {
             summary="Acme trace_seren.csv / trace_kalos.csv (division key: user; kind from type)",
             run=import_acme,
         ),
+        Importer(
+            name="sacct",
+            summary="Slurm sacct --parsable2 or --json export (division key: account, else partition)",
+            run=read_sacct,
+        ),
     )
 }
 
 
-def import_trace(fmt: str, paths: Sequence[str | Path], *, divisions: DivisionMap) -> ImportResult:
-    """Import source files of one format (see :data:`IMPORTERS`)."""
+def import_trace(
+    fmt: str,
+    paths: Sequence[str | Path],
+    *,
+    divisions: DivisionMap,
+    division_key: str | None = None,
+) -> ImportResult:
+    """Import source files of one format (see :data:`IMPORTERS`).
+
+    ``division_key`` (sacct only: account, partition, qos or user) picks the source field that
+    maps onto divisions; other formats have a fixed key and refuse it.
+    """
     if fmt not in IMPORTERS:
         raise ValueError(f"unknown format {fmt!r} (expected one of {', '.join(IMPORTERS)})")
     if not paths:
         raise ValueError("no source files given")
-    return IMPORTERS[fmt].run([Path(p) for p in paths], divisions=divisions)
+    files = [Path(p) for p in paths]
+    if division_key is not None:
+        if fmt != "sacct":
+            raise ValueError(f"--division-key applies to sacct only (format {fmt!r} has a fixed key)")
+        return read_sacct(files, divisions=divisions, division_key=division_key)
+    return IMPORTERS[fmt].run(files, divisions=divisions)

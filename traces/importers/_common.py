@@ -15,7 +15,13 @@ import pyarrow.csv as pcsv
 
 from traces.errors import TraceError
 from traces.importers.divisions import DivisionMap
-from traces.schema import DEFAULT_PREEMPTIBLE, DEFAULT_PRIORITY, SCHEMA_V1
+from traces.schema import (
+    DEFAULT_PREEMPTIBLE,
+    DEFAULT_PRIORITY,
+    OPTIONAL_FIELDS,
+    RECORDED_WAIT,
+    SCHEMA_V1,
+)
 
 __all__ = [
     "ImportResult",
@@ -195,6 +201,9 @@ class Rows:
     preemptible: np.ndarray | None = None
     user: pa.Array | None = None
     source_status: pa.Array | None = None
+    start_s: np.ndarray | None = None
+    """Absolute start times (same clock as ``submit_s``; NaN = unknown), when the source has them:
+    the table then gets the optional ``recorded_wait_s = max(0, start - submit)`` column."""
 
 
 def stack_rows(
@@ -313,6 +322,13 @@ def assemble(
         "source_status": opt(rows.source_status, pa.string()),
     }
     table = pa.Table.from_arrays([arrays[f.name] for f in SCHEMA_V1], schema=SCHEMA_V1)
+    if rows.start_s is not None:
+        wait = rows.start_s[order] - rows.submit_s[order]
+        known = np.isfinite(wait)
+        table = table.append_column(
+            OPTIONAL_FIELDS[RECORDED_WAIT],
+            pa.array(np.where(known, np.maximum(wait, 0.0), 0.0), mask=~known),
+        )
     _check_unique(table, rows, order, paths)
     return ImportResult(table=table, start=start, source=source, dropped=dropped)
 

@@ -4,7 +4,8 @@
 (UTC assumed), duration, num_gpus, division key = cluster (the VC hash); job_id =
 ``philly-<line>``. Raw JSON (a list of jobs): submit = submitted_time, duration = the sum of the
 attempts' run times, num_gpus = GPUs of the first attempt, division key = vc, user, status
-Pass/Killed/Failed -> completed/cancelled/failed. Jobs with no attempt or still running are
+Pass/Killed/Failed -> completed/cancelled/failed, recorded_wait_s = the first attempt's
+start_time - submitted_time (the JSON's only start time; the CSV has none). Jobs with no attempt or still running are
 left out (shared/reference/traces.md §1, §9). Kind = train (all DNN training).
 """
 
@@ -76,7 +77,7 @@ def _no_zero_gpus(rows: Rows, paths: Sequence[Path], column: str) -> None:
 def import_philly_json(paths: Sequence[Path], *, divisions: DivisionMap) -> ImportResult:
     """Import raw Philly ``cluster_job_log`` JSON files."""
     rec: dict[str, list] = {
-        k: [] for k in ("p", "line", "id", "t", "d", "g", "vc", "user", "status")
+        k: [] for k in ("p", "line", "id", "t", "s", "d", "g", "vc", "user", "status")
     }
     dropped = {"no attempt (never ran)": 0, "still running": 0}
     for k, path in enumerate(paths):
@@ -121,6 +122,7 @@ def import_philly_json(paths: Sequence[Path], *, divisions: DivisionMap) -> Impo
             rec["line"].append(i + 1)
             rec["id"].append(str(job["jobid"]))
             rec["t"].append(_ts(job["submitted_time"], where, "submitted_time"))
+            rec["s"].append(spans[0][0])
             rec["d"].append(sum(e - s for s, e in spans))
             rec["g"].append(gpus)
             rec["vc"].append(str(job["vc"]))
@@ -142,6 +144,7 @@ def import_philly_json(paths: Sequence[Path], *, divisions: DivisionMap) -> Impo
         kind=pa.array(["train"] * len(rec["id"]), pa.string()),
         user=pa.array(rec["user"], pa.string()),
         source_status=pa.array(rec["status"], pa.string()),
+        start_s=np.array(rec["s"], dtype=np.float64),
     )
     result = assemble(
         rows,

@@ -1,6 +1,8 @@
 """SenseTime Helios ``cluster_log.csv`` and Shanghai AI Lab Acme ``trace_seren.csv`` / ``trace_kalos.csv``.
 
 Both are Slurm exports with wall-clock submit/start/end strings and a ``duration`` in seconds.
+Where the file has ``start_time``, the optional column ``recorded_wait_s`` = start - submit is kept
+(null where the start is empty).
 Helios: ``job_id, user, vc, gpu_num, ..., state, submit_time, start_time, end_time, duration``;
 division key = vc. Acme: ``job_id, user, gpu_num, type, state, submit_time, ..., duration``;
 division key = user; ``type`` gives the kind (Pretrain -> pretrain, SFT -> finetune,
@@ -82,6 +84,11 @@ def _import(
         cols["line"].append(keep + 2)
         cols["job_id"].append(sub.column("job_id").combine_chunks().cast(pa.string()))
         cols["submit_s"].append(to_epoch_s(sub, "submit_time", path))
+        cols["start_s"].append(
+            to_epoch_s(sub, "start_time", path, allow_null=True)
+            if "start_time" in sub.column_names
+            else np.full(keep.size, np.nan)
+        )
         cols["duration_s"].append(to_float(sub, "duration", path))
         cols["num_gpus"].append(to_int(sub, "gpu_num", path))
         cols["division_key"].append(sub.column(key).combine_chunks().fill_null(""))

@@ -1,0 +1,507 @@
+"""Slurm accounting exports: ``sacct --parsable2`` text and ``sacct --json``.
+
+Export what the importer needs with (:data:`traces.sacct_export.SACCT_COMMAND`)::
+
+    sacct --allusers --duplicates --parsable2 --starttime 2026-01-01 --endtime now \\
+      --format JobID,JobIDRaw,Submit,Start,End,Elapsed,ElapsedRaw,State,AllocTRES,ReqTRES,Account,Partition,QOS,User,JobName \\
+      > jobs.sacct
+    sacct --allusers --duplicates --json --starttime 2026-01-01 --endtime now > jobs.json
+
+The file's first non-blank byte tells the format (``{`` = JSON). Rules (issue #14):
+
+- text: a header row, ``|``-separated, any column order, extra columns ignored; needed are JobID or
+  JobIDRaw, Submit, Start, End, State and one of AllocTRES, AllocGRES, ReqTRES;
+- one row per allocation: job steps (``123.batch``, ``123.extern``, ``123.0``) are skipped; array
+  tasks (``123_4``) are jobs of their own, keeping their JobID as the unique id; a requeued job seen
+  twice (``--duplicates``) keeps its last record;
+- GPUs: ``gres/gpu=N`` from AllocTRES (else AllocGRES ``gpu[:type]:N``, else ReqTRES for jobs that
+  never got an allocation); a typed GPU listed as both ``gres/gpu:h100=N`` and ``gres/gpu=N``
+  counts once (the untyped total wins; typed counts are summed only when it is absent);
+- left out and counted by reason: never started (Start ``Unknown``/``None``), still running or
+  pending, no GPU, zero run time;
+- duration = End - Start; for a finished job with no End, ElapsedRaw (s) or Elapsed
+  ``[D-][HH:]MM:SS``; recorded_wait_s = Start - Submit;
+- states as in the Helios importer: COMPLETED -> completed; CANCELLED (``CANCELLED by N``) and
+  PREEMPTED -> cancelled; FAILED, TIMEOUT, NODE_FAIL, OUT_OF_MEMORY, BOOT_FAIL, DEADLINE -> failed;
+- division key (``division_key``): account, then partition when the account is empty (default),
+  or exactly one of account / partition / qos / user;
+- timestamps without a zone are taken as UTC (Slurm prints the controller's local time); JSON
+  times are epoch seconds.
+
+Bad input raises :class:`~traces.errors.TraceError` naming the file, the line (text) or job
+(JSON) and the column.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from traces.errors import TraceError
+from traces.importers._common import EPOCH, ImportResult, Rows, assemble
+from traces.importers.divisions import DivisionMap
+from traces.sacct_export import SACCT_COMMAND, SACCT_FIELDS, SACCT_JSON_COMMAND
+
+__all__ = ["DIVISION_KEYS", "SACCT_COMMAND", "SACCT_FIELDS", "SACCT_JSON_COMMAND", "read_sacct"]
+
+#: Accepted ``division_key`` values; ``account`` falls back to the partition when empty.
+DIVISION_KEYS = ("account", "partition", "qos", "user")
+
+STATE = {
+    "COMPLETED": "completed",
+    "CANCELLED": "cancelled",
+    "PREEMPTED": "cancelled",
+    "FAILED": "failed",
+    "TIMEOUT": "failed",
+    "NODE_FAIL": "failed",
+    "OUT_OF_MEMORY": "failed",
+    "BOOT_FAIL": "failed",
+    "DEADLINE": "failed",
+}
+_LIVE = {
+    "RUNNING",
+    "PENDING",
+    "REQUEUED",
+    "REQUEUE_FED",
+    "REQUEUE_HOLD",
+    "RESIZING",
+    "SUSPENDED",
+    "STOPPED",
+    "SIGNALING",
+    "STAGE_OUT",
+    "CONFIGURING",
+    "COMPLETING",
+    "SPECIAL_EXIT",
+    "REVOKED",
+}
+_EPOCH_NAIVE = datetime(1970, 1, 1)
+_TEXT_KEY = {"account": "Account", "partition": "Partition", "qos": "QOS", "user": "User"}
+_NOT_STARTED = {"", "UNKNOWN", "NONE"}
+_GPU_TRES = re.compile(r"^gres/gpu(?::[^=]*)?$")
+_ELAPSED = re.compile(r"^(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+(?:\.\d+)?)$")
+
+DROP_NOT_STARTED = "never started"
+DROP_LIVE = "running or pending at export"
+DROP_NO_GPU = "no GPU (CPU-only job)"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Job:
+    """One allocation as read from either format (times in epoch seconds)."""
+
+    index: int
+    """Source file index."""
+    line: int
+    """Line (text) or job number from 1 (JSON)."""
+    job_id: str
+    submit_s: float
+    start_s: float
+    duration_s: float
+    num_gpus: int
+    status: str
+    key: str
+    user: str | None
+
+
+def read_sacct(
+    paths: Sequence[str | Path], *, divisions: DivisionMap, division_key: str = "account"
+) -> ImportResult:
+    """Import ``sacct --parsable2`` and/or ``sacct --json`` exports into schema v1.
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+        Export files; each may be either format (its first non-blank byte decides).
+    divisions : DivisionMap
+        Maps the division key onto the scenario's divisions.
+    division_key : {"account", "partition", "qos", "user"}
+        Source field that picks the division; ``account`` falls back to the partition when empty.
+
+    Returns
+    -------
+    ImportResult
+        Schema-v1 table plus ``recorded_wait_s`` (seconds), in submit order; ``dropped`` counts
+        the left-out jobs by reason.
+
+    Raises
+    ------
+    TraceError
+        Neither format, a needed column missing, or an unparseable value (names file, line, column).
+    """
+    if division_key not in DIVISION_KEYS:
+        raise TraceError(
+            f"division key {division_key!r}: expected one of {', '.join(DIVISION_KEYS)}"
+        )
+    files = [Path(p) for p in paths]
+    jobs: dict[str, _Job] = {}
+    dropped: dict[str, int] = {}
+    for k, path in enumerate(files):
+        text = _read(path)
+        head = text.lstrip()[:1]
+        parse = _parse_json if head == "{" else _parse_text
+        for job in parse(text, path, k, division_key, dropped):
+            jobs[job.job_id] = job  # a requeued job's later record replaces the earlier one
+    return _assemble(list(jobs.values()), files, divisions, dropped)
+
+
+def _read(path: Path) -> str:
+    if not path.is_file():
+        raise TraceError(f"{path}: no such file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise TraceError(f"{path}: not a sacct export (not UTF-8 text: {exc.reason})") from None
+    if not text.strip():
+        raise TraceError(f"{path}: empty file (expected sacct --parsable2 or --json output)")
+    return text
+
+
+def _drop(dropped: dict[str, int], reason: str) -> None:
+    dropped[reason] = dropped.get(reason, 0) + 1
+
+
+def _add(
+    out: list[_Job],
+    dropped: dict[str, int],
+    division_key: str,
+    *,
+    key: str,
+    partition: str,
+    **fields: Any,
+) -> None:
+    """Keep one allocation (or count it as CPU-only); the account key falls back to the partition."""
+    if fields["num_gpus"] < 1:
+        _drop(dropped, DROP_NO_GPU)
+        return
+    if division_key == "account" and not key:
+        key = partition
+    out.append(_Job(key=key, **fields))
+
+
+def _state(raw: str, where: str, column: str) -> str | None:
+    """Schema status for a Slurm state; None for a live (running/pending) job."""
+    word = raw.strip().split(" ")[0].upper() if raw.strip() else ""
+    if word in STATE:
+        return STATE[word]
+    if word in _LIVE:
+        return None
+    known = ", ".join(sorted(set(STATE) | {"RUNNING", "PENDING"}))
+    raise TraceError(f"{where}: column '{column}': unknown state {raw!r} (expected one of {known})")
+
+
+# --------------------------------------------------------------------------- text (--parsable2)
+
+
+def _parse_text(
+    text: str, path: Path, k: int, division_key: str, dropped: dict[str, int]
+) -> list[_Job]:
+    lines = text.splitlines()
+    first = next(i for i, ln in enumerate(lines) if ln.strip())
+    header = [c.strip() for c in lines[first].split("|")]
+    if len(header) < 2 and "|" not in lines[first]:
+        raise TraceError(
+            f"{path}: line {first + 1}: not a sacct export (expected a '|'-separated header such as "
+            "'JobID|Submit|Start|End|State|AllocTRES', or JSON)"
+        )
+    col = {name: i for i, name in enumerate(header) if name}
+    id_col = "JobID" if "JobID" in col else "JobIDRaw"
+    for need in (id_col, "Submit", "Start", "End", "State"):
+        if need not in col:
+            raise TraceError(
+                f"{path}: line {first + 1}: missing column '{need}' "
+                f"(found: {', '.join(header[:12])}); export with: {SACCT_COMMAND}"
+            )
+    gpu_cols = [c for c in ("AllocTRES", "AllocGRES", "ReqTRES") if c in col]
+    if not gpu_cols:
+        raise TraceError(
+            f"{path}: line {first + 1}: missing column 'AllocTRES' (or AllocGRES / ReqTRES) "
+            f"for the GPU count; export with: {SACCT_COMMAND}"
+        )
+    out: list[_Job] = []
+    width = len(header)
+    j_id, j_state, j_start, j_submit, j_end = (
+        col[c] for c in (id_col, "State", "Start", "Submit", "End")
+    )
+    j_gpu = [(c, col[c]) for c in gpu_cols]
+    j_key, j_part, j_user, j_raw, j_el = (
+        col.get(c, -1)
+        for c in (_TEXT_KEY[division_key], "Partition", "User", "ElapsedRaw", "Elapsed")
+    )
+    for i in range(first + 1, len(lines)):
+        ln = lines[i]
+        cells = ln.split("|")
+        if len(cells) != width:
+            if not ln.strip():
+                continue
+            raise TraceError(
+                f"{path}: line {i + 1}: {len(cells)} fields, the header has {width} (a '|' inside a value?)"
+            )
+        job_id = cells[j_id].strip()
+        if "." in job_id:
+            continue  # a job step: accounted in its job's row
+        where = f"{path}: line {i + 1}"
+        if not job_id:
+            raise TraceError(f"{where}: column '{id_col}': empty job id")
+        status = _state(cells[j_state], where, "State")
+        if status is None:
+            _drop(dropped, DROP_LIVE)
+            continue
+        start_txt = cells[j_start].strip()
+        if start_txt.upper() in _NOT_STARTED:
+            _drop(dropped, DROP_NOT_STARTED)
+            continue
+        submit = _time(cells[j_submit].strip(), where, "Submit")
+        start = _time(start_txt, where, "Start")
+        end_txt = cells[j_end].strip()
+        if end_txt.upper() in _NOT_STARTED:
+            duration = _elapsed(_cell(cells, j_raw), _cell(cells, j_el), where)
+        else:
+            duration = _time(end_txt, where, "End") - start
+            if duration < 0:
+                raise TraceError(
+                    f"{where}: column 'End': {end_txt!r} is before Start {start_txt!r}"
+                )
+        gpus = 0
+        for c, j in j_gpu:
+            value = cells[j].strip()
+            if value:
+                gpus = (
+                    _gpus_gres(value, where, c) if c == "AllocGRES" else _gpus_tres(value, where, c)
+                )
+                if c != "ReqTRES" or gpus:
+                    break
+        _add(out, dropped, division_key, key=_cell(cells, j_key), partition=_cell(cells, j_part),
+             index=k, line=i + 1, job_id=job_id, submit_s=submit, start_s=start, duration_s=duration,
+             num_gpus=gpus, status=status, user=_cell(cells, j_user) or None)  # fmt: skip
+    return out
+
+
+def _cell(cells: list[str], j: int) -> str:
+    return cells[j].strip() if j >= 0 else ""
+
+
+def _time(text: str, where: str, column: str) -> float:
+    """``YYYY-MM-DDTHH:MM:SS`` (zone optional; naive = UTC) as epoch seconds."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise TraceError(f"{where}: column '{column}': not a date-time: {text!r}") from None
+    if value.tzinfo is None:
+        return (value - _EPOCH_NAIVE).total_seconds()
+    return (value - EPOCH).total_seconds()
+
+
+def _elapsed(raw: str, text: str, where: str) -> float:
+    """ElapsedRaw seconds, else Elapsed ``[D-][HH:]MM:SS``."""
+    if raw:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise TraceError(f"{where}: column 'ElapsedRaw': not a number: {raw!r}") from None
+        if math.isfinite(value) and value >= 0:
+            return value
+        raise TraceError(f"{where}: column 'ElapsedRaw': must be >= 0, got {raw!r}")
+    m = _ELAPSED.match(text)
+    if not m:
+        what = (
+            "no End, ElapsedRaw or Elapsed for a finished job"
+            if not text
+            else f"not [D-]HH:MM:SS: {text!r}"
+        )
+        raise TraceError(f"{where}: column 'Elapsed': {what}")
+    d, h, mi, s = m.groups()
+    return int(d or 0) * 86_400.0 + int(h or 0) * 3600.0 + int(mi) * 60.0 + float(s)
+
+
+def _gpus_tres(text: str, where: str, column: str) -> int:
+    """GPUs in a TRES list (``billing=8,cpu=64,gres/gpu:h100=8,gres/gpu=8,mem=1T``)."""
+    at = ("," + text).find(",gres/gpu=")
+    if at >= 0:  # the untyped total: the common case, read directly
+        value = text[at + 9 :].split(",", 1)[0].strip()
+        return _count(value, where, column, "gres/gpu")
+    total: int | None = None
+    typed = 0
+    for item in text.split(","):
+        name, _, value = item.strip().partition("=")
+        if not _GPU_TRES.match(name):
+            continue
+        n = _count(value, where, column, name)
+        if name == "gres/gpu":
+            total = n
+        else:
+            typed += n
+    return total if total is not None else typed
+
+
+def _gpus_gres(text: str, where: str, column: str) -> int:
+    """GPUs in an AllocGRES list (``gpu:8``, ``gpu:h100:8(IDX:0-7)``)."""
+    total = 0
+    for item in text.split(","):
+        parts = item.strip().split("(")[0].split(":")
+        if parts[0] != "gpu":
+            continue
+        total += _count(parts[-1] if len(parts) > 1 else "1", where, column, "gpu")
+    return total
+
+
+def _count(value: str, where: str, column: str, name: str) -> int:
+    if not value.isdigit():
+        raise TraceError(f"{where}: column '{column}': {name}: not a whole number: {value!r}")
+    return int(value)
+
+
+# --------------------------------------------------------------------------- JSON (--json)
+
+
+def _parse_json(
+    text: str, path: Path, k: int, division_key: str, dropped: dict[str, int]
+) -> list[_Job]:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TraceError(
+            f"{path}: line {exc.lineno}: not a sacct --json export ({exc.msg})"
+        ) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("jobs"), list):
+        raise TraceError(f"{path}: not a sacct --json export (no top-level 'jobs' list)")
+    out: list[_Job] = []
+    for n, job in enumerate(doc["jobs"], start=1):
+        where = f"{path}: job {n}"
+        if not isinstance(job, dict):
+            raise TraceError(f"{where}: expected an object")
+        job_id = _json_id(job, where)
+        where = f"{path}: job {n} ({job_id})"
+        state = job.get("state")
+        current = state.get("current") if isinstance(state, dict) else state
+        if isinstance(current, list):  # newer Slurm: a list of flags, the base state first
+            current = current[0] if current else ""
+        if not isinstance(current, str):
+            raise TraceError(f"{where}: key 'state.current': missing or not text")
+        status = _state(current, where, "state.current")
+        if status is None:
+            _drop(dropped, DROP_LIVE)
+            continue
+        times = job.get("time")
+        if not isinstance(times, dict):
+            raise TraceError(f"{where}: key 'time': missing")
+        start = _num(times.get("start"), where, "time.start")
+        if start is None or start <= 0:
+            _drop(dropped, DROP_NOT_STARTED)
+            continue
+        submit = _num(times.get("submission"), where, "time.submission")
+        if submit is None:
+            raise TraceError(f"{where}: key 'time.submission': missing")
+        end = _num(times.get("end"), where, "time.end")
+        if end is None or end <= 0:
+            elapsed = _num(times.get("elapsed"), where, "time.elapsed")
+            if elapsed is None:
+                raise TraceError(f"{where}: key 'time.end': no end or elapsed for a finished job")
+            duration = elapsed
+        else:
+            duration = end - start
+            if duration < 0:
+                raise TraceError(
+                    f"{where}: key 'time.end': {end:.0f} is before time.start {start:.0f}"
+                )
+        tres = job.get("tres") if isinstance(job.get("tres"), dict) else {}
+        gpus = _json_gpus(tres.get("allocated"), where, "tres.allocated")
+        if gpus == 0 and not tres.get("allocated"):
+            gpus = _json_gpus(tres.get("requested"), where, "tres.requested")
+        _add(out, dropped, division_key, key=_text(job.get(division_key)), partition=_text(job.get("partition")),
+             index=k, line=n, job_id=job_id, submit_s=submit, start_s=start, duration_s=duration,
+             num_gpus=gpus, status=status, user=_text(job.get("user")) or None)  # fmt: skip
+    return out
+
+
+def _num(value: Any, where: str, key: str) -> float | None:
+    """A JSON number, or the ``{"set": .., "number": ..}`` form of newer Slurm; None when unset."""
+    if isinstance(value, dict):
+        if not value.get("set", True) or value.get("infinite"):
+            return None
+        value = value.get("number")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TraceError(f"{where}: key '{key}': not a number: {value!r}")
+    return float(value)
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _json_id(job: dict[str, Any], where: str) -> str:
+    raw = _num(job.get("job_id"), where, "job_id")
+    if raw is None:
+        raise TraceError(f"{where}: key 'job_id': missing")
+    arr = job.get("array") if isinstance(job.get("array"), dict) else {}
+    task = _num(arr.get("task_id"), where, "array.task_id") if arr else None
+    master = _num(arr.get("job_id"), where, "array.job_id") if arr else None
+    if task is not None and master:
+        return f"{int(master)}_{int(task)}"
+    het = job.get("het") if isinstance(job.get("het"), dict) else {}
+    het_id = _num(het.get("job_id"), where, "het.job_id") if het else None
+    het_off = _num(het.get("job_offset"), where, "het.job_offset") if het else None
+    if het_id and het_off is not None:
+        return f"{int(het_id)}+{int(het_off)}"
+    return str(int(raw))
+
+
+def _json_gpus(items: Any, where: str, key: str) -> int:
+    if not items:
+        return 0
+    if not isinstance(items, list):
+        raise TraceError(f"{where}: key '{key}': expected a list of TRES")
+    total: int | None = None
+    typed = 0
+    for t in items:
+        if not isinstance(t, dict) or t.get("type") != "gres":
+            continue
+        name = str(t.get("name") or "")
+        if name != "gpu" and not name.startswith("gpu:"):
+            continue
+        count = _num(t.get("count"), where, f"{key}.count")
+        n = int(count or 0)
+        if name == "gpu":
+            total = n
+        else:
+            typed += n
+    return total if total is not None else typed
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+def _assemble(
+    jobs: list[_Job], files: list[Path], divisions: DivisionMap, dropped: dict[str, int]
+) -> ImportResult:
+    rows = Rows(
+        path_of_row=np.array([j.index for j in jobs], dtype=np.int64),
+        line=np.array([j.line for j in jobs], dtype=np.int64),
+        job_id=pa.array([j.job_id for j in jobs], pa.string()),
+        submit_s=np.array([j.submit_s for j in jobs], dtype=np.float64),
+        duration_s=np.array([j.duration_s for j in jobs], dtype=np.float64),
+        num_gpus=np.array([j.num_gpus for j in jobs], dtype=np.int64),
+        division_key=pa.array([j.key for j in jobs], pa.string()),
+        kind=pa.array(["train"] * len(jobs), pa.string()),
+        user=pa.array([j.user for j in jobs], pa.string()),
+        source_status=pa.array([j.status for j in jobs], pa.string()),
+        start_s=np.array([j.start_s for j in jobs], dtype=np.float64),
+    )
+    return assemble(
+        rows,
+        files,
+        divisions=divisions,
+        origin=EPOCH,
+        source="sacct: " + ", ".join(p.name for p in files),
+        dropped=dropped,
+    )
