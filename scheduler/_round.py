@@ -30,7 +30,7 @@ from scheduler.types import (
 )
 
 __all__ = ["AllFitFirst", "GreedyResult", "ReservationPlan", "RoundInput", "admit_if_all_fit", "all_fit", "finish_round", "greedy_admit",
-           "plan_reservation", "unique_rows"]
+           "plan_reservation", "unique_rows", "with_usage"]
 
 _MAX_ETA_POINTS = 48
 
@@ -311,6 +311,19 @@ def plan_reservation(ri: RoundInput, head: int, free: np.ndarray, exclude_runnin
     cost = reduction_cost(ri.shape_f, ri.klass_f, ri.spec)[lv]
     cost_m = reduction_cost(ri.shape_m, ri.klass_m, ri.spec)[lv]
     return ReservationPlan(head=head, start_s=start, levels=lv, extra=extra, cost=cost, cost_min=cost_m, long=long)
+
+
+def with_usage(ri: RoundInput, admitted: np.ndarray, use_min: np.ndarray) -> RoundInput:
+    """A shallow copy whose division usage and lend reserves include ``admitted`` (for a
+    second admission pass after a first one)."""
+    import copy
+
+    ri2 = copy.copy(ri)
+    g = np.where(use_min, ri.shape_m[admitted], ri.shape_f[admitted]).astype(np.float64) if admitted.size else np.zeros(0)
+    add = np.bincount(ri.div[admitted], weights=g, minlength=ri.usage.size) if admitted.size else np.zeros_like(ri.usage)
+    ri2.usage = ri.usage + add
+    ri2.reserve = np.maximum(0.0, ri.reserve - add)
+    return ri2
 
 
 @dataclass(kw_only=True, slots=True)

@@ -30,6 +30,7 @@ from scheduler._round import (
     finish_round,
     greedy_admit,
     plan_reservation,
+    with_usage,
 )
 from scheduler.placement import place
 from scheduler.policy import register_policy
@@ -122,25 +123,13 @@ class BackfillPolicy(AllFitFirst):
         used = (np.where(um, ri.a_m[:, pa], ri.a_f[:, pa]).sum(axis=1) if pa.size else np.zeros_like(ri.cap))
         rest = np.asarray([j for j in order.tolist() if j not in adm and j != head and not first.quota_blocked[j]], dtype=np.int64)
         # division headroom must count the prefix: run the second pass on a copy with updated usage
-        ri2 = _with_usage(ri, pa, um)
+        ri2 = with_usage(ri, pa, um)
         second = greedy_admit(ri2, rest, reservation=res, cap=ri.cap - used)
         admitted = first.admitted + second.admitted
         use_min = first.use_min + second.use_min
         return finish_round(ri, admitted, use_min, policy=self.name, explain_waiting=self.explain, reservation=res,
                             quota_blocked=first.quota_blocked | second.quota_blocked,
                             record={"solver": "greedy", "status": "greedy"}, t0=t0, first_stage=len(first.admitted))
-
-
-def _with_usage(ri: RoundInput, admitted: np.ndarray, use_min: np.ndarray) -> RoundInput:
-    """A shallow copy whose division usage and lend reserves include ``admitted``."""
-    import copy
-
-    ri2 = copy.copy(ri)
-    g = np.where(use_min, ri.shape_m[admitted], ri.shape_f[admitted]).astype(np.float64) if admitted.size else np.zeros(0)
-    add = np.bincount(ri.div[admitted], weights=g, minlength=ri.usage.size) if admitted.size else np.zeros_like(ri.usage)
-    ri2.usage = ri.usage + add
-    ri2.reserve = np.maximum(0.0, ri.reserve - add)
-    return ri2
 
 
 @register_policy("fairshare")

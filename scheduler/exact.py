@@ -1,10 +1,15 @@
 """The exact per-job model, for proving the aggregated MILP (tests and benchmarks only).
 
-Same objective and division constraints as :mod:`scheduler.milp` (without preemption and
-reservations; elastic jobs are treated as rigid), but every job gets its own binaries and the
-placement is explicit: sub-node jobs choose a node, one-node jobs and whole-node jobs of up
-to one array choose a pool, pool-spanning jobs take an integer number of whole nodes per
-pool, and per node ``sum(sub-node GPUs) + 8 * whole(n) <= free(n)``. Small instances only.
+The objective of :mod:`scheduler.milp` with every job's own relative wait (the aggregated
+model uses its wait bucket's mean) and the same division constraints, but every job gets its
+own binaries and the placement is explicit: sub-node jobs choose a node, one-node jobs and
+whole-node jobs of up to one array choose a pool, pool-spanning jobs take an integer number of
+whole nodes per pool, and per node ``sum(sub-node GPUs) + 8 * whole(n) <= free(n)``. Elastic
+jobs choose their full or their minimum shape. With ``policy`` given, its preemption rules
+(the same eligible victims, one binary each, freeing their actual nodes, at the same cost) and
+its reservation (the same head and per-level budget for long jobs) are modelled too. The
+packing cost is left out of both (the exact placement makes it a different quantity).
+Small instances only.
 """
 
 from __future__ import annotations
@@ -16,11 +21,12 @@ import numpy as np
 import pulp
 
 from scheduler._round import RoundInput
-from scheduler.milp import V_GUARANTEE, job_values
+from scheduler.milp import ELASTIC_DISCOUNT, MilpPolicy, job_values, relative_waits
+from scheduler.objective import MilpWeights
 from scheduler.solver import affine, solve
-from scheduler.types import ClusterView, PendingJob, RunningJob
+from scheduler.types import ClusterView, Decision, PendingJob, RunningJob
 
-__all__ = ["ExactResult", "aggregated_objective", "solve_exact"]
+__all__ = ["ExactResult", "aggregated_objective", "featured_instance", "solve_exact"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -31,72 +37,171 @@ class ExactResult:
     admitted: tuple[str, ...]
 
 
-def aggregated_objective(view: ClusterView, pending: Sequence[PendingJob], running: Sequence[RunningJob], now_s: float, started: Sequence[str]) -> float:
-    """The model objective of a set of started jobs (no preemption), for comparisons."""
+def featured_instance(rng: np.random.Generator) -> tuple[ClusterView, list[PendingJob], list[RunningJob], float, MilpPolicy]:
+    """A small random round (4 x 8 nodes, 120 pending jobs, 30 % elastic) and a MILP policy with
+    preemption and reservations on and made likely (gang jobs >= 64 GPUs reserve, and guarantees
+    preempt, after half a wait target): the instances on which the aggregated model is checked
+    against the exact one with all three features on (tests and benchmarks/scheduler.py)."""
+    from scheduler.policy import make_policy
+    from scheduler.synthetic import random_snapshot
+
+    view, pending, running, now = random_snapshot(rng, num_pools=4, nodes_per_pool=8, n_pending=120, elastic_frac=0.3,
+                                                  occupancy=0.6, max_gpus=128, now_s=20_000.0)
+    pol = make_policy("milp", gap_rel=1e-4, reserve_min_gpus=64, min_runtime_s=600,
+                      weights=MilpWeights(reserve_after=0.5, preempt_after=0.5))
+    return view, pending, running, now, pol  # type: ignore[return-value]
+
+
+def _weights(policy: MilpPolicy | None) -> MilpWeights:
+    return policy.weights if policy is not None else MilpWeights()
+
+
+def aggregated_objective(view: ClusterView, pending: Sequence[PendingJob], running: Sequence[RunningJob], now_s: float,
+                         started: Sequence[str] | Decision, policy: MilpPolicy | None = None) -> float:
+    """The exact model's objective (per-job waits, no packing cost) of a decision or a set of started jobs."""
     ri = RoundInput.build(view, pending, running, now_s)
-    vals = job_values(ri)
+    w8 = _weights(policy)
+    vals = job_values(ri, w8)
     pos = {j: i for i, j in enumerate(ri.ids)}
-    idx = np.array([pos[j] for j in started], dtype=np.int64)
-    tot = float((vals[idx] * ri.shape_f[idx]).sum()) if idx.size else 0.0
-    new = np.bincount(ri.div[idx], weights=ri.shape_f[idx].astype(float), minlength=ri.usage.size) if idx.size else np.zeros(ri.usage.size)
+    if isinstance(started, Decision):
+        starts = started.starts
+        ids = list(starts)
+        gpus = np.array([sum(g for _, g in starts[j]) for j in ids], dtype=np.float64)
+        pre = set(started.preempted_ids)
+    else:
+        ids = list(started)
+        gpus = None
+        pre = set()
+    idx = np.array([pos[j] for j in ids], dtype=np.int64)
+    if gpus is None:
+        gpus = ri.shape_f[idx].astype(np.float64) if idx.size else np.zeros(0)
+    disc = np.where(gpus < ri.shape_f[idx], ELASTIC_DISCOUNT, 1.0) if idx.size else np.zeros(0)
+    tot = float((vals[idx] * gpus * disc).sum() + w8.w_job * idx.size) if idx.size else 0.0
+    new = np.bincount(ri.div[idx], weights=gpus, minlength=ri.usage.size) if idx.size else np.zeros(ri.usage.size)
     room = np.maximum(0.0, ri.guar - ri.usage)
-    return tot + V_GUARANTEE * float(np.minimum(new, room).sum())
+    tot += w8.w_guarantee * float(np.minimum(new, room).sum())
+    if pre and policy is not None:
+        for i, r in enumerate(ri.running):
+            if r.job_id in pre:
+                tot -= _preempt_cost(ri, i, w8)
+    return tot
 
 
-def solve_exact(view: ClusterView, pending: Sequence[PendingJob], running: Sequence[RunningJob], now_s: float, *, time_limit_s: float = 30.0, gap_rel: float = 1e-4) -> ExactResult:
+def _preempt_cost(ri: RoundInput, i: int, w8: MilpWeights) -> float:
+    lost_s = ri.r_restart[i] + min(ri.now_s - ri.r_start[i], w8.preempt_lost_cap_s)
+    per_gpu = round((w8.preempt_base + w8.preempt_per_gpu_h * lost_s / 3600.0) * 100) / 100.0
+    return float(ri.r_gpus[i]) * per_gpu
+
+
+def solve_exact(view: ClusterView, pending: Sequence[PendingJob], running: Sequence[RunningJob], now_s: float, *,
+                time_limit_s: float = 30.0, gap_rel: float = 1e-4, policy: MilpPolicy | None = None) -> ExactResult:
+    """The per-job optimum (see the module docstring); ``policy`` switches on its preemption,
+    reservation and weights (``None``: no preemption or reservation, default weights)."""
     ri = RoundInput.build(view, pending, running, now_s)
     spec = ri.spec
     gpn = spec.gpn
-    vals = job_values(ri)
+    w8 = _weights(policy)
+    vals = job_values(ri, w8)
     free = ri.free
     node_pool = view.node_pool
     npools = view.num_pools
     prob = pulp.LpProblem("exact", pulp.LpMaximize)
-    z = [prob.add_variable(f"z{j}", 0, 1, pulp.LpBinary) for j in range(ri.n)]
-    obj = [(z[j], float(vals[j] * ri.shape_f[j])) for j in range(ri.n)]
     node_terms: list[list] = [[] for _ in range(free.size)]
     pool_terms: list[list] = [[] for _ in range(npools)]
-    whole = np.flatnonzero(free == gpn)
+    obj: list = []
+    # the policy's candidates, reservation and eligible victims (same rules as the aggregated model)
+    res, forced, victims = None, -1, []
+    if policy is not None:
+        drained = ri.drained_capacity()
+        placeable = np.all(np.minimum(ri.a_f, ri.a_m) <= drained[:, None], axis=0)
+        cand = ri.rank[placeable[ri.rank]]
+        rel = relative_waits(ri, w8)
+        res, forced, cand = policy._reservation(ri, cand, rel)
+        m = policy._aggregate(ri, cand, res, forced, rel)
+        victims = sorted(j for jobs in m["rtype_jobs"] for j in jobs)
+        starved = m["starved"]
+    else:
+        cand = ri.rank
+        starved = np.zeros(ri.usage.size, dtype=bool)
+    in_cand = np.zeros(ri.n, dtype=bool)
+    in_cand[cand] = True
+    whole = np.flatnonzero(free == gpn) if not victims else np.arange(free.size)
     w = {int(n): prob.add_variable(f"w{n}", 0, 1, pulp.LpBinary) for n in whole}
     for n, v in w.items():
         node_terms[n].append((v, float(gpn)))
         pool_terms[int(node_pool[n])].append((v, -1.0))
-    for j in range(ri.n):
-        s = int(ri.shape_f[j])
+    node_free = free.astype(np.float64).copy()
+    ps = []
+    for i in victims:  # a preempted job's GPUs come back on its own nodes
+        p = prob.add_variable(f"p{i}", 0, 1, pulp.LpBinary)
+        ps.append((i, p))
+        obj.append((p, -_preempt_cost(ri, i, w8)))
+        e = ri.entries_of(np.array([i]))
+        for n, g in zip(ri.r_nodes[e].tolist(), ri.r_node_gpus[e].tolist(), strict=True):
+            node_terms[n].append((p, -float(g)))
+    zs: list[list[tuple[pulp.LpVariable, int]]] = [[] for _ in range(ri.n)]
+    can_grow = {n for i in victims for n in ri.r_nodes[ri.entries_of(np.array([i]))].tolist()}
+
+    def add_shape(j: int, s: int, tag: str) -> pulp.LpVariable:
+        z = prob.add_variable(f"z{tag}{j}", 0, 1, pulp.LpBinary)
         if s < gpn:
-            nodes = np.flatnonzero(free >= s)
-            bs = [prob.add_variable(f"b{j}_{n}", 0, 1, pulp.LpBinary) for n in nodes]
-            for n, b in zip(nodes.tolist(), bs, strict=True):
+            nodes = [n for n in range(free.size) if free[n] >= s or n in can_grow]
+            bs = [prob.add_variable(f"b{tag}{j}_{n}", 0, 1, pulp.LpBinary) for n in nodes]
+            for n, b in zip(nodes, bs, strict=True):
                 node_terms[n].append((b, float(s)))
-            prob += affine([(b, 1.0) for b in bs] + [(z[j], -1.0)]) == 0, f"one{j}"
+            prob.addConstraint(affine([(b, 1.0) for b in bs] + [(z, -1.0)]) == 0, f"one{tag}{j}")
         elif s <= spec.pool_gpus:
             k = s // gpn
-            a = [prob.add_variable(f"a{j}_{p}", 0, 1, pulp.LpBinary) for p in range(npools)]
+            a = [prob.add_variable(f"a{tag}{j}_{p}", 0, 1, pulp.LpBinary) for p in range(npools)]
             for p in range(npools):
                 pool_terms[p].append((a[p], float(k)))
-            prob += affine([(v, 1.0) for v in a] + [(z[j], -1.0)]) == 0, f"pool{j}"
+            prob.addConstraint(affine([(v, 1.0) for v in a] + [(z, -1.0)]) == 0, f"pool{tag}{j}")
         else:
             k = s // gpn
-            kk = [prob.add_variable(f"k{j}_{p}", 0, None, pulp.LpInteger) for p in range(npools)]
+            kk = [prob.add_variable(f"k{tag}{j}_{p}", 0, None, pulp.LpInteger) for p in range(npools)]
             for p in range(npools):
                 pool_terms[p].append((kk[p], 1.0))
-            prob += affine([(v, 1.0) for v in kk] + [(z[j], -float(k))]) == 0, f"span{j}"
+            prob.addConstraint(affine([(v, 1.0) for v in kk] + [(z, -float(k))]) == 0, f"span{tag}{j}")
+        return z
+
+    for j in range(ri.n):
+        if not in_cand[j]:
+            continue
+        zf = add_shape(j, int(ri.shape_f[j]), "f")
+        zs[j].append((zf, int(ri.shape_f[j])))
+        obj.append((zf, float(vals[j] * ri.shape_f[j] + w8.w_job)))
+        if ri.elastic[j]:
+            zm = add_shape(j, int(ri.shape_m[j]), "m")
+            zs[j].append((zm, int(ri.shape_m[j])))
+            obj.append((zm, float(vals[j] * ri.shape_m[j] * ELASTIC_DISCOUNT + w8.w_job)))
+            prob += affine([(zf, 1.0), (zm, 1.0)]) <= 1, f"elastic{j}"
+        if j == forced:
+            prob += affine([(z, 1.0) for z, _ in zs[j]]) >= 1, "head"
     for n, terms in enumerate(node_terms):
         if terms:
-            prob += affine(terms) <= int(free[n]), f"node{n}"
+            prob += affine(terms) <= float(node_free[n]), f"node{n}"
     for p, terms in enumerate(pool_terms):
         if terms:
             prob += affine(terms) <= 0, f"poolcap{p}"
     ndiv = ri.usage.size
-    div_new = [[(z[j], float(ri.shape_f[j])) for j in range(ri.n) if ri.div[j] == d] for d in range(ndiv)]
+    div_new = [[(z, float(s)) for j in range(ri.n) if ri.div[j] == d for z, s in zs[j]] for d in range(ndiv)]
+    div_freed = [[(p, float(ri.r_gpus[i])) for i, p in ps if ri.r_div[i] == d] for d in range(ndiv)]
+    qs = []
     for d in range(ndiv):
         room = max(0.0, ri.guar[d] - ri.usage[d])
         if div_new[d] and room > 0:
             q = prob.add_variable(f"q{d}", 0, room, pulp.LpContinuous)
-            obj.append((q, V_GUARANTEE))
+            obj.append((q, w8.w_guarantee))
             prob += affine(div_new[d] + [(q, -1.0)]) >= 0, f"guar{d}"
+            if starved[d]:
+                qs.append(q)
         if div_new[d] and np.isfinite(ri.div_cap[d]):
-            prob += affine(div_new[d]) <= max(ri.div_cap[d], ri.usage[d]) - ri.usage[d], f"cap{d}"
+            prob += affine(div_new[d] + [(v, -c) for v, c in div_freed[d]]) <= max(ri.div_cap[d], ri.usage[d]) - ri.usage[d], f"cap{d}"
+        if div_freed[d]:
+            prob += affine(div_freed[d]) <= max(0.0, ri.usage[d] - ri.guar[d]), f"victim{d}"
+    if ps:
+        slack = float(max(ri.r_gpus[i] for i, _ in ps) - 1)
+        prob += affine([(v, c) for d in range(ndiv) for v, c in div_freed[d]] + [(q, -1.0) for q in qs]) <= slack, "preempt_for_guarantee"
     if ri.reserve.sum() > 0:
         st = []
         for d in range(ndiv):
@@ -105,7 +210,14 @@ def solve_exact(view: ClusterView, pending: Sequence[PendingJob], running: Seque
                 prob += affine(div_new[d] + [(s_, -1.0)]) <= float(ri.reserve[d]), f"lend{d}"
                 st.append((s_, 1.0))
         if st:
-            prob += affine(st) <= max(0.0, float(ri.cap[0] - ri.reserve.sum())), "shared"
+            prob += affine(st + [(v, -c) for d in range(ndiv) for v, c in div_freed[d]]) <= max(0.0, float(ri.cap[0] - ri.reserve.sum())), "shared"
+    if res is not None:
+        for k in range(res.levels.size):
+            terms = [(z, float(res.cost[k, j] if s == ri.shape_f[j] else res.cost_min[k, j]))
+                     for j in range(ri.n) if res.long[j] for z, s in zs[j]]
+            terms = [(z, c) for z, c in terms if c]
+            if terms:
+                prob += affine(terms) <= float(res.extra[k]), f"reserve{k}"
     prob += affine(obj)
     r = solve(prob, time_limit_s=time_limit_s, gap_rel=gap_rel)
     if not r.has_solution:
@@ -116,5 +228,5 @@ def solve_exact(view: ClusterView, pending: Sequence[PendingJob], running: Seque
         bound = -float(prob.solverModel.getInfo().mip_dual_bound)
     except Exception:
         bound = None
-    adm = tuple(ri.ids[j] for j in range(ri.n) if (z[j].varValue or 0) > 0.5)
+    adm = tuple(ri.ids[j] for j in range(ri.n) if any((z.varValue or 0) > 0.5 for z, _ in zs[j]))
     return ExactResult(status=r.status, objective=val, bound=bound, admitted=adm)

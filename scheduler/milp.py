@@ -63,7 +63,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pulp
@@ -77,25 +77,38 @@ from scheduler._round import (
     greedy_admit,
     plan_reservation,
     unique_rows,
+    with_usage,
 )
+from scheduler.baselines import fairshare_factor
+from scheduler.objective import MilpWeights, relative_wait, wait_bucket
 from scheduler.policy import register_policy
 from scheduler.solver import affine, solve
 from scheduler.types import ClusterView, Decision, PendingJob, RunningJob
 
-__all__ = ["V_GUARANTEE", "MilpPolicy", "job_values"]
+__all__ = ["V_GUARANTEE", "MilpPolicy", "job_values", "relative_waits"]
 
-V_GUARANTEE = 10.0
+V_GUARANTEE = MilpWeights().w_guarantee
 ELASTIC_DISCOUNT = 0.95
-PREEMPT_BASE = 4.0
-PREEMPT_MAX = 8.0
 
 
-def job_values(ri: RoundInput) -> np.ndarray:
-    """(n,) value per GPU of each pending job (see the module docstring)."""
+def relative_waits(ri: RoundInput, weights: MilpWeights) -> np.ndarray:
+    """(n,) each pending job's wait over its division's wait target, capped at ``weights.wait_cap``."""
+    targets = weights.targets([d.name for d in ri.view.divisions])
+    return relative_wait(ri.now_s, ri.submit, targets[ri.div], weights.wait_cap)
+
+
+def job_values(ri: RoundInput, weights: MilpWeights | None = None, rel_wait: np.ndarray | None = None) -> np.ndarray:
+    """(n,) value per GPU of each pending job, without the per-job term (see :mod:`scheduler.objective`)."""
+    w8 = weights or MilpWeights()
     prios = np.unique(ri.prio)
     prio_norm = np.searchsorted(prios, ri.prio) / max(1, prios.size - 1)
     w = ri.weight / ri.weight.max() if ri.weight.size else ri.weight
-    return 1.0 + 0.5 * prio_norm + 0.25 * w[ri.div] + ri.hero.astype(np.float64)
+    r = relative_waits(ri, w8) if rel_wait is None else rel_wait
+    v = 1.0 + w8.w_priority * prio_norm + w8.w_division * w[ri.div] + ri.hero.astype(np.float64) + w8.w_wait * r
+    if w8.w_fairshare > 0 and ri.decayed.sum() > 0:
+        f = fairshare_factor(ri.decayed, np.where(ri.guar > 0, ri.guar, ri.weight))
+        v = v + w8.w_fairshare * f[ri.div]
+    return v
 
 
 @register_policy("milp")
@@ -128,6 +141,12 @@ class MilpPolicy(AllFitFirst):
     reservation: bool = True
     reserve_min_gpus: int = 256
     skip_unchanged: bool = True
+    weights: MilpWeights = field(default_factory=MilpWeights)
+    """Objective weights and wait targets (:mod:`scheduler.objective`)."""
+    work_conserving: bool = True
+    """After the solve, start in value order every remaining job that still fits (without
+    delaying the reservation or breaking a cap): the solver's gap never leaves a job waiting
+    that could start."""
     _cache: dict = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ round
@@ -143,18 +162,8 @@ class MilpPolicy(AllFitFirst):
         placeable = np.all(np.minimum(ri.a_f, ri.a_m) <= drained[:, None], axis=0)
         cand = ri.rank[placeable[ri.rank]]
 
-        # reservation head
-        res: ReservationPlan | None = None
-        forced = -1
-        if self.reservation:
-            big = cand[(ri.shape_f[cand] >= self.reserve_min_gpus) & (ri.usage[ri.div[cand]] + ri.shape_f[cand] <= ri.div_cap[ri.div[cand]])]
-            if big.size:
-                h = int(big[0])
-                if np.all(ri.a_f[:, h] <= ri.cap):
-                    forced = h
-                else:
-                    res = plan_reservation(ri, h, ri.free)
-                    cand = cand[cand != h]
+        rel = relative_waits(ri, self.weights)
+        res, forced, cand = self._reservation(ri, cand, rel)
 
         # fast path: everything fits
         if res is None and all_fit(ri, cand):
@@ -162,7 +171,7 @@ class MilpPolicy(AllFitFirst):
                                 record={"solver": "none", "status": "skipped_all_fit"}, t0=t0)
 
         t_build = time.perf_counter()
-        model = self._aggregate(ri, cand, res, forced)
+        model = self._aggregate(ri, cand, res, forced, rel)
         key = model["key"]
         if self.skip_unchanged and self._cache.get("key") == key:
             sol = self._cache["sol"]
@@ -200,19 +209,66 @@ class MilpPolicy(AllFitFirst):
         preempted: list[int] = []
         for r_t, jobs in enumerate(model["rtype_jobs"]):
             preempted.extend(jobs[: int(p[r_t])])
+        if self.work_conserving and not preempted:
+            extra, extra_min = self._fill(ri, cand, admitted, use_min, res, rel)
+            if extra:
+                admitted.extend(extra)
+                use_min.extend(extra_min)
         return finish_round(ri, admitted, use_min, policy=self.name, explain_waiting=self.explain, preempted=preempted,
                             preempt_reason="reclaim borrowed GPUs for a division below its guarantee",
                             reservation=res, record=rec, t0=t0)
 
     # ------------------------------------------------------------- helpers
-    def _aggregate(self, ri: RoundInput, cand: np.ndarray, res: ReservationPlan | None, forced: int) -> dict:
-        vals = job_values(ri)
+    def _reservation(self, ri: RoundInput, cand: np.ndarray, rel: np.ndarray) -> tuple[ReservationPlan | None, int, np.ndarray]:
+        """``(reservation, forced head, candidates)``: the most overdue big job (first in rank
+        order among equals), once it has waited ``reserve_after`` wait targets, is forced to
+        start when it fits now, else it gets an EASY reservation and leaves the candidates."""
+        if not self.reservation:
+            return None, -1, cand
+        big = cand[(ri.shape_f[cand] >= self.reserve_min_gpus) & (ri.usage[ri.div[cand]] + ri.shape_f[cand] <= ri.div_cap[ri.div[cand]])
+                   & (rel[cand] >= self.weights.reserve_after)]
+        if not big.size:
+            return None, -1, cand
+        h = int(big[np.argmax(rel[big])])
+        if np.all(ri.a_f[:, h] <= ri.cap):
+            return None, h, cand
+        return plan_reservation(ri, h, ri.free), -1, cand[cand != h]
+
+    def _fill(self, ri: RoundInput, cand: np.ndarray, admitted: list[int], use_min: list[bool],
+              res: ReservationPlan | None, rel: np.ndarray) -> tuple[list[int], list[bool]]:
+        """Greedy pass over the candidates the solution left waiting, in value order: each one
+        that still fits the capacity left (and the reservation's spare capacity, the caps and
+        the lend limits) starts. Makes the round work-conserving whatever the solver's gap."""
+        taken = np.zeros(ri.n, dtype=bool)
+        taken[admitted] = True
+        rest = cand[~taken[cand]]
+        if rest.size == 0:
+            return [], []
+        adm = np.asarray(admitted, dtype=np.int64)
+        um = np.asarray(use_min, dtype=bool)
+        used = np.where(um, ri.a_m[:, adm], ri.a_f[:, adm]).sum(axis=1) if adm.size else np.zeros_like(ri.cap)
+        left = ri.cap - used
+        if not np.any(left > 0):
+            return [], []
+        per_gpu = job_values(ri, self.weights, rel) + self.weights.w_job / ri.shape_f
+        order = rest[np.lexsort((np.arange(rest.size), -per_gpu[rest]))]
+        if res is not None and adm.size:
+            lg = res.long[adm]
+            spent = (np.where(um[lg], res.cost_min[:, adm[lg]], res.cost[:, adm[lg]]).sum(axis=1)
+                     if lg.any() else np.zeros_like(res.extra))
+            res = replace(res, extra=np.maximum(0, res.extra - spent))
+        g = greedy_admit(with_usage(ri, adm, um), order, reservation=res, cap=left)
+        return g.admitted, g.use_min
+
+    def _aggregate(self, ri: RoundInput, cand: np.ndarray, res: ReservationPlan | None, forced: int, rel: np.ndarray) -> dict:
+        vals = job_values(ri, self.weights, rel)
         long = res.long.astype(np.int64) if res is not None else np.zeros(ri.n, np.int64)
         is_forced = np.zeros(ri.n, np.int64)
         if forced >= 0:
             is_forced[forced] = 1
+        bucket = wait_bucket(rel)
         cols = np.stack([ri.div, ri.shape_f, ri.klass_f, ri.shape_m, ri.klass_m, ri.prio, long,
-                         ri.hero.astype(np.int64), is_forced], axis=1)[cand]
+                         ri.hero.astype(np.int64), is_forced, -bucket], axis=1)[cand]
         keys, inv = unique_rows(cols)
         order = np.argsort(inv, kind="stable")  # cand is in rank order; stable keeps it per type
         bounds = np.searchsorted(inv[order], np.arange(keys.shape[0] + 1))
@@ -220,11 +276,14 @@ class MilpPolicy(AllFitFirst):
         type_jobs = [cand_sorted[bounds[t] : bounds[t + 1]].tolist() for t in range(keys.shape[0])]
         first = cand_sorted[bounds[:-1]]  # representative job per type
         counts = np.diff(bounds)
+        type_vals = np.add.reduceat(vals[cand_sorted], bounds[:-1]) / counts if counts.size else np.zeros(0)
 
         # running types eligible for preemption
         rtype_jobs: list[list[int]] = []
         rkeys = np.zeros((0, 5), np.int64)
-        deficit = (ri.usage < ri.guar) & (np.bincount(ri.div[cand], minlength=ri.usage.size) > 0)
+        # preemption only for a division below its guarantee whose jobs have waited preempt_after targets
+        overdue = cand[rel[cand] >= self.weights.preempt_after]
+        deficit = (ri.usage < ri.guar) & (np.bincount(ri.div[overdue], minlength=ri.usage.size) > 0)
         if self.preemption and deficit.any() and len(ri.running):
             over = ri.usage > ri.guar
             el = np.flatnonzero(ri.r_preemptible & ~ri.r_hero & over[ri.r_div]
@@ -242,7 +301,9 @@ class MilpPolicy(AllFitFirst):
                 low_g = np.minimum.reduceat(np.where(g > 0, g & -g, 1), seg)
                 low_n = np.minimum(ln & -ln, ri.spec.nodes_per_pool)
                 credit = np.where(whole & one_pool, gpn * low_n, low_g)
-                rcost = np.round(np.minimum(PREEMPT_MAX, PREEMPT_BASE + ri.r_restart[el] / 3600.0) * 4).astype(np.int64) * 25
+                w8 = self.weights
+                lost_s = ri.r_restart[el] + np.minimum(ri.now_s - ri.r_start[el], w8.preempt_lost_cap_s)
+                rcost = np.round((w8.preempt_base + w8.preempt_per_gpu_h * lost_s / 3600.0) * 100).astype(np.int64)
                 arr = np.stack([ri.r_div[el], ri.r_gpus[el], credit, ri.r_prio[el], rcost], axis=1).astype(np.int64)
                 rkeys, rinv = unique_rows(arr)
                 # within a type: most recently started first (least progress lost), then id
@@ -259,13 +320,13 @@ class MilpPolicy(AllFitFirst):
         rcounts = np.array([len(j) for j in rtype_jobs], dtype=np.int64)
         h = hashlib.sha256()
         for a in (keys, counts, rkeys, rcounts, ri.cap, ri.usage, ri.div_cap, ri.reserve, ri.guar, ri.weight,
-                  np.unique(ri.prio)):
+                  np.unique(ri.prio), np.round(type_vals, 1), deficit):
             h.update(np.ascontiguousarray(a).tobytes())
             h.update(b"|")
         if res is not None:
             for a in (res.levels, res.extra):
                 h.update(np.ascontiguousarray(a).tobytes())
-        return {"keys": keys, "counts": counts, "first": first, "type_jobs": type_jobs, "vals": vals[first],
+        return {"keys": keys, "counts": counts, "first": first, "type_jobs": type_jobs, "vals": type_vals, "starved": deficit,
                 "rkeys": rkeys, "rcounts": rcounts, "rtype_jobs": rtype_jobs, "res": res, "forced": forced,
                 "n_types": int(keys.shape[0]), "key": h.hexdigest()}
 
@@ -275,8 +336,13 @@ class MilpPolicy(AllFitFirst):
         counts = m["counts"]
         nt = counts.size
         ndiv = ri.usage.size
+        w8 = self.weights
         xs, ys = [], []
         obj: list[tuple[pulp.LpVariable, float]] = []
+        gpn = ri.spec.gpn
+        pool_gpus = gpn * int(ri.spec.nodes_per_pool)
+        frag_node: list[tuple[pulp.LpVariable, float]] = []  # GPUs of sub-node starts
+        frag_arr: list[tuple[pulp.LpVariable, float]] = []  # GPUs of sub-array starts
         level_terms: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in range(ri.cap.size)]
         div_new: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in range(ndiv)]
         res_terms: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in range(m["res"].levels.size if m["res"] is not None else 0)]
@@ -285,17 +351,25 @@ class MilpPolicy(AllFitFirst):
             x = prob.add_variable(f"x{t}", 0, int(counts[t]), pulp.LpInteger)
             xs.append(x)
             gf = float(ri.shape_f[j])
-            obj.append((x, float(m["vals"][t]) * gf))
+            obj.append((x, float(m["vals"][t]) * gf + w8.w_job))
             d = int(ri.div[j])
             div_new[d].append((x, gf))
+            if gf < gpn:
+                frag_node.append((x, gf))
+            if gf < pool_gpus:
+                frag_arr.append((x, gf))
             for lvl in np.flatnonzero(ri.a_f[:, j]).tolist():
                 level_terms[lvl].append((x, float(ri.a_f[lvl, j])))
             y = None
             if ri.elastic[j]:
                 y = prob.add_variable(f"y{t}", 0, int(counts[t]), pulp.LpInteger)
                 gm = float(ri.shape_m[j])
-                obj.append((y, float(m["vals"][t]) * gm * ELASTIC_DISCOUNT))
+                obj.append((y, float(m["vals"][t]) * gm * ELASTIC_DISCOUNT + w8.w_job))
                 div_new[d].append((y, gm))
+                if gm < gpn:
+                    frag_node.append((y, gm))
+                if gm < pool_gpus:
+                    frag_arr.append((y, gm))
                 for lvl in np.flatnonzero(ri.a_m[:, j]).tolist():
                     level_terms[lvl].append((y, float(ri.a_m[lvl, j])))
                 prob += affine([(x, 1.0), (y, 1.0)]) <= int(counts[t]), f"count{t}"
@@ -325,18 +399,22 @@ class MilpPolicy(AllFitFirst):
             if any(c > 0 for _, c in terms):
                 prob += affine(terms) <= int(ri.cap[lvl]), f"level{lvl}"
         qs = []
+        starved_qs: list[pulp.LpVariable] = []
         for d in range(ndiv):
             room = max(0.0, ri.guar[d] - ri.usage[d])
             if div_new[d] and room > 0:
                 q = prob.add_variable(f"q{d}", 0, room, pulp.LpContinuous)
                 qs.append(q)
-                obj.append((q, V_GUARANTEE))
+                obj.append((q, w8.w_guarantee))
+                if m["starved"][d]:
+                    starved_qs.append(q)
                 prob += affine(div_new[d] + [(q, -1.0)]) >= 0, f"guar{d}"
             if div_new[d] and np.isfinite(ri.div_cap[d]):
                 lim = max(ri.div_cap[d], ri.usage[d]) - ri.usage[d]
                 prob += affine(div_new[d] + [(v, -c) for v, c in div_freed[d]]) <= lim, f"cap{d}"
             if div_freed[d]:
                 prob += affine(div_freed[d]) <= max(0.0, ri.usage[d] - ri.guar[d]), f"victim{d}"
+        qs = starved_qs  # only starving guarantees justify a preemption
         if ps:
             slack = float(max(int(k[1]) for k in m["rkeys"]) - 1)
             prob += affine([(v, c) for d in range(ndiv) for v, c in div_freed[d]] + [(q, -1.0) for q in qs]) <= slack, "preempt_for_guarantee"
@@ -353,5 +431,18 @@ class MilpPolicy(AllFitFirst):
         for k, terms in enumerate(res_terms):
             if terms:
                 prob += affine(terms) <= float(m["res"].extra[k]), f"reserve{k}"
+        # packing: GPUs of small starts beyond the free GPUs of partly used nodes / arrays break
+        # whole ones (cost per broken node / array, see scheduler.objective)
+        free = ri.free
+        partial_node = float(free[(free > 0) & (free < gpn)].sum())
+        pool_free = np.bincount(ri.view.node_pool, weights=free, minlength=ri.view.num_pools)
+        whole_pool = pool_free >= ri.view.nodes_per_pool * gpn
+        partial_arr = float(pool_free[~whole_pool].sum())
+        for name, terms, have, unit, wgt in (("frag_node", frag_node, partial_node, gpn, w8.w_frag_node),
+                                             ("frag_arr", frag_arr, partial_arr, pool_gpus, w8.w_frag_array)):
+            if terms and wgt > 0 and sum(c * v.upBound for v, c in terms) > have:
+                b = prob.add_variable(f"b_{name}", 0, None, pulp.LpContinuous)
+                prob += affine(terms + [(b, -1.0)]) <= have, name
+                obj.append((b, -wgt / unit))
         prob += affine(obj)
         return prob, xs, ys, ps, obj

@@ -55,7 +55,7 @@ SCHEMA_PATH = Path(__file__).with_name("snapshot.schema.json")
 
 
 class _M(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class PoolIn(_M):
@@ -203,14 +203,57 @@ def load_snapshot(path: str | os.PathLike[str]) -> tuple[ClusterView, list[Pendi
     """Read a snapshot file; bad input raises :class:`SchedulerInputError` naming file and key."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except OSError as exc:
         raise SchedulerInputError(f"{p}: cannot read ({exc.strerror})") from None
     try:
-        data = json.loads(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise SchedulerInputError(f"{p}: byte {exc.start} (line {line}): not UTF-8 text (a snapshot is JSON in UTF-8)") from None
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise SchedulerInputError(f"{p}: line {exc.lineno} column {exc.colno}: invalid JSON ({exc.msg})") from None
+    except _NonFiniteNumber as exc:
+        key = _path_of_constant(data_text=text, token=exc.token)
+        raise SchedulerInputError(f"{p}: {key}: {exc.token} is not a JSON number (use a finite number or null)") from None
     return parse_snapshot(data, str(p))
+
+
+class _NonFiniteNumber(ValueError):
+    """``NaN`` / ``Infinity`` / ``-Infinity`` met while decoding (Python's json accepts them)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__(token)
+        self.token = token
+
+
+def _reject_constant(token: str) -> Any:
+    raise _NonFiniteNumber(token)
+
+
+def _path_of_constant(*, data_text: str, token: str) -> str:
+    """Dotted key path (``pending.3.submit_time_s``) of the first ``token`` constant in the text.
+
+    Decodes again with the constants replaced by a sentinel and walks the result, so the
+    message names the key as the validation errors do.
+    """
+    sentinel = object()
+    data = json.loads(data_text, parse_constant=lambda t: sentinel)
+
+    def walk(node: Any, loc: list[str]) -> list[str] | None:
+        if node is sentinel:
+            return loc
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for k, v in items:
+            hit = walk(v, [*loc, str(k)])
+            if hit is not None:
+                return hit
+        return None
+
+    loc = walk(data, [])
+    return ".".join(loc) if loc else "(top level)"
 
 
 def snapshot_to_dict(view: ClusterView, pending: list[PendingJob], running: list[RunningJob], now_s: float) -> dict[str, Any]:

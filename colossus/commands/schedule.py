@@ -76,8 +76,14 @@ def schedule_cmd(snapshot: str | None, policy_name: str, solver: str, time_limit
       colossus schedule --slurm --scenario examples/slurm_4node.toml --apply --every 10
       python -m colossus.adapters.slurm.localcluster   # as root: a throwaway 4 x 8-GPU Slurm to try it on
     """
-    from scheduler import make_policy
+    import math
 
+    from scheduler import SchedulerInputError, make_policy
+
+    if not (math.isfinite(time_limit_s) and time_limit_s > 0):
+        raise SchedulerInputError(f"--time-limit: must be a finite number of seconds > 0, got {time_limit_s:g}")
+    if limit < 0:
+        raise SchedulerInputError(f"--limit: must be >= 0 (0: all rows), got {limit}")
     opts = {"solver": solver, "time_limit_s": time_limit_s} if policy_name == "milp" else {}
     policy = make_policy(policy_name, **opts)
     if not slurm:

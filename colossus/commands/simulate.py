@@ -260,7 +260,7 @@ _COMPARE_COLS = ("utilisation", "hero progress", "hero ETTR", "failures", "round
               help="Job trace (Parquet); default: the scenario's generated workload.")
 @click.option("--days", type=click.FloatRange(min=0, min_open=True), default=None, help="Simulated days.")
 @seed_option()
-@out_option(None, "Folder: one results folder per policy plus compare.json.")
+@out_option(None, "Folder: one results folder per policy, compare.json and report.html (wait CDFs per division, metric table).")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @quiet_option()
 def compare_cmd(scenario: str | None, policies: tuple[str, ...], trace: Path | None, days: float | None, seed: int,
@@ -270,6 +270,7 @@ def compare_cmd(scenario: str | None, policies: tuple[str, ...], trace: Path | N
     \b
     Examples:
       colossus compare --policy milp --policy fifo --policy backfill --days 7
+      colossus compare --policy milp --policy fairshare --days 1 --out cmp/   # cmp/report.html
       colossus compare examples/philly_replay.toml --trace philly.parquet --policy fifo --policy backfill --out cmp/
 
     \b
@@ -283,9 +284,13 @@ def compare_cmd(scenario: str | None, policies: tuple[str, ...], trace: Path | N
     scn = load_scenario(scenario)
     d = days if days is not None else scn.simulation.days
     pols = policies or ("milp", "fifo", "backfill")
+    from colossus.sim.compare_report import summarise_run, write_compare_report
+
     rows: dict[str, Any] = {}
     res = None
     replays: dict[str, Any] = {}
+    metrics: dict[str, Any] = {}
+    cdfs: dict[str, Any] = {}
     for p in pols:
         if res is not None and not res.complete:
             break
@@ -293,6 +298,7 @@ def compare_cmd(scenario: str | None, policies: tuple[str, ...], trace: Path | N
         replays[p] = add_replay(res, out_dir / p if out_dir is not None else None, trace)
         if out_dir is not None:
             _write_report(out_dir / p)
+        metrics[p], cdfs[p] = summarise_run(res.jobs, d * 86400.0)
         s = res.summary
         rows[p] = {"divisions": {k: {"wait_p50_s": v["wait_p50_s"], "wait_p95_s": v["wait_p95_s"],
                                      "wait_p99_s": v["wait_p99_s"], "gpu_hours": v["gpu_hours"],
@@ -301,7 +307,8 @@ def compare_cmd(scenario: str | None, policies: tuple[str, ...], trace: Path | N
                    "utilisation": s["cluster"]["utilisation"], "failures": s["cluster"]["failures"],
                    "hero_progress": s["hero"]["progress"] if s["hero"] else None,
                    "hero_ettr": s["hero"]["ettr"] if s["hero"] else None,
-                   "rounds": s["scheduler"]["rounds"], "wall_s": s["performance"]["wall_s"], "note": s.get("policy_note")}
+                   "rounds": s["scheduler"]["rounds"], "wall_s": s["performance"]["wall_s"], "note": s.get("policy_note"),
+                   "metrics": metrics[p].as_dict()}
         if replays[p] is not None:
             rows[p]["replay"] = {k: replays[p][k] for k in ("jobs_matched", "kendall_tau_start_order", "all", "divisions")}
     pols = tuple(rows)  # fewer when Ctrl-C stopped the comparison
@@ -309,6 +316,7 @@ def compare_cmd(scenario: str | None, policies: tuple[str, ...], trace: Path | N
     if out_dir is not None:
         with atomic_path(out_dir / "compare.json") as tmp:
             tmp.write_text(json.dumps(out, indent=2, default=json_default) + "\n")
+        write_compare_report(out_dir / "report.html", f"{scn.name}: {', '.join(pols)} | {d:g} days | seed {seed}", metrics, cdfs)
     if as_json:
         emit_json(out)
     if quiet or as_json:
@@ -324,6 +332,11 @@ def compare_cmd(scenario: str | None, policies: tuple[str, ...], trace: Path | N
     for name in rows[pols[0]]["divisions"]:
         for key, label in (("wait_p50_s", "wait p50"), ("wait_p95_s", "wait p95"), ("wait_p99_s", "wait p99")):
             t.add_row(f"{name} {label}", *[_fmt_h(rows[p]["divisions"][name][key]) for p in pols])
+    from colossus.sim.policy_metrics import METRICS
+
+    for key, label, _better in METRICS:
+        t.add_row(label, *[f"{getattr(metrics[p], key):.3f}" if key == "jain_slowdown" else f"{getattr(metrics[p], key):,.0f}"
+                           for p in pols])
     t.add_row("cluster utilisation", *[f"{(rows[p]['utilisation'] or 0):.1%}" for p in pols])
     t.add_row("hero progress", *[f"{rows[p]['hero_progress']:.1%}" if rows[p]["hero_progress"] is not None else "-" for p in pols])
     t.add_row("hero ETTR", *[f"{rows[p]['hero_ettr']:.3f}" if rows[p]["hero_ettr"] is not None else "-" for p in pols])

@@ -167,6 +167,10 @@ def _cross_check(s: Scenario) -> str | None:
             for div in getattr(s.capacity, key):
                 if div not in names:
                     return f"capacity.{key}.{div}: unknown division (known: {', '.join(names)})"
+    try:
+        s.scheduler.objective.milp_weights(s.capacity.wait_p95_slo_s if s.capacity is not None else {})
+    except ValueError as exc:
+        return str(exc).replace("MilpWeights.", "scheduler.objective.").replace("MilpWeights:", "scheduler.objective:")
     if s.scheduler.policy not in _policy_names():
         return f"scheduler.policy: unknown policy {s.scheduler.policy!r} (known: {', '.join(_policy_names())})"
     return None

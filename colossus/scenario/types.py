@@ -12,8 +12,8 @@ events per GPU-year. Sources for the built-in values are in ``builtin/memphis.to
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
-from typing import Annotated, Literal
+from dataclasses import dataclass, field, fields, replace
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, Strict
 
@@ -34,6 +34,7 @@ __all__ = [
     "RepairSection",
     "Scenario",
     "ScenarioInfo",
+    "ObjectiveSection",
     "SchedulerSection",
     "SimulationSection",
     "SkuSection",
@@ -233,6 +234,35 @@ class HeroSection:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ObjectiveSection:
+    """Weights of the MILP policy's objective (``[scheduler.objective]``; meaning and units in
+    :mod:`scheduler.objective`). One value unit is one GPU started by a fresh job."""
+
+    __pydantic_config__ = _CFG
+    w_wait: Annotated[NonNegFloat, _d("Value per GPU per wait target waited.")] = 1.0
+    wait_cap: Annotated[NonNegFloat, _d("Cap on a job's wait over its target.")] = 8.0
+    w_job: Annotated[NonNegFloat, _d("Value per job started.")] = 0.05
+    w_priority: Annotated[NonNegFloat, _d("Value per GPU of the top priority rank (ranks scaled to 0..1).")] = 0.1
+    w_division: Annotated[NonNegFloat, _d("Value per GPU of the largest division weight (weights scaled to 0..1).")] = 0.0
+    w_fairshare: Annotated[NonNegFloat, _d("Value per GPU of a fair-share factor of 1 (Slurm 2**(-U/S)).")] = 0.0
+    w_guarantee: Annotated[NonNegFloat, _d("Value per GPU started inside its division's unused guarantee.")] = 10.0
+    w_frag_node: Annotated[NonNegFloat, _d("Cost per whole free node broken by sub-node jobs.")] = 0.5
+    w_frag_array: Annotated[NonNegFloat, _d("Cost per whole free 512-GPU array broken by sub-array jobs.")] = 8.0
+    preempt_base: Annotated[NonNegFloat, _d("Cost per GPU of any preemption.")] = 2.0
+    preempt_per_gpu_h: Annotated[NonNegFloat, _d("Cost per GPU-hour of work a preemption loses.")] = 4.0
+    preempt_lost_cap_s: Annotated[NonNegFloat, _d("Run time counted as lost by a preemption at most, s.")] = 21600.0
+    preempt_after: Annotated[NonNegFloat, _d("Wait targets a division's job must wait before its guarantee may preempt.")] = 2.0
+    reserve_after: Annotated[NonNegFloat, _d("Wait targets a big gang job waits before it gets a reservation.")] = 4.0
+    default_wait_target_s: Annotated[PosFloat, _d("Wait target of divisions without capacity.wait_p95_slo_s, s.")] = 3600.0
+
+    def milp_weights(self, wait_targets_s: dict[str, float]) -> Any:
+        """The :class:`scheduler.objective.MilpWeights` of this section and the divisions' wait targets."""
+        from scheduler.objective import MilpWeights
+
+        return MilpWeights(**{f.name: getattr(self, f.name) for f in fields(self)}, wait_targets_s=dict(wait_targets_s))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class SchedulerSection:
     """Which policy allocates GPUs, and how often."""
 
@@ -246,6 +276,14 @@ class SchedulerSection:
     threads: Annotated[PosInt, _d("Solver threads.")] = 1
     preempt_min_runtime_s: Annotated[NonNegFloat, _d("A job is preemptible only after running this long, s.")] = 7200.0
     usage_half_life_s: Annotated[PosFloat, _d("Half-life of decayed usage for fair share, s.")] = 604_800.0
+    reserve_min_gpus: Annotated[PosInt, _d("Jobs at least this big may get a reservation (milp).")] = 256
+    objective: ObjectiveSection = field(default_factory=ObjectiveSection)
+
+    def milp_options(self, wait_targets_s: dict[str, float]) -> dict[str, Any]:
+        """Keyword options of the ``milp`` policy from this section (solver settings and weights)."""
+        return {"time_limit_s": self.time_limit_s, "solver": self.solver, "gap_rel": self.gap, "threads": self.threads,
+                "min_runtime_s": self.preempt_min_runtime_s, "reserve_min_gpus": self.reserve_min_gpus,
+                "weights": self.objective.milp_weights(wait_targets_s)}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

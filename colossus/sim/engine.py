@@ -70,8 +70,7 @@ def resolve_policy(policy: Any, scenario: Scenario) -> tuple[Any, str | None]:
 
     s = scenario.scheduler
     if policy == "milp":
-        pol = make_policy(policy, time_limit_s=s.time_limit_s, solver=s.solver, gap_rel=s.gap,
-                          threads=s.threads, min_runtime_s=s.preempt_min_runtime_s)
+        pol = make_policy(policy, **s.milp_options(scenario.capacity.wait_p95_slo_s if scenario.capacity else {}))
     else:
         pol = make_policy(policy)
     # the simulation never reads explanations and tries the all-fit fast path itself; a

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from scheduler import MilpPolicy, check_decision, make_policy
-from scheduler.exact import aggregated_objective, solve_exact
+from scheduler.exact import aggregated_objective, featured_instance, solve_exact
+from scheduler.objective import MilpWeights
 from scheduler.synthetic import random_snapshot
 from scheduler.types import DivisionState, PendingJob, RunningJob
 
@@ -37,7 +38,7 @@ def test_guarantee_honoured_by_preempting_borrowed_gpus(make_view):
     # 2 pools x 4 nodes = 64 GPUs, all held by division b (guarantee 32), a (guarantee 32) waits
     view = make_view(2, 4, free=np.zeros(8, int), divisions=(_div("a", 32), _div("b", 32)))
     running = [RunningJob(job_id=f"b{k}", division="b", num_gpus=16, allocation=((2 * k, 8), (2 * k + 1, 8)),
-                          start_time_s=0.0, preemptible=(k != 0), restart_cost_s=100.0 * k) for k in range(4)]
+                          start_time_s=6_400.0, preemptible=(k != 0), restart_cost_s=100.0 * k) for k in range(4)]
     pending = [PendingJob(job_id="a1", division="a", num_gpus=16, submit_time_s=50.0),
                PendingJob(job_id="a2", division="a", num_gpus=8, submit_time_s=60.0)]
     d = make_policy("milp").schedule(view, pending, running, 10_000.0)
@@ -46,6 +47,28 @@ def test_guarantee_honoured_by_preempting_borrowed_gpus(make_view):
     assert len(d.preemptions) == 2
     assert "b0" not in d.preempted_ids  # non-preemptible never preempted
     assert "b3" not in d.preempted_ids  # the most expensive restart is spared
+
+
+def test_preemption_only_when_it_pays(make_view):
+    """The same reclaim does not pay when the victims would lose many GPU-hours of work, nor
+    when the waiting division's jobs are not yet overdue (preempt_after wait targets)."""
+    view = make_view(2, 4, free=np.zeros(8, int), divisions=(_div("a", 32), _div("b", 32)))
+
+    def running(start_s):
+        return [RunningJob(job_id=f"b{k}", division="b", num_gpus=16, allocation=((2 * k, 8), (2 * k + 1, 8)),
+                           start_time_s=start_s, restart_cost_s=600.0) for k in range(4)]
+
+    pending = [PendingJob(job_id="a1", division="a", num_gpus=16, submit_time_s=50.0)]
+    # victims ran 5.5 h: ~5.7 GPU-hours lost per GPU costs more than the overdue start gains
+    d = make_policy("milp", min_runtime_s=600).schedule(view, pending, running(-10_000.0), 10_000.0)
+    assert not d.preemptions and not d.starts
+    # victims ran 1 h, but a1 waited only 0.5 h (< 2 wait targets): no preemption either
+    late = [PendingJob(job_id="a1", division="a", num_gpus=16, submit_time_s=8_200.0)]
+    d = make_policy("milp", min_runtime_s=600).schedule(view, late, running(6_400.0), 10_000.0)
+    assert not d.preemptions
+    # victims ran 1 h and a1 is overdue: it pays
+    d = make_policy("milp", min_runtime_s=600).schedule(view, pending, running(6_400.0), 10_000.0)
+    assert len(d.preemptions) == 1 and "a1" in d.starts
 
 
 def test_no_preemption_below_min_runtime_or_into_guarantee(make_view):
@@ -126,10 +149,30 @@ def test_big_job_reservation_and_no_shape(make_view):
         PendingJob(job_id="short", division="a", num_gpus=8, priority=0, submit_time_s=2.0, expected_duration_s=500.0),
         PendingJob(job_id="huge", division="a", num_gpus=4096, submit_time_s=3.0),
     ]
-    d = make_policy("milp", reserve_min_gpus=64).schedule(view, pending, running, 100.0)
+    # not overdue yet (default reserve_after = 4 wait targets): no reservation, nothing idles
+    d0 = make_policy("milp", reserve_min_gpus=64).schedule(view, pending, running, 100.0)
+    check_decision(view, pending, running, d0)
+    assert {"short", "long"} <= set(d0.starts) and not d0.reservations
+    d = make_policy("milp", reserve_min_gpus=64, weights=MilpWeights(reserve_after=0.0)).schedule(view, pending, running, 100.0)
     check_decision(view, pending, running, d)
     assert "short" in d.starts and "long" not in d.starts
     assert d.reservations and d.reservations[0].job_id == "big" and d.reservations[0].start_s == 1000.0
     assert d.explanations["long"].reason == "reservation"
     assert d.explanations["big"].reason == "reserved"
     assert d.explanations["huge"].reason == "no_shape"
+
+
+@pytest.mark.parametrize("seed", [1, 3, 5])
+def test_aggregated_near_exact_with_preemption_reservation_elastic(seed):
+    """With preemption, reservations and elastic jobs on, the aggregated decision scored by the
+    exact per-job objective (each job's own wait) is within 1% of the per-job optimum."""
+    view, pending, running, now, pol = featured_instance(np.random.default_rng(seed))
+    d = pol.schedule(view, pending, running, now)
+    check_decision(view, pending, running, d)
+    assert d.preemptions or d.reservations  # the instance exercises them
+    agg = aggregated_objective(view, pending, running, now, d, policy=pol)
+    ex = solve_exact(view, pending, running, now, time_limit_s=60.0, policy=pol)
+    assert ex.objective is not None
+    assert agg >= 0.99 * ex.objective - 1e-6
+    if ex.bound is not None:
+        assert agg <= ex.bound * (1 + 1e-6) + 1e-6

@@ -100,3 +100,76 @@ def test_cli_bad_input_exits_2(tmp_path):
     r = CliRunner().invoke(cli, ["schedule", str(f)])
     assert r.exit_code == 2
     assert r.stderr.startswith("error: ") and "cluster.pools" in r.stderr
+
+
+def _cli_or_skip():
+    try:
+        from colossus.cli import cli
+        cli.list_commands(None)  # type: ignore[arg-type]
+    except ImportError as exc:
+        pytest.skip(f"colossus CLI not loadable: {exc}")
+    return cli
+
+
+def _small_snapshot_text() -> str:
+    view, pending, running, now = random_snapshot(np.random.default_rng(5), num_pools=1, nodes_per_pool=8, n_pending=3, occupancy=0.5)
+    return json.dumps(snapshot_to_dict(view, pending, running, now))
+
+
+@pytest.mark.parametrize(("token", "key"), [("NaN", "pending.1.submit_time_s"), ("Infinity", "now_s"), ("-Infinity", "pending.0.submit_time_s")])
+def test_non_finite_constants_are_rejected_with_key(tmp_path, token, key):
+    data = json.loads(_small_snapshot_text())
+    marker = "__MARK__"
+    if key == "now_s":
+        data["now_s"] = marker
+    else:
+        i = int(key.split(".")[1])
+        data["pending"][i]["submit_time_s"] = marker
+    text = json.dumps(data).replace(f'"{marker}"', token)
+    f = tmp_path / "nan.json"
+    f.write_text(text)
+    with pytest.raises(SchedulerInputError) as e:
+        load_snapshot(f)
+    msg = str(e.value)
+    assert str(f) in msg and key in msg and token in msg and "\n" not in msg
+
+
+def test_non_finite_in_decoded_dict_is_rejected():
+    data = json.loads(_small_snapshot_text())
+    data["pending"][0]["expected_duration_s"] = float("inf")
+    with pytest.raises(SchedulerInputError, match="pending.0.expected_duration_s"):
+        parse_snapshot(data, "x.json")
+
+
+def test_non_utf8_bytes_name_file_and_byte(tmp_path):
+    f = tmp_path / "latin1.json"
+    f.write_bytes(b'{"version": 1,\n "note": "caf\xe9"}')
+    with pytest.raises(SchedulerInputError) as e:
+        load_snapshot(f)
+    msg = str(e.value)
+    assert str(f) in msg and "UTF-8" in msg and "line 2" in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "needle"),
+    [
+        (b"\xff\xfe\x00garbage", [], "UTF-8"),
+        (None, ["--time-limit", "-1"], "--time-limit"),
+        (None, ["--time-limit", "nan"], "--time-limit"),
+        (None, ["--time-limit", "0"], "--time-limit"),
+        (b'{"version": NaN}', [], "version"),
+    ],
+)
+def test_cli_bad_snapshot_or_option_exit_2_one_line(tmp_path, content, args, needle):
+    cli = _cli_or_skip()
+    f = tmp_path / "snap.json"
+    if content is None:
+        f.write_text(_small_snapshot_text())
+    else:
+        f.write_bytes(content)
+    r = CliRunner().invoke(cli, ["schedule", str(f), *args])
+    assert r.exit_code == 2, r.output
+    assert r.stderr.startswith("error: ") and needle in r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    if content is not None:
+        assert str(f) in r.stderr

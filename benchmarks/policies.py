@@ -1,0 +1,198 @@
+"""Every scheduling policy on the same generated workload and seed, over offered loads and fleets.
+
+Matrix: offered loads 0.7, 0.9, 1.0, 1.1 of the GPUs the hero run leaves (``[workload]
+offered_load_share``) x two fleets -- ``phase1`` (memphis from day 0: 100k H100, ~90k of them
+the Grok 3 run, so a few thousand GPUs for everything else) and ``all200k`` (every phase online,
+``--start-date 2024-12-03``) -- x 3 seeds. Per case and policy it prints the metrics of
+:mod:`colossus.sim.policy_metrics` (background jobs; never-started jobs count with their wait up
+to the horizon), then one line per metric comparing milp with the best baseline over all cases,
+and one verdict line per goal of issue #11:
+
+- waits: milp's p95 wait (<= 8 GPUs, >= 64 GPUs) within 10 % or 60 s of the best baseline;
+- never started: at most 10 % more than the best baseline (rounded up);
+- useful GPU-hours: at least 99 % of the best baseline;
+- contended cases (offered load >= 1.0): milp strictly better than every baseline on at
+  least one of those four metrics.
+
+    python benchmarks/policies.py                   # full matrix, 0.5 simulated day, 2 workers
+    python benchmarks/policies.py --quick            # phase1 + all200k at load 1.0, seed 0
+    python benchmarks/policies.py --loads 1.1 --fleets phase1 --seeds 1 --days 0.5
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+import os
+import shlex
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+# keep benchmarks/ (its scheduler.py) off the import path
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+FLEETS = {"phase1": None, "all200k": dt.date(2024, 12, 3)}
+LOADS = (0.7, 0.9, 1.0, 1.1)
+CONTENDED_LOAD = 1.0
+"""Cases at or above this offered load are 'contended' (the strict-win goal applies)."""
+WAIT_REL, WAIT_ABS_S = 0.10, 60.0
+NEVER_REL = 0.10
+USEFUL_REL = 0.99
+
+
+def _scenario(fleet: str, load: float):
+    from colossus.scenario import load_scenario
+
+    scn = load_scenario("memphis")
+    if FLEETS[fleet] is not None:
+        scn = scn.starting_on(FLEETS[fleet])
+    import dataclasses
+
+    return dataclasses.replace(scn, workload=scn.workload.model_copy(update={"offered_load_share": load}))
+
+
+def run_case(fleet: str, load: float, seed: int, policy: str, days: float) -> dict:
+    """One simulation; returns its metrics and wall time (runs in a worker process)."""
+    from colossus.sim import simulate
+    from colossus.sim.policy_metrics import policy_metrics
+    from colossus.sim.workload import workload_batches
+
+    scn = _scenario(fleet, load)
+    batches = list(workload_batches(scn, days, seed))
+    durations: dict[str, float] = {}
+    for b in batches:
+        durations.update(zip(b.column("job_id").to_pylist(), b.column("duration_s").to_pylist(), strict=True))
+    t = time.perf_counter()
+    res = simulate(scn, batches, policy, seed, days * 86400.0)
+    wall = time.perf_counter() - t
+    m = policy_metrics(res.jobs, days * 86400.0, durations)
+    hero = res.summary.get("hero") or {}
+    return {"fleet": fleet, "load": load, "seed": seed, "policy": policy, "wall_s": wall, "jobs": len(durations),
+            "hero_progress": hero.get("progress"), **m.as_dict()}
+
+
+def _fmt(field: str, v: float) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if field.endswith("_s"):
+        return f"{v:,.0f}"
+    if field in ("never_started", "preemptions"):
+        return f"{int(v):,}"
+    if field == "jain_slowdown":
+        return f"{v:.3f}"
+    return f"{v:,.0f}"
+
+
+def _check(field: str, milp: float, best: float) -> bool:
+    if field in ("wait_p95_small_s", "wait_p95_large_s"):
+        return milp <= max(best * (1 + WAIT_REL), best + WAIT_ABS_S)
+    if field == "never_started":
+        return milp <= math.ceil(best * (1 + NEVER_REL))
+    if field == "useful_gpu_h":
+        return milp >= USEFUL_REL * best
+    raise KeyError(field)
+
+
+GOAL_FIELDS = ("wait_p95_small_s", "wait_p95_large_s", "never_started", "useful_gpu_h")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--days", type=float, default=0.5, help="simulated days per run (default 0.5: the matrix takes ~30-40 min on 2 shared cores)")
+    ap.add_argument("--loads", default=",".join(map(str, LOADS)), help="offered-load shares, comma-separated")
+    ap.add_argument("--fleets", default=",".join(FLEETS), help=f"fleets, comma-separated ({', '.join(FLEETS)})")
+    ap.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per case (default 3)")
+    ap.add_argument("--policies", default=None, help="policies, comma-separated (default: every registered one)")
+    ap.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    ap.add_argument("--quick", action="store_true", help="load 1.0 on both fleets, seed 0 (for iteration)")
+    a = ap.parse_args(argv)
+    from scheduler import policy_names
+
+    print("command:", shlex.join([sys.executable, *sys.argv]), flush=True)
+    loads = [1.0] if a.quick else [float(x) for x in a.loads.split(",")]
+    seeds = [0] if a.quick else list(range(a.seeds))
+    fleets = a.fleets.split(",")
+    for f in fleets:
+        if f not in FLEETS:
+            ap.error(f"--fleets: unknown fleet {f!r}; choices: {', '.join(FLEETS)}")
+    pols = a.policies.split(",") if a.policies else policy_names()
+    if "milp" not in pols:
+        ap.error("--policies must include milp")
+    baselines = [p for p in pols if p != "milp"]
+    tasks = [(f, ld, s, p, a.days) for f in fleets for ld in loads for s in seeds for p in pols]
+    print(f"{len(tasks)} runs: fleets {fleets} x loads {loads} x seeds {seeds} x policies {pols}, "
+          f"{a.days:g} simulated day(s) each, {a.workers} workers (host shared: wall times are noisy)", flush=True)
+    t0 = time.perf_counter()
+    rows: dict[tuple, dict] = {}
+    with ProcessPoolExecutor(max_workers=max(1, a.workers)) as ex:
+        futs = {ex.submit(run_case, *t): t for t in tasks}
+        for fut in futs:  # submission order: deterministic output
+            r = fut.result()
+            rows[(r["fleet"], r["load"], r["seed"], r["policy"])] = r
+    from colossus.sim.policy_metrics import METRICS
+
+    hdr = ["fleet", "load", "seed", "policy"] + [lbl for _, lbl, _ in METRICS] + ["hero progress", "jobs", "wall s"]
+    print("\n" + " | ".join(hdr))
+    for f in fleets:
+        for ld in loads:
+            for s in seeds:
+                for p in pols:
+                    r = rows[(f, ld, s, p)]
+                    cells = [f, f"{ld:g}", str(s), p] + [_fmt(k, r[k]) for k, _, _ in METRICS]
+                    cells += [f"{r['hero_progress']:.4f}" if r["hero_progress"] is not None else "-", f"{r['jobs']:,}",
+                              f"{r['wall_s']:.1f}"]
+                    print(" | ".join(cells))
+    cases = [(f, ld, s) for f in fleets for ld in loads for s in seeds]
+    print(f"\nmilp against the best baseline ({', '.join(baselines)}) over {len(cases)} cases:")
+    ok_by_field: dict[str, list[bool]] = {}
+    for k, lbl, better in METRICS:
+        ratios, oks, worst = [], [], None
+        for c in cases:
+            m = rows[(*c, "milp")][k]
+            vals = [rows[(*c, b)][k] for b in baselines]
+            best = min(vals) if better == "lower" else max(vals)
+            if k in GOAL_FIELDS:
+                ok = _check(k, m, best)
+                oks.append(ok)
+                if not ok and worst is None:
+                    worst = (c, m, best)
+            ratios.append((m - best, m / best if best else (1.0 if m == best else math.inf)))
+        diffs = [d for d, _ in ratios]
+        rel = [x for _, x in ratios if math.isfinite(x)]
+        goal = ""
+        if k in GOAL_FIELDS:
+            ok_by_field[k] = oks
+            goal = f"; goal met in {sum(oks)}/{len(oks)} cases"
+            if worst is not None:
+                (f, ld, s), m, best = worst
+                goal += f" (first miss: {f} load {ld:g} seed {s}: milp {_fmt(k, m)} vs best {_fmt(k, best)})"
+        print(f"  {lbl} ({better} is better): milp - best: median {_fmt(k, float(sorted(diffs)[len(diffs) // 2]))}, "
+              f"range [{_fmt(k, min(diffs))}, {_fmt(k, max(diffs))}]; milp / best median "
+              f"{sorted(rel)[len(rel) // 2] if rel else math.nan:.3f}{goal}")
+    contended = [c for c in cases if c[1] >= CONTENDED_LOAD]
+    strict = []
+    for c in contended:
+        wins = []
+        for k in GOAL_FIELDS:
+            better = dict((f, b) for f, _, b in METRICS)[k]
+            m = rows[(*c, "milp")][k]
+            vals = [rows[(*c, b)][k] for b in baselines]
+            wins.append(all(m < v for v in vals) if better == "lower" else all(m > v for v in vals))
+        strict.append(any(wins))
+    print("\nverdict (issue #11 goal):")
+    for k, lbl, _ in METRICS:
+        if k in ok_by_field:
+            oks = ok_by_field[k]
+            print(f"  {lbl}: {'MET' if all(oks) else 'NOT MET'} ({sum(oks)}/{len(oks)} cases)")
+    if contended:
+        print(f"  strictly better than every baseline on >= 1 goal metric in contended cases (load >= {CONTENDED_LOAD:g}): "
+              f"{'MET' if all(strict) else 'NOT MET'} ({sum(strict)}/{len(strict)} cases)")
+    print(f"total wall {time.perf_counter() - t0:.0f} s on {os.cpu_count()} CPUs")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
