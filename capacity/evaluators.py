@@ -1,18 +1,20 @@
 """What one Monte Carlo replication computes: division waits in a month, and the hero's finish.
 
-``sim`` (opt-in: ``--evaluator sim``; too slow to be the default yet) runs :func:`colossus.sim.simulate` on a short window around each checked
+``sim`` (the default) runs :func:`colossus.sim.simulate` on a short window around each checked
 month (see :func:`sim_window`): the scenario with the plan's arrays as extra phases, the
-scenario's workload generator scaled to the month's demand, the replication's seed; it reads
-per-division wait p50/p95 and the hero's ETTR and progress from the Results. The window is a
-shrunk replica of the planned fleet (``scale`` = simulated GPUs / planned GPUs, demand and the
-hero shrunk alike) so that ``colossus plan`` stays within its time budget; phases dated inside the
-checked month are online from the window's start and submissions during a warm-up are not measured
-(see :func:`sim_window` for these choices). The hero's measured ETTR feeds a second MILP pass
-(:mod:`capacity.replan`).
+scenario's workload generator scaled to each division's *forecast load* for the month (never the
+plan's allocation: DESIGN §3.4b), the replication's seed; it reads per-division wait p50/p95 and
+the hero's ETTR and goodput from the Results. The window is a shrunk replica of the planned fleet
+(``scale`` = simulated GPUs / planned GPUs, load and the hero shrunk alike) so that ``colossus
+plan`` stays within its time budget; phases dated inside the checked month are online from the
+window's start and submissions during a warm-up are not measured (see :func:`sim_window` for
+these choices). The hero's measured ETTR feeds the next MILP pass (:mod:`capacity.replan`) and
+its per-window goodput gives its finish (:func:`stitch_goodput`, :func:`hero_from_sim_progress`).
 
 ``queue`` is a fast surrogate of the simulation: for each division, a first-come
-first-served multi-GPU queue whose capacity is the plan's allocation for that month and whose
-arrivals carry the month's demand (Poisson arrivals, a fixed size mix, exponential run times).
+first-served multi-GPU queue whose capacity is what the scheduler's sharing rules could give it
+while the others offer their load (:func:`capacity.shares.division_capacity`) and whose arrivals
+carry its forecast load (Poisson arrivals, a fixed size mix, exponential run times).
 The hero's finish date is sampled with the first-order failure model (Poisson interruptions
 on its GPUs, each losing half a checkpoint interval on average plus detection and restart).
 
@@ -29,11 +31,11 @@ import numpy as np
 
 from capacity.registry import DEFAULT_EVALUATOR, EVALUATORS  # re-exported
 
-__all__ = ["DEFAULT_EVALUATOR", "EVALUATORS", "EVALUATOR_VERSION", "JOB_SIZE_MIX", "MEAN_RUN_S", "SIM_EVALUATOR_VERSION", "hero_from_sim_ettr",
+__all__ = ["DEFAULT_EVALUATOR", "EVALUATORS", "EVALUATOR_VERSION", "JOB_SIZE_MIX", "MEAN_RUN_S", "SIM_EVALUATOR_VERSION", "hero_from_sim_progress", "stitch_goodput",
            "hero_replication", "queue_waits", "scaled_workload", "sim_window", "window_replica",
            "window_scenario"]
 
-EVALUATOR_VERSION = "queue-1"
+EVALUATOR_VERSION = "queue-2"
 """Part of every cache key: bump when the evaluators change their results."""
 
 JOB_SIZE_MIX: tuple[tuple[int, float], ...] = ((8, 0.55), (64, 0.30), (512, 0.12), (4096, 0.03))
@@ -147,7 +149,7 @@ def hero_replication(*, tokens: float, gpus_by_month: list[float], active_s_by_m
 # Simulation-backed evaluator: colossus.sim.simulate on a window around each checked month.
 # --------------------------------------------------------------------------------------------
 
-SIM_EVALUATOR_VERSION = "sim-6"
+SIM_EVALUATOR_VERSION = "sim-8"
 """Part of every ``sim`` cache key: bump when the simulation-backed evaluator changes."""
 
 
@@ -186,8 +188,12 @@ def window_scenario(scn_dict: dict[str, Any], mo: dict[str, Any], *, window_days
     full fleet's (:func:`window_replica`), so the rounding of arrays does not change the hero's
     share of the fleet. Failure rates are divided by the effective scale so the shrunk hero run
     sees the full run's interruption rate (its ETTR is the full-size one; ASSUMPTION: division
-    jobs then see ``1/scale`` times their real failure rate, a pessimistic bias). The hero is
-    enabled only in months where the plan runs it, starting at the window's start.
+    jobs then see ``1/scale`` times their real failure rate, a pessimistic bias). The grid cap is
+    *not* scaled: the simulator powers every online GPU while the plan switches unneeded ones off,
+    so a scaled cap held starts the plan can run (memphis 2025-12: every division waited the
+    whole window). What the cap lets the fleet serve is checked without simulating, by the
+    overload check (:mod:`capacity.overload`). The hero is enabled only in months where the
+    plan runs it, starting at the window's start.
     """
     return window_replica(scn_dict, mo, window_days=window_days)[0]
 
@@ -371,20 +377,51 @@ def sim_window(*, scn_dict: dict[str, Any], mo: dict[str, Any], window_s: float,
     h = res.hero
     hero = None
     if h is not None:
-        hero = {"ettr": h.get("ettr"), "progress": h.get("progress"), "interruptions": h.get("interruptions"),
-                "gpus": h.get("gpus")}  # fmt: skip
+        start = h.get("start_s")
+        ettr = h.get("ettr")
+        # goodput over the whole window: productive time / window (a late start counts as lost)
+        goodput = (ettr * (window_s - start) / window_s) if (ettr is not None and start is not None) else (
+            0.0 if start is None else None)
+        hero = {"ettr": ettr, "progress": h.get("progress"), "interruptions": h.get("interruptions"),
+                "gpus": h.get("gpus"), "start_s": start, "goodput": goodput}  # fmt: skip
     return {"month": mo["month"], "divisions": divs, "hero": hero, "sim_jobs": int(tab.num_rows)}
 
 
-def hero_from_sim_ettr(*, tokens: float, planned_tokens_by_month: list[float], plan_ettr: float,
-                       ettr: float | None) -> dict[str, Any]:  # fmt: skip
-    """The hero's finish with the plan's monthly work rescaled by the measured ETTR (``ettr / plan_ettr``)."""
-    k = (ettr / plan_ettr) if (ettr is not None and plan_ettr > 0) else 1.0
+def stitch_goodput(checked: list[int], goodput: dict[int, float | None], horizon: int,
+                   fallback: float) -> list[float]:  # fmt: skip
+    """Per plan month, the hero goodput of the simulated window that stands for it.
+
+    Stitching rule: a checked month's measured goodput (productive hero seconds / window
+    seconds, :func:`sim_window`) holds from that month until the next checked month; a month
+    whose window measured nothing (the hero did not run there) takes the nearest checked month
+    that did (earlier first); with no measurement at all, ``fallback`` (the plan's ETTR).
+    """
+    measured = [m for m in checked if goodput.get(m) is not None]
+    out = []
+    for k in range(horizon):
+        own = max((m for m in checked if m <= k), default=None)
+        if own is not None and goodput.get(own) is not None:
+            out.append(float(goodput[own]))  # type: ignore[arg-type]
+        elif measured:
+            near = min(measured, key=lambda m: (abs(m - k), m > k))
+            out.append(float(goodput[near]))  # type: ignore[arg-type]
+        else:
+            out.append(float(fallback))
+    return out
+
+
+def hero_from_sim_progress(*, tokens: float, planned_tokens_by_month: list[float], plan_ettr: float,
+                           goodput_by_month: list[float]) -> dict[str, Any]:  # fmt: skip
+    """The hero's finish from simulated progress: month ``m`` trains the plan's failure-free tokens of
+    the month (its hero GPUs x the full-size step-time throughput x active seconds, i.e. the plan's
+    tokens / the plan's ETTR) times the goodput the simulation measured for ``m`` (:func:`stitch_goodput`)."""
     done, cum, finish = 0.0, [], None
     for m, tok in enumerate(planned_tokens_by_month):
-        gained = tok * k
+        gained = (tok / plan_ettr if plan_ettr > 0 else tok) * goodput_by_month[m]
         if finish is None and gained > 0 and done + gained >= tokens * (1 - 1e-9):
             finish = m + (tokens - done) / gained
         done += gained
         cum.append(done)
-    return {"finish_month_frac": finish, "tokens_by_month": cum, "ettr": ettr if ettr is not None else plan_ettr}
+    active = [g for g, t in zip(goodput_by_month, planned_tokens_by_month, strict=True) if t > 0]
+    return {"finish_month_frac": finish, "tokens_by_month": cum, "goodput_by_month": goodput_by_month,
+            "ettr": float(np.mean(active)) if active else plan_ettr}  # fmt: skip

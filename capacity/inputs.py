@@ -13,7 +13,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from colossus.errors import InputError
 from colossus.scenario import Scenario
@@ -158,8 +158,9 @@ class PlanInputs:
     divisions : tuple[str, ...]
         Division names.
     demand_gpus : dict[str, tuple[float, ...]]
-        Division -> capacity its non-hero work needs per month, reference GPUs (busy GPUs
-        divided by ``capacity.target_utilization``).
+        Division -> capacity its non-hero work needs per month (the *requirement*), reference
+        GPUs: ``load_gpus / capacity.target_utilization`` here, the first guess;
+        :func:`capacity.sizing.size_to_slo` replaces it with the SLO-driven requirement.
     usable_fraction : float
         Installed GPUs usable by divisions.
     unmet_penalty_usd_per_gpu_month, hero_late_penalty_usd_per_gpu_month : float
@@ -170,6 +171,15 @@ class PlanInputs:
         Discount factor of each month.
     hero : HeroNeed | None
         The hero run, when enabled.
+    load_gpus : dict[str, tuple[float, ...]]
+        Division -> forecast offered load per month, reference GPUs kept busy (what the
+        Monte Carlo simulates; ``demand_gpus`` is the capacity asked for to serve it).
+    guaranteed_share, weight : dict[str, float]
+        Division -> guaranteed share and fair-share weight (:mod:`capacity.shares`).
+    hero_division : str | None
+        The division the hero run belongs to.
+    wait_p95_slo_s : dict[str, float]
+        Division -> p95 wait service level, s.
     """
 
     months: tuple[dt.date, ...]
@@ -193,6 +203,11 @@ class PlanInputs:
     demand_charge_usd_per_mw_month: float
     discount_per_month: tuple[float, ...]
     hero: HeroNeed | None
+    load_gpus: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    guaranteed_share: dict[str, float] = field(default_factory=dict)
+    weight: dict[str, float] = field(default_factory=dict)
+    hero_division: str | None = None
+    wait_p95_slo_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def horizon(self) -> int:
@@ -201,7 +216,8 @@ class PlanInputs:
 
     def scaled_demand(self, factor: float) -> PlanInputs:
         """A copy with every division's demand multiplied by ``factor`` (for what-ifs and tests)."""
-        return _replace(self, demand_gpus={d: tuple(v * factor for v in vals) for d, vals in self.demand_gpus.items()})
+        return _replace(self, demand_gpus={d: tuple(v * factor for v in vals) for d, vals in self.demand_gpus.items()},
+                        load_gpus={d: tuple(v * factor for v in vals) for d, vals in self.load_gpus.items()})
 
     def with_power_cap(self, cap_mw: float) -> PlanInputs:
         """A copy whose cap never exceeds ``cap_mw`` in any month."""
@@ -265,7 +281,7 @@ def hero_tokens_per_gpu_s(scn: Scenario) -> tuple[float, str]:
     try:
         from colossus.steptime.models import get_model
 
-        params = float(get_model(h.model).params_active)
+        params = float(get_model(h.model).params_active())
     except Exception as exc:  # noqa: BLE001
         raise InputError(f"hero.model: unknown step-time model {h.model!r} ({exc})") from None
     return spec.bf16_tflops * 1e12 * FALLBACK_MFU / (6.0 * params), f"6N FLOPs/token at MFU {FALLBACK_MFU}"
@@ -350,6 +366,7 @@ def plan_inputs(scn: Scenario, *, horizon_months: int | None = None, hero_ettr: 
     names = tuple(d.name for d in scn.divisions)
     usable_total = scn.total_gpus * cap.usable_fraction * 1.0
     demand: dict[str, tuple[float, ...]] = {}
+    load: dict[str, tuple[float, ...]] = {}
     for d in scn.divisions:
         if d.name in cap.base_demand_gpus:
             base = cap.base_demand_gpus[d.name]
@@ -358,7 +375,8 @@ def plan_inputs(scn: Scenario, *, horizon_months: int | None = None, hero_ettr: 
             if hero_need is not None and scn.hero is not None and d.name == scn.hero.division:
                 base = max(0.0, base - scn.hero.gpus * perf[scn.hero.sku])
         g = cap.demand_growth_per_month.get(d.name, 0.0)
-        demand[d.name] = tuple(max(0.0, base * (1.0 + g) ** i) / cap.target_utilization for i in range(horizon))
+        load[d.name] = tuple(max(0.0, base * (1.0 + g) ** i) for i in range(horizon))
+        demand[d.name] = tuple(v / cap.target_utilization for v in load[d.name])
     for key in cap.base_demand_gpus:
         if key not in names:
             raise InputError(f"capacity.base_demand_gpus.{key}: unknown division (known: {', '.join(names)})")
@@ -376,7 +394,11 @@ def plan_inputs(scn: Scenario, *, horizon_months: int | None = None, hero_ettr: 
         energy_usd_per_mwh=scn.power.electricity_usd_per_mwh,
         demand_charge_usd_per_mw_month=scn.power.demand_charge_usd_per_kw_month * 1000.0,
         discount_per_month=tuple(monthly_rate ** (-i) for i in range(horizon)),
-        hero=hero_need,
+        hero=hero_need, load_gpus=load,
+        guaranteed_share={d.name: float(d.guaranteed_share) for d in scn.divisions},
+        weight={d.name: float(d.weight) for d in scn.divisions},
+        hero_division=scn.hero.division if hero_need is not None and scn.hero is not None else None,
+        wait_p95_slo_s=dict(cap.wait_p95_slo_s),
     )
 
 

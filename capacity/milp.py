@@ -40,6 +40,7 @@ import pulp
 from capacity.inputs import PlanInputs
 from capacity.plan import Binding, Plan
 from capacity.requirement import planned_capacity_ref_gpus, requirement_ref_gpus
+from capacity.shares import share_capacity
 from scheduler.solver import quiet_stdout as _quiet_stdout
 
 __all__ = ["solve_plan"]
@@ -179,13 +180,14 @@ def solve_plan(inp: PlanInputs, *, solver: str = "highs", gap: float = 1e-6, tim
         installed[s] = tuple(inst_s)
         powered[s] = tuple(min(val(p[s, m]), inst_s[m]) for m in range(M))
         used[s] = tuple(sum(val(v) for v, _ in used_terms(s, m)) for m in range(M))
-    alloc = {d: tuple(sum(inp.sku_perf[s] * val(a[d, s, m]) for s in inp.skus) for m in range(M)) for d in inp.divisions}
+    hero_gpus = tuple(val(h[m]) for m in range(M)) if hero else (0.0,) * M
+    alloc = _shared_allocation(inp, {d: [sum(inp.sku_perf[s] * val(a[d, s, m]) for s in inp.skus) for m in range(M)]
+                                     for d in inp.divisions}, hero_gpus)  # fmt: skip
     unmet = {d: tuple(max(0.0, inp.demand_gpus[d][m] - alloc[d][m]) for m in range(M)) for d in inp.divisions}
     power = tuple(sum(inp.sku_busy_mw[s] * used[s][m] + inp.sku_idle_mw[s] * (powered[s][m] - used[s][m]) for s in inp.skus) for m in range(M))
     capex = tuple(sum(arrays[o.sku][m] * o.capex_usd_per_array for o in inp.options) for m in range(M))
     energy = tuple(power[m] * price_per_mw[m] for m in range(M))
     penalty = tuple(inp.unmet_penalty_usd_per_gpu_month * sum(unmet[d][m] for d in inp.divisions) for m in range(M))
-    hero_gpus = tuple(val(h[m]) for m in range(M)) if hero else (0.0,) * M
     hero_tokens = tuple(hero_gpus[m] * hero.tokens_per_gpu_month[m] for m in range(M)) if hero else (0.0,) * M
     late_tokens = max(0.0, hero.tokens - sum(hero_gpus[m] * hero.deadline_tokens_per_gpu_month[m] for m in range(M))) if hero else 0.0
     finish = _finish_date(inp, hero_tokens) if hero else None
@@ -199,6 +201,26 @@ def solve_plan(inp: PlanInputs, *, solver: str = "highs", gap: float = 1e-6, tim
         planned_capacity_ref_gpus=floor, requirement_ref_gpus=requirement_ref_gpus(inp),
     )
     return _with_binding(plan)
+
+
+def _shared_allocation(inp: PlanInputs, milp_alloc: dict[str, list[float]],
+                       hero_gpus: tuple[float, ...]) -> dict[str, tuple[float, ...]]:  # fmt: skip
+    """Each month's served division capacity re-shared by the scheduler's rules (:mod:`capacity.shares`).
+
+    The MILP decides how much capacity serves the divisions (its total per month); which
+    division a short month leaves short is not its business (every unmet GPU costs the same),
+    so the split follows the scheduler: guarantees first, then weights, the hero as its division's.
+    """
+    out: dict[str, list[float]] = {d: [] for d in inp.divisions}
+    hero_perf = inp.sku_perf[inp.hero.sku] if inp.hero is not None else 0.0
+    for m in range(inp.horizon):
+        served = sum(milp_alloc[d][m] for d in inp.divisions)
+        share = share_capacity(served, {d: inp.demand_gpus[d][m] for d in inp.divisions},
+                               inp.guaranteed_share or {d: 1.0 for d in inp.divisions}, inp.weight,
+                               hero_division=inp.hero_division, hero=hero_gpus[m] * hero_perf)  # fmt: skip
+        for d in inp.divisions:
+            out[d].append(share[d])
+    return {d: tuple(v) for d, v in out.items()}
 
 
 def _finish_date(inp: PlanInputs, hero_tokens: tuple[float, ...]) -> dt.date | None:

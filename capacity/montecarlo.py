@@ -6,11 +6,15 @@ seeds derived with :class:`colossus.streams.Streams` (``rep-<r>`` child; ``workl
 the executor or completion order.  Each task's result is stored as JSON under the SHA-256 of
 its inputs (the cache folder), so a run interrupted after k tasks resumes with R - k.
 
-Defaults (:data:`capacity.registry.EVALUATOR_DEFAULTS`; ``benchmarks/plan.py`` times them): 16
-replications, every 3rd month (and the last) checked. The ``sim`` evaluator (the default) runs
-the full simulation on a 4,096-GPU replica of each checked month, a half-day window with the
-first quarter as warm-up: ~50 s for ``colossus plan`` on ``memphis`` on 2 cores. The ``queue``
-evaluator (1-day windows) takes a few seconds.
+Defaults (:data:`capacity.registry.EVALUATOR_DEFAULTS`; ``benchmarks/plan.py`` times them):
+every 3rd month (and the last) checked. The ``sim`` evaluator (the default) runs the full
+simulation on a 4,096-GPU replica of each checked month, a half-day window with the first
+quarter as warm-up, on the divisions' forecast load; ``benchmarks/plan.py`` gives the time of
+``colossus plan`` on ``memphis``. The ``queue`` evaluator (1-day windows) takes a few seconds.
+
+Every plan month (simulated or not) is also checked for *overload* (:mod:`capacity.overload`):
+a division whose forecast load reaches the capacity it could get misses its SLO whatever a
+short window measures.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +38,11 @@ from capacity.evaluators import (
     EVALUATORS,
     SIM_EVALUATOR_VERSION,
     _jsonable,
-    hero_from_sim_ettr,
+    hero_from_sim_progress,
     hero_replication,
     queue_waits,
     sim_window,
+    stitch_goodput,
 )
 from capacity.plan import Plan
 from colossus.scenario import Scenario
@@ -94,7 +99,16 @@ class McResult:
         Division -> {``p50_mean``, ``p50_lo``, ``p50_hi``, ``p95_mean``, ``p95_lo``, ``p95_hi``}
         per checked month, s (95% normal confidence interval over replications).
     slo_misses : list[dict]
-        ``{month, date, division, p95_s, slo_s}`` where the mean p95 exceeds the service level.
+        Every missed (month, division), in month order: ``{month, date, division, p95_s, slo_s,
+        reason, load_ratio, simulated}``; ``reason`` is ``overloaded`` where the division's
+        forecast load reaches the capacity it could get (:mod:`capacity.overload`; every plan
+        month, simulated or not: ``p95_s`` is None in months not simulated, and in simulated
+        months it is the wait at :data:`OVERLOAD_SIM_FACTOR` x its capacity, a lower bound) and
+        ``wait`` where the simulated mean p95 exceeds the service level.
+    load_ratio : dict[str, list[float | None]]
+        Division -> forecast load / capacity it could get, per plan month (None: no capacity).
+    slo_status : dict[str, list[str]]
+        Division -> per plan month ``met``, ``missed`` (wait), ``overloaded`` or ``unchecked``.
     hero_finish_months : list[float | None]
         Per replication: month index + fraction when the hero finished (None: not in the horizon).
     hero_finish : dict
@@ -116,6 +130,8 @@ class McResult:
     computed: int
     cached: int
     replications: list[dict[str, Any]]
+    load_ratio: dict[str, list[float | None]] = field(default_factory=dict)
+    slo_status: dict[str, list[str]] = field(default_factory=dict)
 
 
 class SerialExecutor(Executor):
@@ -239,13 +255,13 @@ def mc_tasks(plan: Plan, scn: Scenario, cfg: McConfig) -> list[dict[str, Any]]:
         hero = {"tokens": h.tokens, "gpus_by_month": [float(h.gpus)] * inp.horizon, "active_s_by_month": active,
                 "tokens_per_gpu_s": h.tokens_per_gpu_s, "failures_per_gpu_s": rate, "interval_s": tau,
                 "blocking_s": delta, "restart_s": scn.checkpoint.restart_s + scn.repair.detection_s}  # fmt: skip
-    cfg_util = scn.capacity.target_utilization if scn.capacity else 1.0
     if cfg.evaluator not in EVALUATORS:
         from colossus.errors import InputError
 
         raise InputError(f"--evaluator: unknown {cfg.evaluator!r} (known: {', '.join(EVALUATORS)})")
     if cfg.evaluator == "sim":
-        return _sim_tasks(plan, scn, cfg, months, root, cfg_util)
+        return _sim_tasks(plan, scn, cfg, months, root)
+    caps = {m: _division_capacities(plan, m) for m in months}
     tasks = []
     for r in range(cfg.replications):
         rep = root.child(f"rep-{r}")
@@ -254,23 +270,55 @@ def mc_tasks(plan: Plan, scn: Scenario, cfg: McConfig) -> list[dict[str, Any]]:
             "workload_seed": int(rep.sequence("workload").generate_state(1)[0]),
             "failures_seed": int(rep.sequence("failures").generate_state(1)[0]),
             "window_s": cfg.window_days * 86400.0, "warmup_s": cfg.warmup_days * 86400.0,
-            "months": [{"month": m, "divisions": {d: {"capacity_gpus": round(plan.allocated_gpus[d][m], 6),
-                                                       "demand_gpus": round(inp.demand_gpus[d][m] * cfg_util, 6)} for d in inp.divisions}}
+            "months": [{"month": m, "divisions": {d: {"capacity_gpus": round(min(caps[m][d], 1e12), 6),
+                                                       "demand_gpus": round(inp.load_gpus[d][m], 6)} for d in inp.divisions}}
                        for m in months],
             "hero": hero,
         })  # fmt: skip
     return tasks
 
 
-def _sim_tasks(plan: Plan, scn: Scenario, cfg: McConfig, months: list[int], root: Streams,
-               util: float) -> list[dict[str, Any]]:  # fmt: skip
-    """Tasks of the ``sim`` evaluator (one per replication; every checked month inside it)."""
+STITCHING = ("each checked month's window measures the hero's goodput (productive seconds / window seconds, "
+             "full-size interruption rate); that goodput holds from the checked month until the next one (months "
+             "whose window had no hero take the nearest measured one); month m trains the plan's hero GPUs x the "
+             "full-size step-time tokens/s x its active seconds x that goodput")
+"""How the ``sim`` evaluator stitches windows into the hero's finish (plan.json ``monte_carlo.hero_stitching``)."""
+
+OVERLOAD_SIM_FACTOR = 1.1
+"""An overloaded division's simulated load, as a multiple of the capacity it could get (see :func:`_sim_tasks`)."""
+
+
+def _division_capacities(plan: Plan, m: int) -> dict[str, float]:
+    """Division -> the capacity it could hold in month ``m`` while the others offer their load (queue evaluator)."""
+    from capacity.overload import servable_ref_gpus
+    from capacity.shares import division_capacity
+
+    inp = plan.inputs
+    hero_perf = inp.sku_perf[inp.hero.sku] if inp.hero is not None else 0.0
+    return division_capacity(servable_ref_gpus(plan, m), {d: inp.load_gpus[d][m] for d in inp.divisions},
+                             inp.guaranteed_share or {d: 1.0 for d in inp.divisions}, inp.weight,
+                             hero_division=inp.hero_division, hero=plan.hero_gpus[m] * hero_perf)  # fmt: skip
+
+
+def _sim_tasks(plan: Plan, scn: Scenario, cfg: McConfig, months: list[int], root: Streams) -> list[dict[str, Any]]:
+    """Tasks of the ``sim`` evaluator (one per replication; every checked month inside it).
+
+    Each checked month simulates the divisions' *forecast load* (``PlanInputs.load_gpus``,
+    DESIGN §3.4b), never the plan's own allocation: demand the plan leaves unmet reaches the
+    simulation as queues.
+    """
     from colossus.scenario.loader import scenario_to_dict
 
     inp = plan.inputs
     scn_dict = _jsonable(scenario_to_dict(scn))
     mos = []
     for m in months:
+        caps = _division_capacities(plan, m)
+        # An overloaded division (load >= the capacity it could get: flagged without simulating,
+        # capacity.overload) is simulated at OVERLOAD_SIM_FACTOR x that capacity: its queue still
+        # grows and its waits show it, but the window does not simulate a backlog many times the
+        # fleet (memphis month 0 offers ~17x what the hero leaves).
+        load = {d: min(inp.load_gpus[d][m], OVERLOAD_SIM_FACTOR * caps[d]) for d in inp.divisions}
         phys = sum(plan.gpus_installed[s][m] for s in inp.skus)
         ref = plan.capacity_ref_gpus(m)
         perf = ref / phys if phys > 0 else 1.0  # ASSUMPTION: a job on a faster SKU needs 1/perf the GPU-time
@@ -279,10 +327,11 @@ def _sim_tasks(plan: Plan, scn: Scenario, cfg: McConfig, months: list[int], root
         mos.append({"month": m, "date": inp.months[m].isoformat(), "phases": extra,
                     "scale": round(min(1.0, cfg.sim_gpus / phys) if phys > 0 else 1.0, 9),
                     "hero_gpus": int(round(plan.hero_gpus[m])),
-                    "demand_gpus": {d: round(plan.allocated_gpus[d][m] * util / perf, 6) for d in inp.divisions}})
+                    "demand_gpus": {d: round(load[d] / perf, 6) for d in inp.divisions}})
     hero = None
     if inp.hero is not None:
-        hero = {"tokens": inp.hero.tokens, "planned_tokens_by_month": list(plan.hero_tokens), "plan_ettr": inp.hero.ettr}
+        hero = {"tokens": inp.hero.tokens, "planned_tokens_by_month": list(plan.hero_tokens), "plan_ettr": inp.hero.ettr,
+                "checked_months": list(months), "horizon": inp.horizon}  # fmt: skip
     tasks = []
     for r in range(cfg.replications):
         rep = root.child(f"rep-{r}")
@@ -323,6 +372,7 @@ def _run_sim_task(task: dict[str, Any]) -> dict[str, Any]:
 
     rep = Streams(task["seed"])
     out_months, ettrs = [], []
+    goodput: dict[int, float | None] = {}
     for mo in task["months"]:
         seed = int(rep.sequence(f"month-{mo['month']}").generate_state(1)[0])
         res = sim_window(scn_dict=task["scenario"], mo=mo, window_s=task["window_s"], warmup_s=task["warmup_s"],
@@ -331,11 +381,18 @@ def _run_sim_task(task: dict[str, Any]) -> dict[str, Any]:
                            "sim_jobs": res["sim_jobs"]})  # fmt: skip
         if res["hero"] and res["hero"].get("ettr") is not None:  # the full-size run (window_replica)
             ettrs.append(float(res["hero"]["ettr"]))
+        if res["hero"]:
+            goodput[mo["month"]] = res["hero"].get("goodput")
     hero = None
     if task["hero"] is not None:
+        th = task["hero"]
         ettr = float(np.mean(ettrs)) if ettrs else None
-        hero = hero_from_sim_ettr(ettr=ettr, **task["hero"])
+        by_month = stitch_goodput(th["checked_months"], goodput, th["horizon"], th["plan_ettr"])
+        hero = hero_from_sim_progress(tokens=th["tokens"], planned_tokens_by_month=th["planned_tokens_by_month"],
+                                      plan_ettr=th["plan_ettr"], goodput_by_month=by_month)  # fmt: skip
+        hero["ettr"] = ettr if ettr is not None else th["plan_ettr"]
         hero["ettr_measured"] = ettr is not None
+        hero["stitching"] = STITCHING
     return {"replication": task["replication"], "months": out_months, "hero": hero}
 
 
@@ -407,11 +464,14 @@ def _ci(values: Iterable[float]) -> tuple[float, float, float]:
 
 
 def _aggregate(plan: Plan, scn: Scenario, reps: list[dict[str, Any]], *, computed: int, cached: int) -> McResult:
+    from capacity.overload import load_ratios
+
     inp = plan.inputs
     months = tuple(m["month"] for m in reps[0]["months"]) if reps else ()
     slo = scn.capacity.wait_p95_slo_s if scn.capacity else {}
+    ratios = load_ratios(plan)
     waits: dict[str, dict[str, list[float]]] = {}
-    misses = []
+    p95: dict[tuple[int, str], float] = {}
     for d in inp.divisions:
         row: dict[str, list[float]] = {k: [] for k in ("p50_mean", "p50_lo", "p50_hi", "p95_mean", "p95_lo", "p95_hi")}
         for j, m in enumerate(months):
@@ -420,10 +480,25 @@ def _aggregate(plan: Plan, scn: Scenario, reps: list[dict[str, Any]], *, compute
                 row[f"{q}_mean"].append(mean)
                 row[f"{q}_lo"].append(lo)
                 row[f"{q}_hi"].append(hi)
-            if d in slo and row["p95_mean"][-1] > slo[d]:
-                misses.append({"month": m, "date": inp.months[m].isoformat(), "division": d,
-                               "p95_s": row["p95_mean"][-1], "slo_s": slo[d]})  # fmt: skip
+            p95[m, d] = row["p95_mean"][-1]
         waits[d] = row
+    misses = []
+    status: dict[str, list[str]] = {d: [] for d in inp.divisions}
+    for m in range(inp.horizon):
+        for d in inp.divisions:
+            ratio = ratios[d][m]
+            sim = p95.get((m, d))
+            reason = None
+            if ratio >= 1.0:
+                reason = "overloaded"
+            elif sim is not None and d in slo and sim > slo[d]:
+                reason = "wait"
+            status[d].append({None: "met" if sim is not None else "unchecked", "wait": "missed",
+                              "overloaded": "overloaded"}[reason])  # fmt: skip
+            if reason is not None:
+                misses.append({"month": m, "date": inp.months[m].isoformat(), "division": d, "p95_s": sim,
+                               "slo_s": slo.get(d), "reason": reason, "load_ratio": _finite(ratio),
+                               "simulated": sim is not None})  # fmt: skip
     finish = [r["hero"]["finish_month_frac"] if r["hero"] else None for r in reps]
     hero_finish: dict[str, Any] = {}
     hero_ettr: dict[str, float] = {}
@@ -441,7 +516,13 @@ def _aggregate(plan: Plan, scn: Scenario, reps: list[dict[str, Any]], *, compute
         hero_ettr = {"mean": mean, "lo": lo, "hi": hi}
     return McResult(months=months, waits=waits, slo_misses=misses, hero_finish_months=finish,
                     hero_finish=hero_finish, hero_ettr=hero_ettr, computed=computed, cached=cached,
-                    replications=reps)  # fmt: skip
+                    replications=reps, load_ratio={d: [_finite(v) for v in ratios[d]] for d in inp.divisions},
+                    slo_status=status)  # fmt: skip
+
+
+def _finite(v: float) -> float | None:
+    """``v``, or None where it is infinite (JSON has no infinity)."""
+    return None if math.isinf(v) else float(v)
 
 
 def _month_frac_date(plan: Plan, f: float):  # noqa: ANN202 - returns datetime.date

@@ -11,10 +11,11 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from capacity.montecarlo import McConfig, McResult
+from capacity.montecarlo import STITCHING, McConfig, McResult
 from capacity.plan import Plan, plan_table, plan_to_dict
 from capacity.replan import Replan, replan_to_dict, simulated_hero_ettr
 from capacity.report import write_plan_report
+from capacity.summary import executive_summary
 from colossus.scenario import Scenario
 
 __all__ = ["make_plan", "plan_document", "write_plan_folder"]
@@ -39,7 +40,7 @@ def _json_default(obj: Any) -> Any:
 
 
 def plan_document(plan: Plan, mc: McResult | None, scn: Scenario, cfg: McConfig | None,
-                  replan: Replan | None = None) -> dict[str, Any]:  # fmt: skip
+                  replan: Replan | None = None, sizing: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """Everything ``plan.json`` holds: the plan, the Monte Carlo figures, the re-plan record and the inputs.
 
     ``plan.hero.ettr_source`` says which ETTR derated the hero's throughput in the MILP
@@ -48,13 +49,16 @@ def plan_document(plan: Plan, mc: McResult | None, scn: Scenario, cfg: McConfig 
     """
     from colossus.scenario.loader import scenario_to_dict
 
-    doc: dict[str, Any] = {"scenario": scn.name, "plan": plan_to_dict(plan)}
+    doc: dict[str, Any] = {"scenario": scn.name, "summary": {}, "plan": plan_to_dict(plan)}
     if mc is not None:
         doc["monte_carlo"] = {
             "config": dataclasses.asdict(cfg) if cfg else None,
             "evaluator": cfg.evaluator if cfg else "queue",
             "months": [plan.inputs.months[m].isoformat() for m in mc.months],
-            "waits_s": mc.waits, "slo_misses": mc.slo_misses, "hero_finish": mc.hero_finish,
+            "waits_s": mc.waits, "slo_misses": mc.slo_misses, "load_ratio": mc.load_ratio, "slo_status": mc.slo_status,
+            "hero_finish": mc.hero_finish,
+            "hero_finish_source": ("simulated progress" if cfg and cfg.evaluator == "sim" else "first-order failure model (queue)"),
+            "hero_stitching": (STITCHING if cfg and cfg.evaluator == "sim" else None),
             "hero_ettr": mc.hero_ettr, "replications_computed": mc.computed, "replications_cached": mc.cached,
         }  # fmt: skip
     hero_doc = doc["plan"].get("hero")
@@ -62,6 +66,9 @@ def plan_document(plan: Plan, mc: McResult | None, scn: Scenario, cfg: McConfig 
     if hero_doc is not None and measured is not None:  # issue 7 §3: the ETTR the simulation measures
         hero_doc["ettr_simulated"] = measured
         hero_doc["tokens_per_gpu_s_effective_simulated"] = hero_doc["tokens_per_gpu_s"] * measured
+    doc["summary"] = executive_summary(plan, mc, sizing)
+    if sizing is not None:
+        doc["sizing"] = sizing
     if replan is not None:
         doc["replan"] = replan_to_dict(replan)
         if hero_doc is not None:
@@ -80,11 +87,14 @@ def _dump(path: Path, text: str) -> None:
 
 
 def write_plan_folder(out_dir: Path, plan: Plan, mc: McResult | None, scn: Scenario, cfg: McConfig | None,
-                      replan: Replan | None = None) -> dict[str, Path]:  # fmt: skip
-    """Write ``plan.json``, ``plan.parquet`` and ``report.html`` into ``out_dir``; return their paths."""
+                      replan: Replan | None = None, sizing: dict[str, Any] | None = None) -> dict[str, Path]:  # fmt: skip
+    """Write ``plan.json``, ``plan.parquet`` and ``report.html`` into ``out_dir``; return their paths.
+
+    ``sizing`` is :func:`capacity.replan.sizing_to_dict` of the run (the SLO-sizing rounds), when there was one.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    doc = plan_document(plan, mc, scn, cfg, replan)
+    doc = plan_document(plan, mc, scn, cfg, replan, sizing)
     doc_timeless = json.loads(json.dumps(doc, default=_json_default))
     # solve times differ run to run; keep them out of the file so the same seed gives the same bytes
     doc_timeless["plan"].pop("build_s", None)
@@ -97,5 +107,6 @@ def write_plan_folder(out_dir: Path, plan: Plan, mc: McResult | None, scn: Scena
     os.replace(tmp, out / "plan.parquet")
     phases = [(p.date, p.name) for p in scn.phases]
     report = write_plan_report(plan, mc, out / "report.html", title=f"Capacity plan: {scn.name}",
-                               inputs=doc_timeless["inputs"], phases=phases, replan=doc_timeless.get("replan"))  # fmt: skip
+                               inputs=doc_timeless["inputs"], phases=phases, replan=doc_timeless.get("replan"),
+                               sizing=doc_timeless.get("sizing"), summary=doc_timeless["summary"])  # fmt: skip
     return {"plan.json": out / "plan.json", "plan.parquet": out / "plan.parquet", "report.html": report}

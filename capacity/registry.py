@@ -6,7 +6,7 @@ Making ``sim`` the default of ``colossus plan``, :class:`capacity.montecarlo.McC
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_EVALUATOR", "EVALUATORS", "EVALUATOR_DEFAULTS"]
+__all__ = ["DEFAULT_EVALUATOR", "DEFAULT_MAX_ITERATIONS", "EVALUATORS", "EVALUATOR_DEFAULTS"]
 
 EVALUATORS: tuple[str, ...] = ("queue", "sim")
 """Registered evaluators (:mod:`capacity.evaluators`): ``queue``, a fast FIFO-queue approximation of
@@ -23,3 +23,6 @@ EVALUATOR_DEFAULTS: dict[str, dict[str, float]] = {
     "queue": {"replications": 16, "check_every_months": 3, "window_days": 1.0},
 }
 """Monte Carlo defaults per evaluator (``colossus plan`` fills options left unset from these)."""
+
+DEFAULT_MAX_ITERATIONS: int = 3
+"""Plan-and-check rounds of SLO sizing at most (:mod:`capacity.sizing`); each round is one Monte Carlo run."""

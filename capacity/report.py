@@ -22,16 +22,18 @@ __all__ = ["render_html", "write_plan_report", "write_sim_report"]
 _CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
 h1{font-size:1.6em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:.85em}td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}
-th{background:#f4f4f4}pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:.8em}.chart{min-height:420px}"""
+th{background:#f4f4f4}td.met{background:#c8e6c9}td.missed{background:#ffcc80}td.overloaded{background:#ef9a9a}
+td.unchecked{background:#f5f5f5;color:#999}pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:.8em}.chart{min-height:420px}"""
 
 
-def render_html(title: str, sections: list[tuple[str, Any]]) -> str:
-    """One HTML page; ``sections`` are ``(heading, plotly Figure | HTML string)``."""
+def render_html(title: str, sections: list[tuple[str, Any]] | list[tuple[Any, ...]]) -> str:
+    """One HTML page; ``sections`` are ``(heading, plotly Figure | HTML string[, section id])``, each a ``<section>``."""
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"]  # fmt: skip
     first = True
-    for i, (heading, body) in enumerate(sections):
-        parts.append(f"<h2>{html.escape(heading)}</h2>")
+    for i, (heading, body, *rest) in enumerate(sections):
+        sid = f" id='{html.escape(str(rest[0]))}'" if rest else ""
+        parts.append(f"<section{sid}><h2>{html.escape(heading)}</h2>")
         if isinstance(body, go.Figure):
             body.update_layout(template="plotly_white", height=420, margin={"l": 60, "r": 20, "t": 30, "b": 40})
             div = body.to_html(full_html=False, include_plotlyjs=first, div_id=f"chart-{i}",
@@ -40,6 +42,7 @@ def render_html(title: str, sections: list[tuple[str, Any]]) -> str:
             parts.append(f"<div class='chart'>{div}</div>")
         else:
             parts.append(str(body))
+        parts.append("</section>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -139,6 +142,11 @@ def plan_figures(plan: Plan, mc: McResult | None, phases: list[tuple[dt.date, st
             fig.add_vline(x=h.target_finish_date.isoformat(), line_dash="dash", line_color="red")
         fig.update_layout(yaxis_title="hero progress, %", yaxis2={"overlaying": "y", "side": "right", "title": "replications"})
         out.append((f"Hero run {h.name}: progress and finish-date distribution", fig))
+        stitching = next((r["hero"].get("stitching") for r in (mc.replications if mc is not None else [])
+                          if r.get("hero") and r["hero"].get("stitching")), None)  # fmt: skip
+        if stitching:
+            out.append(("How the hero's simulated finish is stitched from the windows",
+                        f"<p>The finish-date distribution comes from simulated progress: {html.escape(stitching)}.</p>"))
 
     cq = plan.cost_by_quarter()
     fig = go.Figure()
@@ -155,19 +163,63 @@ def plan_figures(plan: Plan, mc: McResult | None, phases: list[tuple[dt.date, st
                      plan.capex_usd[m] / 1e6, sum(plan.unmet_gpus[d][m] for d in inp.divisions), binds])  # fmt: skip
     out.append(("Plan", _table(["month", "arrays online", "GPUs installed", "MW", "cap MW", "capex $M", "unmet ref GPUs", "binding"], rows)))
     if mc is not None and mc.slo_misses:
-        out.append(("Service-level misses (mean p95 above the SLO)", _table(
-            ["month", "division", "p95 h", "SLO h"], [[m["date"], m["division"], m["p95_s"] / 3600, m["slo_s"] / 3600] for m in mc.slo_misses])))
+        h = lambda v: "-" if v is None else v / 3600  # noqa: E731
+        r = lambda v: "no capacity" if v is None else f"{v:.2f}"  # noqa: E731
+        out.append(("Service-level misses (overloaded, or mean p95 above the SLO)", _table(
+            ["month", "division", "reason", "load / capacity", "p95 h", "SLO h"],
+            [[m["date"], m["division"], m["reason"], r(m["load_ratio"]), h(m["p95_s"]), h(m["slo_s"])] for m in mc.slo_misses])))
     return out
 
 
+def summary_html(summary: dict[str, Any]) -> str:
+    """The executive summary (:func:`capacity.summary.executive_summary`) as HTML: buys, capex, hero, SLO heatmap,
+    binding constraints and what it would take."""
+    e = html.escape
+    parts = [f"<p><b>{e(summary['headline'])}</b></p>"]
+    buys = summary["buys"]
+    parts.append(f"<p>Total capex: ${summary['total_capex_usd'] / 1e9:,.2f}B.</p>")
+    parts.append(_table(["online", "SKU", "arrays", "GPUs"], [[b["date"], b["sku"], b["arrays"], b["gpus"]] for b in buys])
+                 if buys else "<p>Nothing to buy.</p>")
+    h = summary.get("hero")
+    if h:
+        sim = (f"simulated p50 {h['simulated_p50']} (5-95%: {h['simulated_lo']} to {h['simulated_hi']})"
+               if h.get("simulated_p50") else "not simulated")  # fmt: skip
+        on = f", on time in {h['on_time_fraction']:.0%} of replications" if h.get("on_time_fraction") is not None else ""
+        parts.append(f"<p>Hero {e(h['name'])}: planned finish {e(str(h['planned_finish']))} (target {e(str(h['target']))}); "
+                     f"{e(sim)}{e(on)}.</p>")  # fmt: skip
+    status = summary.get("slo_status") or {}
+    if status:
+        months = [m[:7] for m in summary["months"]]
+        head = "".join(f"<th>{e(m)}</th>" for m in months)
+        letter = {"met": "ok", "missed": "wait", "overloaded": "over", "unchecked": "."}
+        rows = "".join("<tr><th>" + e(d) + "</th>" + "".join(f"<td class='{v}' title='{v}'>{letter.get(v, v)}</td>" for v in row)
+                       + "</tr>" for d, row in status.items())  # fmt: skip
+        parts.append("<p>SLO by division and month (ok = met in simulation, wait = simulated p95 above the SLO, "
+                     "over = overloaded: forecast load at or above the capacity it could get, . = not simulated):</p>"
+                     f"<table class='heatmap'><thead><tr><th>division</th>{head}</tr></thead><tbody>{rows}</tbody></table>")
+    binding = summary.get("binding") or {}
+    if binding:
+        parts.append("<p>Binding constraints: " + e("; ".join(f"{c} in {r['months']} month(s) from {r['first']}"
+                                                              for c, r in binding.items())) + ".</p>")  # fmt: skip
+    take = summary.get("what_it_would_take") or []
+    if take:
+        parts.append("<p>What it would take to meet every SLO:</p><ul>" + "".join(f"<li>{e(t['text'])}</li>" for t in take) + "</ul>")
+    elif status:
+        parts.append("<p>Nothing is left missing that a constraint prevents.</p>")
+    return "\n".join(parts)
+
+
 def write_plan_report(plan: Plan, mc: McResult | None, path: Path, *, title: str, inputs: dict[str, Any],
-                      phases: list[tuple[dt.date, str]], replan: dict[str, Any] | None = None) -> Path:  # fmt: skip
+                      phases: list[tuple[dt.date, str]], replan: dict[str, Any] | None = None,
+                      sizing: dict[str, Any] | None = None, summary: dict[str, Any] | None = None) -> Path:  # fmt: skip
     """Write the plan's ``report.html`` (atomically) and return its path.
 
     ``replan`` is ``plan.json``'s ``replan`` section (:func:`capacity.replan.replan_to_dict`): both
     hero ETTRs, the MILP passes and what the second pass changed.
     """
-    sections = plan_figures(plan, mc, phases)
+    sections: list[tuple[Any, ...]] = list(plan_figures(plan, mc, phases))
+    if summary is not None:
+        sections.insert(0, ("Summary", summary_html(summary), "summary"))
     if replan is not None and replan.get("ettr_first_order") is not None:
         f = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
         rows = [["first-order (Young/Daly)", f(replan["ettr_first_order"])], ["simulated", f(replan["ettr_simulated"])],
@@ -175,6 +227,16 @@ def write_plan_report(plan: Plan, mc: McResult | None, path: Path, *, title: str
                 ["plan changed", "yes" if replan["plan_changed"] else "no"], ["why", replan["reason"]]]  # fmt: skip
         rows += [["change", c] for c in replan["changes"]]
         sections.append(("Hero ETTR and re-plan", _table(["", ""], rows)))
+    if sizing is not None and sizing.get("iterations"):
+        rows = [[it["index"], f"{it['total_capex_usd'] / 1e9:.2f}", it["requirement_gpu_months"], it["unmet_gpu_months"],
+                 it["misses_wait"], it["misses_overloaded"], len(it["raised"])] for it in sizing["iterations"]]  # fmt: skip
+        body = f"<p>{html.escape(sizing['method'])}; converged: {'yes' if sizing['converged'] else 'no'}.</p>" + _table(
+            ["round", "capex $B", "requirement GPU-months", "unmet GPU-months", "wait misses", "overloaded", "raised"], rows)
+        if sizing.get("unresolved"):
+            body += "<p>Misses the plan cannot fix, and why:</p>" + _table(
+                ["month", "division", "reason", "constraint", "detail"],
+                [[u["date"], u["division"], u["reason"], u["constraint"], u["detail"]] for u in sizing["unresolved"]])
+        sections.append(("SLO sizing rounds", body))
     sections.append(("Inputs", f"<pre>{html.escape(json.dumps(inputs, indent=2, default=str))}</pre>"))
     return _write(Path(path), render_html(title, sections))
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from capacity.registry import DEFAULT_EVALUATOR, EVALUATOR_DEFAULTS, EVALUATORS
+from capacity.registry import DEFAULT_EVALUATOR, DEFAULT_MAX_ITERATIONS, EVALUATOR_DEFAULTS, EVALUATORS
 from colossus.commands.common import console, emit_json, out_option, quiet_option, seed_option
 from colossus.errors import InputError
 
@@ -44,9 +44,26 @@ def _print_plan(plan: Any, mc: Any, con: Any) -> None:
             con.print(f"Monte Carlo hero finish: p50 {hf.get('p50')} [5%: {hf.get('lo')}, 95%: {hf.get('hi')}], "
                       f"on time in {hf.get('on_time_fraction', float('nan')):.0%} of replications; sampled ETTR {mc.hero_ettr.get('mean', float('nan')):.2f}.")  # fmt: skip
         if mc.slo_misses:
-            con.print(f"[yellow]{len(mc.slo_misses)} (month, division) pairs miss their p95 wait SLO[/yellow] (see report.html).")
+            over = sum(1 for x in mc.slo_misses if x["reason"] == "overloaded")
+            con.print(f"[yellow]{len(mc.slo_misses)} (month, division) pairs miss their SLO[/yellow]: {over} overloaded "
+                      f"(forecast load >= the capacity it could get), {len(mc.slo_misses) - over} with a simulated p95 wait "
+                      "above the SLO (see plan.json monte_carlo.slo_misses, report.html).")  # fmt: skip
         else:
-            con.print("Every checked month meets every division's p95 wait SLO.")
+            con.print("Every checked month meets every division's p95 wait SLO, and no month is overloaded.")
+
+
+def _print_sizing(sizing: dict[str, Any] | None, con: Any) -> None:
+    if not sizing:
+        return
+    its = sizing["iterations"]
+    steps = "; ".join(f"round {it['index']}: {it['misses_wait']} wait + {it['misses_overloaded']} overloaded misses, "
+                      f"capex ${it['total_capex_usd'] / 1e9:.2f}B" for it in its)  # fmt: skip
+    con.print(f"SLO sizing: {len(its)} plan-and-check round(s) ({'converged' if sizing['converged'] else 'not converged'}): {steps}.")
+    by: dict[str, int] = {}
+    for u in sizing["unresolved"]:
+        by[u["constraint"]] = by.get(u["constraint"], 0) + 1
+    if by:
+        con.print("  left missing, by the constraint that prevents it: " + ", ".join(f"{c} {n}" for c, n in by.items()))
 
 
 def _print_replan(rp: Any, con: Any) -> None:
@@ -56,6 +73,11 @@ def _print_replan(rp: Any, con: Any) -> None:
         con.print(f"One MILP pass (ETTR {rp.ettr_first_order:.3f}, first-order): {rp.reason}.")
         return
     what = "; ".join(rp.changes[:4]) + (f"; +{len(rp.changes) - 4} more" if len(rp.changes) > 4 else "")
+    if rp.final_checked:
+        e = f"the simulated ETTR {rp.ettr_simulated:.3f}" if rp.ettr_simulated is not None else f"ETTR {rp.ettr_first_order:.3f}"
+        con.print(f"{rp.passes} MILP passes, later ones with {e} (first-order {rp.ettr_first_order:.3f}); the Monte Carlo "
+                  "figures are those of the final plan.")  # fmt: skip
+        return
     con.print(f"Re-planned once with the simulated ETTR {rp.ettr_simulated:.3f} (first-order {rp.ettr_first_order:.3f}): "
               f"{'plan changed: ' + what if rp.plan_changed else 'plan unchanged'}. "
               "Monte Carlo figures are those of the first pass.")  # fmt: skip
@@ -80,6 +102,9 @@ def _print_replan(rp: Any, con: Any) -> None:
               help="GPUs of the simulated replica of each month's fleet (sim evaluator).")
 @click.option("--window-days", type=click.FloatRange(min=0.1), default=None,
               help="Simulated days per checked month; the first quarter is warm-up [default: 0.5 with sim, 1 with queue].")
+@click.option("--max-iterations", type=click.IntRange(min=1, max=10), default=None,
+              help="Plan-and-check rounds at most: months that miss a wait SLO the plan served get more capacity and "
+                   "the plan is solved again [default: 3].")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Replication cache [default: OUT/.mc-cache]; an interrupted run resumes from it.")  # fmt: skip
 @seed_option()
@@ -87,18 +112,23 @@ def _print_replan(rp: Any, con: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print plan.json's content on stdout.")
 @quiet_option()
 def plan_cmd(scenario: str | None, horizon_months: int | None, replications: int | None, workers: int | None, cluster: str | None,
-             check_every: int | None, evaluator: str, sim_gpus: int, window_days: float | None, cache_dir: Path | None, seed: int, out_dir: Path,
-             as_json: bool, quiet: bool) -> None:  # fmt: skip
+             check_every: int | None, evaluator: str, sim_gpus: int, window_days: float | None, max_iterations: int | None,
+             cache_dir: Path | None, seed: int, out_dir: Path, as_json: bool, quiet: bool) -> None:  # fmt: skip
     """Plan what to buy when: GPUs by SKU and month under the power cap and the budget.
 
-    Solves a MILP over the horizon (integer 512-GPU arrays per SKU per month; capex + energy +
-    a penalty for unmet demand; power cap, quarterly budget, lead times, the hero's deadline),
-    then checks the plan by Monte Carlo (per-division p95 waits with confidence intervals,
-    hero finish-date distribution) and writes plan.json, plan.parquet and report.html.
+    Sizes each division to its p95 wait SLO (an M/G/c queueing estimate of its jobs), solves a
+    MILP over the horizon (integer 512-GPU arrays per SKU per month; capex + energy + a penalty
+    for unmet demand; power cap, quarterly budget, lead times, the hero's deadline), then checks
+    the plan by Monte Carlo: the divisions' forecast demand simulated on the planned fleet
+    (p95 waits with confidence intervals; overloaded months; the hero's finish from simulated
+    progress). Months that miss an SLO the plan served get more capacity and the plan is solved
+    again; misses it cannot fix name the constraint (lead time, power cap, budget, delivery
+    rate). Writes plan.json, plan.parquet and report.html (executive summary first).
 
     \b
     Examples:
       colossus plan                                   # built-in memphis, 24 months
+      colossus plan --max-iterations 1                # one plan, one check
       colossus plan examples/b200_300mw.toml --out b200
       colossus plan --replications 64 --workers 2
       colossus plan --cluster local --workers 2       # Dask LocalCluster (dist extra)
@@ -106,7 +136,7 @@ def plan_cmd(scenario: str | None, horizon_months: int | None, replications: int
     """
     from capacity.montecarlo import McConfig, make_executor
     from capacity.outputs import plan_document, write_plan_folder
-    from capacity.replan import plan_and_check
+    from capacity.replan import plan_and_check, sizing_to_dict
     from colossus.scenario import load_scenario
 
     if workers is None:
@@ -129,9 +159,11 @@ def plan_cmd(scenario: str | None, horizon_months: int | None, replications: int
                        sim_gpus=sim_gpus)  # fmt: skip
         executor, close = make_executor(workers, cluster)  # a bad --cluster fails here, before planning
     cache = cache_dir or out_dir / ".mc-cache"
+    iters = DEFAULT_MAX_ITERATIONS if max_iterations is None else max_iterations
     try:
         if quiet or cfg is None:
-            run = plan_and_check(scn, horizon_months=horizon_months, cfg=cfg, executor=executor, cache_dir=cache)
+            run = plan_and_check(scn, horizon_months=horizon_months, cfg=cfg, executor=executor, cache_dir=cache,
+                                 max_iterations=iters)
         else:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -139,11 +171,13 @@ def plan_cmd(scenario: str | None, horizon_months: int | None, replications: int
                           TimeElapsedColumn(), console=console(stderr=True), transient=False) as prog:  # fmt: skip
                 task = prog.add_task("Monte Carlo replications", total=replications)
                 run = plan_and_check(scn, horizon_months=horizon_months, cfg=cfg, executor=executor, cache_dir=cache,
+                                     max_iterations=iters,
                                      progress=lambda done, total: prog.update(task, completed=done, total=total))  # fmt: skip
     finally:
         close()
     plan, mc = run.plan, run.mc
-    paths = write_plan_folder(out_dir, plan, mc, scn, cfg, run.replan)
+    sizing = sizing_to_dict(run) if run.iterations else None
+    paths = write_plan_folder(out_dir, plan, mc, scn, cfg, run.replan, sizing)
     if as_json:
         import json
 
@@ -151,6 +185,7 @@ def plan_cmd(scenario: str | None, horizon_months: int | None, replications: int
         return
     if not quiet:
         _print_plan(plan, mc, con)
+        _print_sizing(sizing, con)
         _print_replan(run.replan, con)
         con.print(f"Wrote {', '.join(str(p) for p in paths.values())} in {time.perf_counter() - t0:.1f} s.")
     _ = plan_document  # re-exported for library users
