@@ -58,14 +58,18 @@ _json_opt = click.option("--json", "as_json", is_flag=True, help="Machine-readab
 def steptime_group() -> None:
     """Step time of transformer training: estimate, search layouts, predict a CSV.
 
-    An analytic model (FLOPs with size-dependent GEMM efficiency, memory-bound ops, TP/CP/EP/PP/DP
-    communication, pipeline bubble, optimizer, memory fit) fitted on published measurements.
-    Runs on CuPy when a GPU is usable, else NumPy (force with COLOSSUS_ARRAY=numpy|cupy).
+    An analytic model (FLOPs with size-dependent GEMM efficiency, memory-bound ops, TP/CP/PP/DP
+    communication, hierarchical MoE all-to-all and grouped expert GEMMs, MLA attention, pipeline
+    bubble, optimizer; memory under ZeRO 0-3/FSDP with Korthikanti activations) whose bounded
+    constants are fitted on published measurements. Accuracy on sources the fit never saw:
+    python benchmarks/steptime_accuracy.py. Runs on CuPy when a GPU is usable, else NumPy
+    (force with COLOSSUS_ARRAY=numpy|cupy; an unusable choice is an error, exit 2).
 
     \b
     Examples:
       colossus steptime models
       colossus steptime estimate --model grok-3 --gpus 100352
+      colossus steptime estimate --model grok-3 --gpus 100352 --sensitivity
       colossus steptime estimate -m llama-3-70b -n 1024 --layout tp=8,pp=4,mb=1,recompute=selective
       colossus steptime search --model grok-1 --gpus 2048 --top 5 --precision bf16,fp8
       colossus steptime predict ../shared/data/steptime/calibration.csv -o predicted.csv
@@ -121,21 +125,39 @@ def _result_rows(r: Any, tokens: float) -> list[tuple[str, str]]:
 @_gpus_opt
 @_gpu_opt
 @click.option("--layout", "layout_text", default=None,
-              help="Layout, e.g. tp=8,pp=16,cp=1,ep=8,vpp=1,mb=1,recompute=full,precision=fp8,fsdp=false. "
+              help="Layout, e.g. tp=8,pp=16,cp=1,ep=8,vpp=1,mb=1,recompute=full,precision=fp8,fsdp=false "
+                   "(also zero=0..3 for the ZeRO stage, ep_overlap=true for an overlapped MoE all-to-all). "
                    "dp defaults to gpus/(tp pp cp), gb to the model's batch. Omit to use the best layout.")  # fmt: skip
 @click.option("--tokens", type=float, default=None, help="Token budget for 'days to train' [default: the model's].")
 @_batch_opt
+@click.option("--sensitivity", is_flag=True,
+              help="Also show a tornado: step time and days to train with each fitted constant at its "
+                   "lower and upper bound, on this layout and on the layout re-chosen under that bound.")  # fmt: skip
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --sensitivity: also write the tornado as a plotly HTML chart (atomic write).")  # fmt: skip
 @_models_file_opt
 @_json_opt
 def estimate_cmd(model_name: str, num_gpus: int, gpu_name: str, layout_text: str | None, tokens: float | None,
-                 batch_tokens: int | None, models_file: Path | None, as_json: bool) -> None:  # fmt: skip
+                 batch_tokens: int | None, sensitivity: bool, html_path: Path | None, models_file: Path | None,
+                 as_json: bool) -> None:  # fmt: skip
     """Step time, tokens/s, MFU, memory per GPU and days to train, for one layout.
+
+    Without --layout the fastest layout that fits is chosen (as `steptime search`). With
+    --sensitivity a tornado table follows: for every fitted constant (bounds from
+    colossus.steptime.calibration.FIT_PARAMS) the step time and days to train with the constant
+    at each bound, on the chosen layout ("fixed") and on the best layout re-chosen under that
+    bound ("re-chosen"), largest swing first.
 
     \b
     Examples:
       colossus steptime estimate --model grok-3 --gpus 100352
+      colossus steptime estimate --model grok-3 --gpus 100352 --sensitivity
+      colossus steptime estimate --model grok-3 --gpus 100352 --sensitivity --html tornado.html
       colossus steptime estimate -m gpt-3-175b -n 1024 --gpu A100-80GB --layout tp=8,pp=8,mb=1 --json
+      colossus steptime estimate -m llama-3-70b -n 512 --layout tp=8,pp=2,zero=2,recompute=selective
     """
+    if html_path is not None and not sensitivity:
+        raise InputError("--html: needs --sensitivity")
     from colossus.steptime.layout import parse_layout
     from colossus.steptime.search import best_layout, estimate
 
@@ -162,10 +184,24 @@ def estimate_cmd(model_name: str, num_gpus: int, gpu_name: str, layout_text: str
         if lay.num_gpus > num_gpus:
             raise InputError(f"--layout: uses {lay.num_gpus} GPUs (tp*pp*dp*cp) but --gpus is {num_gpus}")
         res, parts = estimate(model, gpu, lay, num_gpus=num_gpus, breakdown=True)
+    tornado: list[Any] = []
+    if sensitivity:
+        from colossus.steptime.sensitivity import sensitivity as run_sensitivity
+
+        tornado = run_sensitivity(model, gpu, num_gpus, res.layout, tokens=tokens,
+                                  global_batch_tokens=batch_tokens)  # fmt: skip
+        if html_path is not None:
+            _write_tornado_html(html_path, tornado, title=f"{model.name} on {num_gpus:,} x {gpu.name}: "
+                                f"step time {res.step_time_s:.2f} s ({res.layout})")  # fmt: skip
     if as_json:
+        from dataclasses import asdict
+
         days = tokens / res.tokens_per_s / 86400.0
-        emit_json({"model": model.name, "gpu": gpu.name, **res.to_dict(), "train_tokens": tokens,
-                   "days_to_train": days, "breakdown_s": parts})  # fmt: skip
+        out = {"model": model.name, "gpu": gpu.name, **res.to_dict(), "train_tokens": tokens,
+               "days_to_train": days, "breakdown_s": parts}  # fmt: skip
+        if sensitivity:
+            out["sensitivity"] = [asdict(r) for r in tornado]
+        emit_json(out)
         return
     from rich.table import Table
 
@@ -177,6 +213,44 @@ def estimate_cmd(model_name: str, num_gpus: int, gpu_name: str, layout_text: str
     for k, v in parts.items():
         tab.add_row(f"  {k.removesuffix('_s').replace('_', ' ')}", f"{v:.3f} s")
     console().print(tab)
+    if sensitivity:
+        days = tokens / res.tokens_per_s / 86400.0
+        console().print(_tornado_table(tornado, res.step_time_s, days))
+        if html_path is not None:
+            click.echo(f"wrote {html_path}")
+
+
+def _tornado_table(rows: list[Any], step_s: float, days: float) -> Any:
+    from rich.table import Table
+
+    tab = Table(title=f"sensitivity: each fitted constant at its bounds (fitted: {step_s:.3f} s/step, "
+                      f"{days:,.1f} days)")  # fmt: skip
+    for col in ("constant", "fitted", "bounds", "step s @lo", "step s @hi", "days @lo", "days @hi",
+                "re-chosen days @lo", "@hi", "swing"):  # fmt: skip
+        tab.add_column(col, justify="left" if col in ("constant", "swing") else "right")
+    widest = max((r.swing_s for r in rows), default=0.0) or 1.0
+    for r in rows:
+        lo_x, hi_x = sorted((r.step_lower_s, r.step_upper_s))
+        bar = "#" * max(1, round(10 * r.swing_s / widest)) if r.swing_s > 0 else ""
+        tab.add_row(r.name, f"{r.fitted:.4g}", f"[{r.lower:.3g}, {r.upper:.3g}]", f"{r.step_lower_s:.3f}",
+                    f"{r.step_upper_s:.3f}", f"{r.days_lower:,.1f}", f"{r.days_upper:,.1f}",
+                    f"{r.best_days_lower:,.1f}", f"{r.best_days_upper:,.1f}",
+                    f"{bar} {100 * (hi_x - lo_x) / step_s:.0f} %")  # fmt: skip
+    return tab
+
+
+def _write_tornado_html(path: Path, rows: list[Any], *, title: str) -> None:
+    import plotly.graph_objects as go
+
+    from colossus.commands.common import atomic_path
+
+    names = [r.name for r in rows][::-1]
+    fig = go.Figure()
+    fig.add_bar(y=names, x=[r.days_lower for r in rows][::-1], orientation="h", name="constant at lower bound")
+    fig.add_bar(y=names, x=[r.days_upper for r in rows][::-1], orientation="h", name="constant at upper bound")
+    fig.update_layout(title=title, barmode="overlay", xaxis_title="days to train (fixed layout)")
+    with atomic_path(path) as tmp:
+        fig.write_html(tmp, include_plotlyjs=True)  # self-contained: readable offline
 
 
 @steptime_group.command("search")
@@ -213,14 +287,14 @@ def search_cmd(model_name: str, num_gpus: int, gpu_name: str, top_k: int, precis
     from rich.table import Table
 
     tab = Table(title=f"best layouts: {model.name} on {num_gpus:,} x {gpu.name}")
-    for col in ("#", "tp", "pp", "dp", "cp", "ep", "vpp", "mb", "gb", "recompute", "prec", "fsdp",
+    for col in ("#", "tp", "pp", "dp", "cp", "ep", "vpp", "mb", "gb", "recompute", "prec", "fsdp", "a2a ovl",
                 "step s", "tok/s/GPU", "MFU %", "mem GB"):  # fmt: skip
         tab.add_column(col, justify="right")
     for i, r in enumerate(found, 1):
         lay = r.layout
         tab.add_row(str(i), str(lay.tp), str(lay.pp), str(lay.dp), str(lay.cp), str(lay.ep), str(lay.vpp),
                     str(lay.micro_batch), str(lay.global_batch), lay.recompute, lay.precision,
-                    "y" if lay.fsdp else "n", f"{r.step_time_s:.3f}", f"{r.tokens_per_s_per_gpu:,.0f}",
+                    "y" if lay.fsdp else "n", "y" if lay.ep_overlap else "n", f"{r.step_time_s:.3f}", f"{r.tokens_per_s_per_gpu:,.0f}",
                     f"{100 * r.mfu:.1f}", f"{r.memory_gb_per_gpu:.1f}")  # fmt: skip
     console().print(tab)
 

@@ -7,9 +7,14 @@ Public API (stable; other parts of colossus call these):
 - :mod:`~colossus.steptime.layout`: ``Layout``, ``LayoutResult``, ``parse_layout``
 - :mod:`~colossus.steptime.search`: ``best_layout``, ``estimate``, ``enumerate_layouts``
 - :mod:`~colossus.steptime.throughput`: ``throughput_table`` -> ``ThroughputTable.tokens_per_s(n)``
-- :mod:`~colossus.steptime.kernel`: ``evaluate`` (the vectorised model itself)
+- :mod:`~colossus.steptime.kernel`: ``evaluate`` (the vectorised model itself), with its parts
+  :mod:`~colossus.steptime.memory` (ZeRO/FSDP state, Korthikanti activations, pipeline in-flight)
+  and :mod:`~colossus.steptime.moe` (hierarchical all-to-all, grouped-GEMM efficiency)
+- :mod:`~colossus.steptime.validate`: in-sample and leave-one-source-out accuracy
+- :mod:`~colossus.steptime.sensitivity`: the step time / days-to-train tornado over the fitted bounds
 - :mod:`~colossus.steptime.predict`: ``predict_csv`` (rows shaped like calibration.csv)
-- :mod:`~colossus.steptime.calibration`: ``Calibration``, ``DEFAULT`` (fitted by ``fit.py``)
+- :mod:`~colossus.steptime.calibration`: ``Calibration``, ``DEFAULT``, ``FIT_BOUNDS`` (fitted by
+  ``fit.py`` on the shared calibration set plus ``data/public_measurements.csv``)
 """
 
 from colossus.steptime.backend import get_xp, to_numpy

@@ -2,7 +2,8 @@
 
 Every step-time kernel takes an ``xp`` argument (the ``numpy`` or ``cupy`` module) and is written
 once against the common NumPy API.  ``COLOSSUS_ARRAY=numpy|cupy`` forces a choice; forcing
-``cupy`` when it is unusable raises :class:`RuntimeError` with the reason.  The probe never
+``cupy`` when it is unusable raises :class:`BackendError` (an :class:`~colossus.errors.InputError`, so
+the CLI prints one line naming the variable and exits 2) with the reason.  The probe never
 raises: CuPy 13 raises on the first ``is_available()`` without a driver (cupy#9091), so the probe
 wraps import, device count and a tiny kernel in one ``try`` (shared/reference/ecosystem.md §3).
 """
@@ -16,10 +17,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ENV_VAR", "backend_name", "cupy_status", "get_xp", "to_numpy", "xp_of"]
+from colossus.errors import InputError
+
+__all__ = ["ENV_VAR", "BackendError", "backend_name", "cupy_status", "get_xp", "to_numpy", "xp_of"]
 
 ENV_VAR = "COLOSSUS_ARRAY"
 """Environment variable that forces the backend: ``numpy`` or ``cupy``."""
+
+
+class BackendError(InputError, RuntimeError):
+    """``$COLOSSUS_ARRAY`` asks for a backend that is unknown or unusable here (bad input, exit 2)."""
 
 
 @lru_cache(maxsize=1)
@@ -50,21 +57,20 @@ def get_xp(name: str | None = None) -> ModuleType:
 
     Raises
     ------
-    RuntimeError
-        When ``cupy`` is forced but unusable (the message says why).
-    ValueError
-        When the name is neither ``numpy`` nor ``cupy``.
+    BackendError
+        When ``cupy`` is forced but unusable, or the name is neither ``numpy`` nor ``cupy``; the
+        one-line message names the variable and says why.
     """
     choice = (name or os.environ.get(ENV_VAR, "") or "auto").strip().lower()
     if choice == "numpy":
         return np
     if choice not in ("cupy", "auto"):
-        raise ValueError(f"{ENV_VAR}={choice!r}: expected 'numpy' or 'cupy'")
+        raise BackendError(f"{ENV_VAR}={choice!r}: expected 'numpy' or 'cupy'")
     cp, reason = cupy_status()
     if cp is not None:
         return cp
     if choice == "cupy":
-        raise RuntimeError(f"{ENV_VAR}=cupy but {reason}")
+        raise BackendError(f"{ENV_VAR}=cupy but {' '.join(reason.split())}")
     return np
 
 

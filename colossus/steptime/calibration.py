@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-__all__ = ["DEFAULT", "FIT_PARAMS", "Calibration"]
+__all__ = ["DEFAULT", "FIT_BOUNDS", "FIT_PARAMS", "Calibration"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -35,8 +35,8 @@ class Calibration:
         Memory-bound (element-wise) traffic per token per layer in the forward pass, in
         units of h bytes (layer norms, residuals, dropout, rotary, softmax stats...) (fitted).
     moe_bytes_per_kh : float
-        MoE routing traffic (permute, unpermute, padding) per token per MoE layer in the forward
-        pass, in units of k*h bytes (fitted).
+        MoE routing traffic (router, permute, unpermute, padding) per token per MoE layer in the
+        forward pass, in units of k*h bytes (fitted, 4-32).
     hbm_eff : float
         Achievable fraction of HBM bandwidth for element-wise kernels.
     layer_overhead_s : float
@@ -48,14 +48,16 @@ class Calibration:
     tp_exposed : float
         Fraction of TP/SP collective time not hidden behind GEMMs (fitted).
     dp_overlap : float
-        DP gradient reduce-scatter / parameter all-gather hidden per microbatch of compute,
-        in units of one microbatch's fwd+bwd time (fitted).
+        Fraction of one microbatch's fwd+bwd time during which the distributed-optimizer
+        gradient reduce-scatter / parameter all-gather run hidden (fitted, 0-1).
     fsdp_overlap : float
-        Like ``dp_overlap`` for FSDP's per-microbatch gathers (fitted).
-    ep_exposed : float
-        Fraction of MoE all-to-all time not hidden (1 = fully exposed).
+        Fraction of each microbatch's compute that hides FSDP's gathers (fitted, 0-1).
+    grouped_gemm_half_tokens : float
+        Tokens per expert at which a grouped expert GEMM runs at half the large-GEMM rate
+        (tile padding and per-expert scheduling), tokens (fitted).
     moe_imbalance : float
-        Slowest expert's load / mean load (1 = force-balanced, as NVIDIA benchmarks run).
+        Slowest expert's load / mean load, stretching the routed-expert GEMMs (1 = force-balanced
+        dropless routing, as the NVIDIA benchmarks run; a capacity factor c caps it at c).
     optimizer_bytes_per_param : float
         HBM bytes read+written per local parameter by the Adam step.
     step_overhead_s : float
@@ -70,7 +72,7 @@ class Calibration:
     eta_attn: float = 0.45
     attn_bwd_mult: float = 2.5
     mem_bytes_per_h: float = 30.0
-    moe_bytes_per_kh: float = 8.0
+    moe_bytes_per_kh: float = 4.0
     hbm_eff: float = 0.8
     layer_overhead_s: float = 1.0e-4
     nvlink_eff: float = 370.0 / 450.0
@@ -78,7 +80,7 @@ class Calibration:
     tp_exposed: float = 0.5
     dp_overlap: float = 1.0
     fsdp_overlap: float = 1.0
-    ep_exposed: float = 1.0
+    grouped_gemm_half_tokens: float = 256.0
     moe_imbalance: float = 1.0
     optimizer_bytes_per_param: float = 30.0
     step_overhead_s: float = 0.05
@@ -93,36 +95,46 @@ class Calibration:
         return asdict(self)
 
 
-FIT_PARAMS: dict[str, tuple[float, float]] = {
-    "eta_gemm_bf16": (0.3, 0.95),
-    "eta_gemm_fp8": (0.2, 0.95),
-    "gemm_call_flop": (1e7, 2e10),
-    "eta_attn": (0.15, 0.9),
-    "mem_bytes_per_h": (0.0, 200.0),
-    "moe_bytes_per_kh": (0.0, 60.0),
-    "layer_overhead_s": (0.0, 2e-3),
-    "net_eff": (0.3, 1.0),
-    "tp_exposed": (0.0, 1.0),
-    "dp_overlap": (0.0, 4.0),
-    "fsdp_overlap": (0.0, 4.0),
-    "step_overhead_s": (0.0, 0.5),
+FIT_BOUNDS: dict[str, tuple[float, float, str]] = {
+    "eta_gemm_bf16": (0.5, 0.9, "a fraction of the dense BF16 peak: below 1; tuned large GEMMs do not run below half of it"),
+    "eta_gemm_fp8": (0.3, 0.9, "a fraction of the dense FP8 peak incl. cast/scaling kernels: below 1"),
+    "gemm_call_flop": (1e8, 2e10, "fixed cost per GEMM call (launch, wave-quantisation tail) of ~0.1-20 us at ~1 PFLOP/s"),
+    "eta_attn": (0.2, 0.8, "flash-attention core, a fraction of the BF16 peak: below 1, well above a naive kernel"),
+    "mem_bytes_per_h": (4.0, 100.0, "element-wise traffic per token per layer in h bytes: at least the residual and "
+                        "norm reads/writes, at most dozens of unfused 2-byte ops"),
+    "moe_bytes_per_kh": (4.0, 32.0, "MoE routing traffic in k*h bytes: at least the permute write and unpermute "
+                         "read of k BF16 token copies (2 + 2), at most eight such unfused passes"),
+    "grouped_gemm_half_tokens": (16.0, 1024.0, "tokens per expert at half efficiency: GEMM tiles are 64-256 rows"),
+    "layer_overhead_s": (0.0, 1e-3, "kernel launches per layer per micro-batch: tens of kernels of a few us"),
+    "net_eff": (0.5, 1.0, "collective bus bandwidth / NIC line rate: cannot exceed 1"),
+    "tp_exposed": (0.0, 1.0, "fraction of TP/SP collective time not hidden: a fraction"),
+    "dp_overlap": (0.0, 1.0, "fraction of one micro-batch's fwd+bwd that hides the distributed-optimizer "
+                   "reduce-scatter/all-gather (grads reduce during the last backward, params gather "
+                   "during the first forward): a fraction"),
+    "fsdp_overlap": (0.0, 1.0, "fraction of each micro-batch's compute that hides its FSDP gathers and "
+                     "reduce-scatter: a fraction"),
+    "step_overhead_s": (0.0, 0.5, "per-step fixed cost (data loader, logging, optimizer launch), under a second"),
 }
-"""Constants fitted by :mod:`colossus.steptime.fit`, with their physical bounds."""
+"""Fitted constants: (lower bound, upper bound, reason for the bounds)."""
+
+FIT_PARAMS: dict[str, tuple[float, float]] = {k: (lo, hi) for k, (lo, hi, _) in FIT_BOUNDS.items()}
+"""Constants fitted by :mod:`colossus.steptime.fit`, with their physical bounds (no overlap above 1)."""
 
 # --- BEGIN FITTED (written by python -m colossus.steptime.fit; do not edit by hand) ---
 _FITTED: dict[str, float] = {
-    'eta_gemm_bf16': 0.7019437069039585,
-    'eta_gemm_fp8': 0.5545039091102517,
-    'gemm_call_flop': 19440526919.29928,
-    'eta_attn': 0.31802436451638627,
-    'mem_bytes_per_h': 10.20871785000239,
-    'moe_bytes_per_kh': 17.745324202920365,
-    'layer_overhead_s': 0.000417922012618038,
-    'net_eff': 0.9925357560959842,
-    'tp_exposed': 0.5892076529108323,
-    'dp_overlap': 2.528327368295612,
-    'fsdp_overlap': 0.01687206252543522,
-    'step_overhead_s': 0.11000716132478197,
+    'eta_gemm_bf16': 0.7537052134737123,
+    'eta_gemm_fp8': 0.6570416273037492,
+    'gemm_call_flop': 18230334119.7323,
+    'eta_attn': 0.31797817343112655,
+    'mem_bytes_per_h': 23.647473252133853,
+    'moe_bytes_per_kh': 23.436258309693454,
+    'grouped_gemm_half_tokens': 901.2678793478424,
+    'layer_overhead_s': 0.0006949458868907472,
+    'net_eff': 0.7925151267116006,
+    'tp_exposed': 0.6389455198765596,
+    'dp_overlap': 0.8439477155688682,
+    'fsdp_overlap': 0.01505049114325033,
+    'step_overhead_s': 0.07847911232940254,
 }
 # --- END FITTED ---
 

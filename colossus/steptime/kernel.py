@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 
 from colossus.hardware import GpuSpec
+from colossus.steptime import memory as mem_mod
+from colossus.steptime import moe as moe_mod
 from colossus.steptime.calibration import DEFAULT, Calibration
 from colossus.steptime.models import ACTIVATIONS, ModelSpec
 
@@ -48,7 +50,10 @@ __all__ = [
 PRECISIONS: dict[str, int] = {"bf16": 0, "fp16": 1, "fp8": 2}
 RECOMPUTES: dict[str, int] = {"none": 0, "selective": 1, "full": 2}
 LAYOUT_KEYS = ("tp", "pp", "dp", "cp", "ep", "vpp", "mb", "gb", "recompute", "precision", "fsdp")
-"""Keys of the layout dict: degrees, microbatch and global batch (sequences), codes."""
+"""Keys of the layout dict: degrees, microbatch and global batch (sequences), codes.  An optional
+``zero`` key (0-3, default 1 = distributed optimizer) sets the ZeRO stage when ``fsdp`` is 0, and an
+optional ``ep_overlap`` key (0/1, default 0) hides the MoE all-to-all behind another micro-batch's
+compute."""
 
 _ACT_BYTES = 2.0  # bytes per activation / bf16 parameter element
 
@@ -57,7 +62,8 @@ def model_arrays(models: ModelSpec | Sequence[ModelSpec], xp: ModuleType = np) -
     """Model shapes as float64 arrays (0-d for one model, (N,) for a sequence)."""
     ms = [models] if isinstance(models, ModelSpec) else list(models)
     cols: dict[str, list[float]] = {k: [] for k in
-                                    ("L", "h", "F", "H", "G", "dh", "V", "s", "E", "k", "sh", "Ld", "Fd", "mats", "moe")}  # fmt: skip
+                                    ("L", "h", "F", "H", "G", "dh", "V", "s", "E", "k", "sh", "Ld", "Fd", "mats", "moe",
+                                     "pa", "dqk", "dv", "nl")}  # fmt: skip
     for m in ms:
         cols["L"].append(m.layers)
         cols["h"].append(m.hidden)
@@ -74,6 +80,11 @@ def model_arrays(models: ModelSpec | Sequence[ModelSpec], xp: ModuleType = np) -
         cols["Fd"].append(m.dense_ffn_hidden or m.ffn_hidden)
         cols["mats"].append(ACTIVATIONS[m.activation])
         cols["moe"].append(1.0 if m.is_moe else 0.0)
+        cols["pa"].append(m.attention_params())  # QKV + output projection (MLA: latent form)
+        dqk, dv = m.attention_core_dims()
+        cols["dqk"].append(dqk)
+        cols["dv"].append(dv)
+        cols["nl"].append(m.moe_node_limit)
     one = isinstance(models, ModelSpec)
     return {k: xp.asarray(v[0] if one else v, dtype=xp.float64) for k, v in cols.items()}
 
@@ -91,7 +102,7 @@ def hardware_arrays(gpus: GpuSpec | Sequence[GpuSpec], xp: ModuleType = np) -> d
         "peak16": col(g.bf16_tflops * 1e12 for g in gs),
         "peak8": col(g.fp8_tflops * 1e12 for g in gs),
         "hbm_bw": col(g.hbm_tb_s * 1e12 for g in gs),
-        "hbm_bytes": col(g.hbm_gb * 1e9 for g in gs),
+        "hbm_bytes": col(g.hbm_gb * mem_mod.GIB for g in gs),  # marketed "80 GB" is 80 GiB
         "nvl_bw": col(g.nvlink_gb_s * 1e9 / 2.0 for g in gs),  # per direction
         "net_bw": col(g.network_gbit_s * 1e9 / 8.0 for g in gs),
         "domain": col(g.nvlink_domain_gpus for g in gs),
@@ -103,8 +114,8 @@ def model_flops_per_token(m: Mapping[str, Any]) -> Any:
 
     Only active experts count: ``2 * ffn_mats * h * F * (top_k + shared)`` per MoE layer.
     """
-    L, h, H, G, dh, s = m["L"], m["h"], m["H"], m["G"], m["dh"], m["s"]
-    attn = 2.0 * h * dh * (2.0 * H + 2.0 * G) + 2.0 * s * H * dh  # proj + causal core (QK^T, PV halved)
+    L, h, H, s = m["L"], m["h"], m["H"], m["s"]
+    attn = 2.0 * m["pa"] + s * H * (m["dqk"] + m["dv"])  # proj + causal core (QK^T, PV halved)
     ffn_moe = 2.0 * m["mats"] * h * m["F"] * (m["k"] + m["sh"]) + 2.0 * h * m["E"] * m["moe"]
     ffn_dense = 2.0 * m["mats"] * h * m["Fd"]
     Lm = L - m["Ld"]
@@ -165,7 +176,7 @@ def evaluate(
     # ---- model-only quantities (cheap: 0-d when the model is one preset) ----------------------
     Lm = L - Ld
     fm = Lm / L  # fraction of MoE layers
-    p_attn = h * dh * (2.0 * H + 2.0 * G)  # QKV + output projection parameters
+    p_attn = model["pa"]  # QKV + output projection parameters (MLA: latent projections)
     p_ffn_d = mats * h * Fd
     p_ffn_sh = mats * h * F * sh
     p_ffn_e = mats * h * F * E  # routed experts of one MoE layer
@@ -174,9 +185,7 @@ def evaluate(
     f_act = fm * F * (k + sh) + (1.0 - fm) * Fd  # mean active FFN width per layer
     # forward GEMM FLOPs per token per layer (whole layer, before sharding)
     g_tok = 2.0 * (p_attn + mats * h * f_act + fm * h * E * moe)
-    core_tok = 2.0 * s * H * dh  # causal flash-attention core, forward, per token per layer
-    # activation bytes per token per layer (Korthikanti, generalised to GQA / gated FFN / MoE)
-    act_tok = _ACT_BYTES * (5.0 * h + (2.0 * H + 2.0 * G) * dh + mats * f_act)
+    core_tok = s * H * (model["dqk"] + model["dv"])  # causal flash-attention core, fwd, per token per layer
     # element-wise traffic per token per layer, fwd: norms/residuals/..., FFN activation, and the
     # MoE token permute/unpermute of k copies of each token
     mem_tok = _ACT_BYTES * (cal.mem_bytes_per_h * h + mats * f_act + fm * moe * cal.moe_bytes_per_kh * k * h)
@@ -192,9 +201,16 @@ def evaluate(
     gemm_rate = xp.where(is_fp8, hw["peak8"] * cal.eta_gemm_fp8, hw["peak16"] * cal.eta_gemm_bf16)
     full = (rc == 2.0).astype(f8)
     passes = 3.0 + full  # fwd + bwd (2x) + full-recompute fwd
-    # GEMM calls per layer per pass: QKV, proj, fc1(+gate), fc2; MoE layers: per local expert
-    calls = 4.0 + fm * 2.0 * (E / e + (sh > 0) + 1.0)
-    t_gemm = passes * (g_tok * tok_g + calls * cal.gemm_call_flop) / gemm_rate
+    # GEMM calls per layer per pass: QKV, proj, dense fc1(+gate)/fc2; MoE layers: router, one
+    # grouped GEMM per expert matrix pair (fc1, fc2) and the shared experts' fc1/fc2
+    calls = 2.0 + (1.0 - fm) * 2.0 + fm * (3.0 + 2.0 * (sh > 0))
+    # routed-expert GEMMs run as grouped GEMMs whose efficiency falls with tokens per expert;
+    # load imbalance (slowest expert / mean, 1 = force-balanced) stretches them
+    exp_tok = fm * moe * 2.0 * mats * h * F * k  # routed-expert fwd FLOPs per token per layer
+    tpe = moe_mod.tokens_per_expert(tokens=tok / c, k=k, e=e, experts=E)
+    g_eff = moe_mod.grouped_gemm_efficiency(tpe, cal.grouped_gemm_half_tokens)
+    flop_eq = (g_tok - exp_tok) * tok_g + exp_tok * tok_g * cal.moe_imbalance / g_eff
+    t_gemm = passes * (flop_eq + calls * cal.gemm_call_flop) / gemm_rate
     core_passes = 1.0 + cal.attn_bwd_mult + (rc >= 1.0)
     t_core = core_passes * core_tok * tok_g / (hw["peak16"] * cal.eta_attn)
     t_mem = passes * mem_tok * tok_g / (hw["hbm_bw"] * cal.hbm_eff)
@@ -205,15 +221,17 @@ def evaluate(
     cp_bw = xp.where(tc <= dom, nvl, net)
     t_cp_raw = 3.0 * (c - 1.0) / c * tok * (2.0 * G * dh / t) * _ACT_BYTES / cp_bw
     t_cp = xp.maximum(t_cp_raw - t_core, 0.0)
-    # EP all-to-all: dispatch+combine fwd and bwd (+2 with full recompute), k copies of each token
-    tce = tc * e
-    inter = xp.maximum(1.0 - dom / tce, 0.0)
-    a2a_bytes = (4.0 + 2.0 * full) * k * tok_g * h * _ACT_BYTES * (e - 1.0) / e
-    t_ep = fm * moe * a2a_bytes * ((1.0 - inter) / nvl + inter / net) * cal.ep_exposed
-    # MoE load imbalance stretches the expert share of the layer's GEMM time
-    exp_share = fm * moe * mats * h * F * k * 2.0 / g_tok
-    t_layer = t_gemm * (1.0 + exp_share * (cal.moe_imbalance - 1.0)) + t_core + t_mem + t_tp + t_cp
-    t_layer = t_layer + t_ep * cal.moe_imbalance + cal.layer_overhead_s
+    # EP all-to-all, hierarchical (colossus.steptime.moe): once per remote node over the network,
+    # then NVLink; EP ranks are t*c apart, so t*c*e ranks span the group
+    remote, local = moe_mod.a2a_copies(xp, k=k, e=e, ranks_per_node=xp.maximum(dom / tc, 1.0), node_limit=model["nl"])
+    per_copy = moe_mod.a2a_bytes_per_copy(xp, h=h, fp8_dispatch=is_fp8, full_recompute=full)
+    t_ep = fm * moe * tok_g * per_copy * (remote / net + local / nvl)
+    # a2a/compute overlap (DualPipe / 1F1B-overlap schedules): another micro-batch's compute hides
+    # the dispatch and combine, so only the excess is exposed; needs two micro-batches in flight
+    ovl = xp.asarray(layout.get("ep_overlap", 0.0), dtype=f8) * (m >= 2.0)
+    t_compute = t_gemm + t_core + t_mem
+    t_ep = xp.where(ovl > 0.0, xp.maximum(t_ep - t_compute, 0.0), t_ep)
+    t_layer = t_compute + t_tp + t_cp + t_ep + cal.layer_overhead_s
     # LM head + cross-entropy on the last stage (fp32 logits, ~4 passes of 4 bytes)
     t_head = 3.0 * (lm_flop_tok * tok_g + cal.gemm_call_flop) / gemm_rate
     t_head = t_head + 16.0 * tok_g * V / (hw["hbm_bw"] * cal.hbm_eff)
@@ -244,22 +262,22 @@ def evaluate(
     t_opt = cal.optimizer_bytes_per_param * (pd_loc / dc + pe_loc / edc) / (hw["hbm_bw"] * cal.hbm_eff)
     step = t_pipe + t_dp_exp + t_fs_exp + t_opt + cal.step_overhead_s
 
-    # ---- memory per GPU -----------------------------------------------------------------------
-    w_bytes = 2.0 + (prec == 2.0)  # bf16 weights (+ fp8 copy)
-    state = xp.where(
-        fsdp > 0.0,
-        (pd_loc / dc + pe_loc / edc) * (w_bytes + 16.0)
-        + 3.0 * _ACT_BYTES * (p_layer_dense + p_layer_exp / e) / t,  # gathered working set
-        pd_loc * (w_bytes + 4.0 + 12.0 / dc) + pe_loc * (w_bytes + 4.0 + 12.0 / edc),
-    )
-    in_flight = xp.minimum(m, p) * xp.where(v > 1.0, 1.0 + (p - 1.0) / (p * v), 1.0)
-    layer_act = act_tok * tok_g  # one layer, one microbatch, stored activations
-    act = xp.where(
-        rc == 2.0,
-        Ls * in_flight * _ACT_BYTES * h * tok_g + layer_act,  # layer inputs + one live layer
-        Ls * in_flight * layer_act,
-    )
-    logits = 8.0 * tok_g * V  # fp32 logits + their gradient
+    # ---- memory per GPU (colossus.steptime.memory) -------------------------------------------
+    stage = xp.where(fsdp > 0.0, 3.0, xp.asarray(layout.get("zero", 1.0), dtype=f8))
+    w_bytes = 2.0 + (prec == 2.0)  # bf16 weights (+ cached fp8 copy)
+    g_bytes = xp.where(stage >= 3.0, 2.0, 4.0)
+    state = pd_loc * mem_mod.state_bytes_per_param(xp, stage, dc, weight_bytes=w_bytes, grad_bytes=g_bytes)
+    state = state + pe_loc * mem_mod.state_bytes_per_param(xp, stage, edc, weight_bytes=w_bytes, grad_bytes=g_bytes)
+    gathered = mem_mod.fsdp_gathered_bytes(p_layer_dense + p_layer_exp / e, t, weight_bytes=w_bytes)
+    state = state + xp.where(stage >= 3.0, gathered, 0.0)
+    act_args = dict(h=h, heads=H, kv_heads=G, d_head=dh, ffn=f_act, ffn_mats=mats, s=s, t=t,
+                    dropout=0.0, scores_stored=0.0, routed_tokens=fm * moe * k)  # fmt: skip
+    tok_c = tok / c  # tokens of one microbatch on one GPU's sequence shard
+    held = mem_mod.layers_in_flight(xp, layers_per_stage=Ls, p=p, v=v, m=m)
+    stored = mem_mod.activation_bytes_per_token_layer(xp, recompute=rc, **act_args)
+    live = mem_mod.activation_bytes_per_token_layer(xp, recompute=xp.zeros_like(rc), **act_args)
+    act = tok_c * (held * stored + xp.where(rc >= 2.0, live, 0.0))  # full: one layer recomputed live
+    logits = mem_mod.logits_bytes_per_token(V, t) * tok_c
     mem = state + act + logits + cal.memory_reserved_gb * 1e9
     fits = mem <= hw["hbm_bytes"]
 
@@ -277,7 +295,7 @@ def evaluate(
             "bubble_s": (p - 1.0) / v * t_mb * ones,
             "tp_comm_s": m * Ls * t_tp * ones,
             "cp_comm_s": m * Ls * t_cp * ones,
-            "ep_comm_s": m * Ls * t_ep * cal.moe_imbalance * ones,
+            "ep_comm_s": m * Ls * t_ep * ones,
             "pp_comm_s": m * t_p2p * ones,
             "dp_comm_exposed_s": (t_dp_exp + t_fs_exp) * ones,
             "optimizer_s": t_opt * ones,

@@ -31,6 +31,12 @@ class Layout:
         GEMM precision: ``bf16``, ``fp16`` or ``fp8``.
     fsdp : bool
         Parameters, gradients and optimizer state sharded over the DP group (ZeRO-3).
+    ep_overlap : bool
+        MoE all-to-all overlapped with another micro-batch's compute (DualPipe / 1F1B-overlap
+        schedules; needs two micro-batches in flight).
+    zero : int
+        ZeRO stage when ``fsdp`` is false: 0 plain DDP, 1 optimizer states sharded over DP
+        (Megatron distributed optimizer, the default), 2 gradients too, 3 parameters too.
     """
 
     tp: int = 1
@@ -44,6 +50,8 @@ class Layout:
     recompute: str = "none"
     precision: str = "bf16"
     fsdp: bool = False
+    ep_overlap: bool = False
+    zero: int = 1
 
     def __post_init__(self) -> None:
         for f in ("tp", "pp", "dp", "cp", "ep", "vpp", "micro_batch", "global_batch"):
@@ -51,6 +59,8 @@ class Layout:
                 raise ValueError(f"layout: {f} must be >= 1, got {getattr(self, f)}")
         if self.recompute not in RECOMPUTES:
             raise ValueError(f"layout: recompute {self.recompute!r} not in {sorted(RECOMPUTES)}")
+        if self.zero not in (0, 1, 2, 3):
+            raise ValueError(f"layout: zero must be a ZeRO stage 0-3, got {self.zero}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"layout: precision {self.precision!r} not in {sorted(PRECISIONS)}")
 
@@ -69,7 +79,8 @@ class Layout:
         return {"tp": self.tp, "pp": self.pp, "dp": self.dp, "cp": self.cp, "ep": self.ep,
                 "vpp": self.vpp, "mb": self.micro_batch, "gb": self.global_batch,
                 "recompute": float(RECOMPUTES[self.recompute]),
-                "precision": float(PRECISIONS[self.precision]), "fsdp": float(self.fsdp)}  # fmt: skip
+                "precision": float(PRECISIONS[self.precision]), "fsdp": float(self.fsdp),
+                "zero": float(3 if self.fsdp else self.zero), "ep_overlap": float(self.ep_overlap)}  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """Field values."""
@@ -78,13 +89,15 @@ class Layout:
     def __str__(self) -> str:
         s = f"tp={self.tp},pp={self.pp},dp={self.dp},cp={self.cp},ep={self.ep},vpp={self.vpp}"
         s += f",mb={self.micro_batch},gb={self.global_batch},recompute={self.recompute}"
-        return s + f",precision={self.precision},fsdp={str(self.fsdp).lower()}"
+        s += f",precision={self.precision},fsdp={str(self.fsdp).lower()}"
+        s += ",ep_overlap=true" if self.ep_overlap else ""
+        return s if self.fsdp or self.zero == 1 else s + f",zero={self.zero}"
 
 
 _KEYS = {"tp": "tp", "pp": "pp", "dp": "dp", "cp": "cp", "ep": "ep", "vpp": "vpp", "vp": "vpp",
          "mb": "micro_batch", "micro_batch": "micro_batch", "gb": "global_batch",
          "global_batch": "global_batch", "recompute": "recompute", "precision": "precision",
-         "fsdp": "fsdp"}  # fmt: skip
+         "fsdp": "fsdp", "zero": "zero", "ep_overlap": "ep_overlap"}  # fmt: skip
 
 
 def parse_layout(text: str, base: Layout | None = None) -> Layout:
@@ -104,9 +117,9 @@ def parse_layout(text: str, base: Layout | None = None) -> Layout:
         name, val = _KEYS[key], val.strip().lower()
         if name in ("recompute", "precision"):
             kw[name] = val
-        elif name == "fsdp":
+        elif name in ("fsdp", "ep_overlap"):
             if val not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(f"layout item {part!r}: fsdp must be true or false")
+                raise ValueError(f"layout item {part!r}: {name} must be true or false")
             kw[name] = val in ("true", "1", "yes")
         else:
             try:
@@ -172,4 +185,5 @@ def random_layouts(n: int, seed: int = 0) -> dict[str, Any]:
            "mb": rng.integers(1, 9, n), "recompute": rng.integers(0, 3, n), "precision": rng.integers(0, 3, n),
            "fsdp": rng.integers(0, 2, n)}  # fmt: skip
     lay["gb"] = lay["dp"] * lay["mb"] * rng.integers(1, 33, n)
+    lay["ep_overlap"] = rng.integers(0, 2, n)
     return {k: np.ascontiguousarray(v, dtype=np.float64) for k, v in lay.items()}

@@ -76,6 +76,19 @@ class ModelSpec:
         Leading dense (non-MoE) layers of an MoE model (DeepSeek-V3: 3).
     dense_ffn_hidden : int
         FFN width of those dense layers; 0 means ``ffn_hidden``.
+    moe_node_limit : int
+        Node-limited routing: each token's experts lie on at most this many EP nodes
+        (DeepSeek-V3: 4); 0 = unlimited.
+    kv_lora_rank : int
+        > 0 selects multi-head latent attention (MLA, DeepSeek-V2/V3): keys and values are
+        up-projected from a ``kv_lora_rank`` latent; ``head_dim`` is then the no-RoPE query/key
+        width.  0 = standard multi-head / grouped-query attention.
+    q_lora_rank : int
+        MLA query latent rank (0: queries projected directly from h).
+    rope_head_dim : int
+        MLA decoupled RoPE query/key width per head (shared RoPE key).
+    v_head_dim : int
+        MLA value width per head; 0 means ``head_dim``.
     global_batch_tokens : int
         Default tokens per optimizer step for searches.
     train_tokens : float
@@ -97,6 +110,11 @@ class ModelSpec:
     moe_shared_experts: int = 0
     dense_layers: int = 0
     dense_ffn_hidden: int = 0
+    moe_node_limit: int = 0
+    kv_lora_rank: int = 0
+    q_lora_rank: int = 0
+    rope_head_dim: int = 0
+    v_head_dim: int = 0
     global_batch_tokens: int = 4 * 1024 * 1024
     train_tokens: float = 1e12
 
@@ -136,9 +154,29 @@ class ModelSpec:
         """Weight matrices per FFN (3 gated, 2 otherwise)."""
         return ACTIVATIONS[self.activation]
 
+    @property
+    def is_mla(self) -> bool:
+        """True for multi-head latent attention (DeepSeek-V2/V3)."""
+        return self.kv_lora_rank > 0
+
+    def attention_core_dims(self) -> tuple[int, int]:
+        """Per-head (query/key width, value width) of the attention core."""
+        if self.is_mla:
+            return self.d_head + self.rope_head_dim, self.v_head_dim or self.d_head
+        return self.d_head, self.d_head
+
     def attention_params(self) -> float:
-        """Parameters of one attention block (QKV + output projection)."""
-        h, dh = self.hidden, self.d_head
+        """Parameters of one attention block (QKV + output projection).
+
+        MLA (DeepSeek-V2 §2.1): ``h r_q + r_q H (d + d_R) + h (r_kv + d_R) + r_kv H (d + d_v)
+        + H d_v h`` (``r_q`` = 0: ``h H (d + d_R)`` for the queries).
+        """
+        h, dh, H = self.hidden, self.d_head, self.heads
+        if self.is_mla:
+            dqk, dv = self.attention_core_dims()
+            rq, rkv = self.q_lora_rank, self.kv_lora_rank
+            q = h * rq + rq * H * dqk if rq else h * H * dqk
+            return float(q + h * (rkv + self.rope_head_dim) + rkv * H * (dh + dv) + H * dv * h)
         return float(h * (self.heads + 2 * self.kv_heads) * dh + self.heads * dh * h)
 
     def ffn_params(self, width: int) -> float:
@@ -212,9 +250,12 @@ _P: list[ModelSpec] = [
     # DeepSeek-V3 (arXiv 2412.19437): 61 layers (3 dense, F=18432), 256 routed experts of 2048
     # + 1 shared, top-8, vocab 129280, seq 4096, 14.8T tokens. MLA is approximated as multi-head
     # attention with 128 heads of width 128 (ASSUMPTION: MLA's low-rank projections not modelled).
+    # MLA ranks: Megatron DeepSeek-V3 recipe (q_lora_rank 1536, kv_lora_rank 512, qk_head_dim 128,
+    # qk_pos_emb_head_dim 64, v_head_dim 128), as in the HF config.json
     ModelSpec(name="deepseek-v3", layers=61, hidden=7168, ffn_hidden=2048, heads=128,
               kv_heads=128, head_dim=128, vocab=129280, seq_len=4096, moe_experts=256,
               moe_topk=8, moe_shared_experts=1, dense_layers=3, dense_ffn_hidden=18432,
+              kv_lora_rank=512, q_lora_rank=1536, rope_head_dim=64, v_head_dim=128, moe_node_limit=4,
               global_batch_tokens=15360 * 4096, train_tokens=14.8e12),
 ]  # fmt: skip
 

@@ -11,6 +11,12 @@ kv_heads        heads (multi-head attention)
 ffn_hidden      4 * hidden
 vocab           51200 (Megatron GPT padding of the GPT-2 vocabulary)
 moe_experts     dense model (``moe_topk`` 1)
+head_dim        hidden / heads
+moe_shared_experts, dense_layers, dense_ffn_hidden, moe_node_limit
+                0 (optional columns: always-active experts, leading dense layers and
+                their FFN width, node-limited routing; blank dense_ffn_hidden = ffn_hidden)
+kv_lora_rank, q_lora_rank, rope_head_dim, v_head_dim
+                0 (optional; kv_lora_rank > 0 selects MLA attention, see ModelSpec)
 ffn_act         gelu (also for ``unknown``)
 tp, pp          both blank with dp stated: model-parallel size num_gpus/(dp cp) split as
                 TP up to the NVLink domain (8), the rest PP (Megatron practice); else 1
@@ -19,8 +25,13 @@ vpp             1 (no interleaving)
 dp              num_gpus / (tp pp cp)
 micro_batch     1
 precision       bf16
-recompute       none (also for ``unknown``)
+recompute       none for the step time; ``unknown`` rows are predicted to fit in memory
+                when the layout fits under none, selective or full recompute (the run
+                ran, its setting is not stated)
 fsdp            false
+zero            1 (Megatron distributed optimizer: optimizer states sharded over DP);
+                0 plain DDP, 2 also gradients, 3 also parameters (= ``fsdp`` true)
+ep_overlap      false (MoE all-to-all not overlapped with compute)
 =============== =====================================================================
 
 A row that cannot be modelled (missing required column, unknown GPU, non-numeric or impossible
@@ -46,7 +57,7 @@ from colossus.steptime.calibration import DEFAULT, Calibration
 from colossus.steptime.kernel import PRECISIONS, RECOMPUTES, evaluate, hardware_arrays, model_arrays
 from colossus.steptime.models import ACTIVATIONS, ModelSpec
 
-__all__ = ["OUTPUT_COLUMNS", "ParsedRows", "parse_rows", "predict_csv", "predict_rows", "read_csv_rows"]
+__all__ = ["OUTPUT_COLUMNS", "ParsedRows", "fits_memory", "parse_rows", "predict_csv", "predict_rows", "read_csv_rows"]
 
 OUTPUT_COLUMNS = (
     "predicted_step_time_s",
@@ -75,6 +86,8 @@ class ParsedRows:
         GPUs in each job as stated in the row.
     errors : dict[int, str]
         Row position -> why it cannot be modelled.
+    recompute_known : (N,) bool or None
+        False where the row's ``recompute`` is blank or ``unknown`` (None: all known).
     """
 
     index: np.ndarray
@@ -83,6 +96,7 @@ class ParsedRows:
     layout: dict[str, np.ndarray]
     num_gpus: np.ndarray
     errors: dict[int, str]
+    recompute_known: np.ndarray | None = None
 
 
 def _num(row: Mapping[str, str], key: str, default: float | None = None) -> float:
@@ -118,6 +132,9 @@ def _parse_one(row: Mapping[str, str]) -> tuple[ModelSpec, GpuSpec, dict[str, fl
     experts = int(_num(row, "moe_experts", 0.0)) if (row.get("moe_experts") or "").strip() else 0
     act = (row.get("ffn_act") or "").strip().lower()
     act = act if act in ACTIVATIONS else "gelu"
+    def opt_int(key: str) -> int:
+        return int(_num(row, key)) if (row.get(key) or "").strip() else 0
+
     model = ModelSpec(
         name=(row.get("model_name") or "row").strip() or "row",
         layers=int(_num(row, "layers")),
@@ -125,12 +142,18 @@ def _parse_one(row: Mapping[str, str]) -> tuple[ModelSpec, GpuSpec, dict[str, fl
         ffn_hidden=int(_num(row, "ffn_hidden", 4.0 * hidden)),
         heads=heads,
         kv_heads=int(_num(row, "kv_heads", heads)),
-        head_dim=hidden // heads if hidden % heads == 0 else 0,
+        head_dim=opt_int("head_dim") or (hidden // heads if hidden % heads == 0 else 0),
         vocab=int(_num(row, "vocab", 51200.0)),
         seq_len=int(_num(row, "seq_len")),
         activation=act,
         moe_experts=experts,
         moe_topk=int(_num(row, "moe_topk", 1.0)) if experts else 1,
+        moe_shared_experts=opt_int("moe_shared_experts") if experts else 0,
+        dense_layers=opt_int("dense_layers") if experts else 0,
+        moe_node_limit=opt_int("moe_node_limit") if experts else 0,
+        dense_ffn_hidden=opt_int("dense_ffn_hidden"),
+        kv_lora_rank=opt_int("kv_lora_rank"), q_lora_rank=opt_int("q_lora_rank"),
+        rope_head_dim=opt_int("rope_head_dim"), v_head_dim=opt_int("v_head_dim"),
     )
     gpu_name = (row.get("gpu") or "").strip()
     try:
@@ -153,11 +176,15 @@ def _parse_one(row: Mapping[str, str]) -> tuple[ModelSpec, GpuSpec, dict[str, fl
         raise ValueError(f"column 'precision': {prec!r} not in {sorted(PRECISIONS)}")
     rc = (row.get("recompute") or "none").strip().lower() or "none"
     rc = rc if rc in RECOMPUTES else "none"
+    zero = (row.get("zero") or "").strip()
+    if zero and zero not in ("0", "1", "2", "3"):
+        raise ValueError(f"column 'zero': {zero!r} is not a ZeRO stage 0-3")
     lay = {
         "tp": tp, "pp": pp, "dp": dp, "cp": cp, "ep": _num(row, "ep", 1.0),
         "vpp": _num(row, "vpp", 1.0), "mb": _num(row, "micro_batch", 1.0),
         "gb": _num(row, "global_batch"), "recompute": float(RECOMPUTES[rc]),
         "precision": float(PRECISIONS[prec]), "fsdp": float(_bool(row, "fsdp")),
+        "zero": float(zero or 1), "ep_overlap": float(_bool(row, "ep_overlap")),
     }  # fmt: skip
     if lay["ep"] > max(experts, 1):
         raise ValueError(f"column 'ep': {lay['ep']:g} exceeds moe_experts {experts}")
@@ -183,10 +210,31 @@ def parse_rows(rows: Sequence[Mapping[str, str]]) -> ParsedRows:
         gpus.append(gpu)
         lays.append(lay)
         ns.append(n)
-    keys = ("tp", "pp", "dp", "cp", "ep", "vpp", "mb", "gb", "recompute", "precision", "fsdp")
+    keys = ("tp", "pp", "dp", "cp", "ep", "vpp", "mb", "gb", "recompute", "precision", "fsdp", "zero", "ep_overlap")
     layout = {k: np.array([lay[k] for lay in lays], dtype=np.float64) for k in keys}
+    known = np.array([(rows[i].get("recompute") or "").strip().lower() in RECOMPUTES for i in idx], dtype=bool)
     return ParsedRows(index=np.array(idx, dtype=np.int64), models=models, gpus=gpus,
-                      layout=layout, num_gpus=np.array(ns, dtype=np.float64), errors=errors)  # fmt: skip
+                      layout=layout, num_gpus=np.array(ns, dtype=np.float64), errors=errors,
+                      recompute_known=known)  # fmt: skip
+
+
+def fits_memory(parsed: ParsedRows, res_fits: np.ndarray, *, cal: Calibration = DEFAULT,
+                xp: ModuleType | None = None) -> np.ndarray:  # fmt: skip
+    """Whether each row fits in HBM: as parsed, or (``recompute`` unknown) under any recompute choice.
+
+    ``res_fits`` is the kernel's ``fits`` for the rows as parsed (NumPy bool array).
+    """
+    out = np.asarray(res_fits, dtype=bool).copy()
+    unknown = ~parsed.recompute_known if parsed.recompute_known is not None else np.zeros(out.size, bool)
+    if not unknown.any():
+        return out
+    xp = xp or get_xp()
+    m, hw = model_arrays(parsed.models, xp), hardware_arrays(parsed.gpus, xp)
+    for code in (RECOMPUTES["selective"], RECOMPUTES["full"]):
+        lay = {k: xp.asarray(v) for k, v in parsed.layout.items()}
+        lay["recompute"] = xp.full_like(lay["recompute"], float(code))
+        out |= unknown & to_numpy(evaluate(xp, m, hw, lay, cal)["fits"]).astype(bool)
+    return out
 
 
 def predict_rows(
@@ -212,7 +260,7 @@ def predict_rows(
         tps = to_numpy(res["tokens_per_s"])
         mfu = to_numpy(res["mfu"])
         mem = to_numpy(res["memory_bytes"])
-        fits = to_numpy(res["fits"])
+        fits = fits_memory(pr, to_numpy(res["fits"]), cal=cal, xp=xp)
         for j, i in enumerate(pr.index):
             out[i] |= {
                 "predicted_step_time_s": f"{step[j]:.6g}",

@@ -3,7 +3,8 @@
 Validity rules of the enumeration: TP a power of two within the NVLink domain dividing the
 query and KV heads; CP a power of two with s divisible by 2c (causal load balancing); PP
 dividing the layers and VPP dividing the layers per stage (VPP > 1 needs PP > 1 and a
-microbatch count that is a multiple of PP); EP dividing the experts and d*c; DP = N/(tp pp cp)
+microbatch count that is a multiple of PP); EP dividing the experts and d*c; MoE models also try
+the all-to-all overlapped with another micro-batch's compute (``ep_overlap``); DP = N/(tp pp cp)
 exactly (or ``floor`` with ``allow_idle=True``); the global batch is the requested token count
 rounded to a whole number of microbatches per replica (at least one), and layouts whose
 rounded batch differs from the request by more than ``batch_tolerance`` (25 %) are skipped;
@@ -81,16 +82,18 @@ def enumerate_layouts(
                             if (d * c) % e == 0:
                                 struct.append((t, p, d, c, e, v, b, m))
     if not struct:
-        return {k: np.zeros(0) for k in ("tp", "pp", "dp", "cp", "ep", "vpp", "mb", "gb", "recompute", "precision", "fsdp")}
+        return {k: np.zeros(0) for k in ("tp", "pp", "dp", "cp", "ep", "vpp", "mb", "gb", "recompute", "precision",
+                                         "fsdp", "ep_overlap")}  # fmt: skip
     s = np.array(struct, dtype=np.float64)
-    extra = np.array([(rc, PRECISIONS[pr], fs) for rc in (0.0, 1.0, 2.0) for pr in precisions
-                      for fs in (0.0, 1.0)], dtype=np.float64)  # fmt: skip
+    overlaps = (0.0, 1.0) if model.is_moe else (0.0,)  # all-to-all hidden behind compute (MoE only)
+    extra = np.array([(rc, PRECISIONS[pr], fs, ov) for rc in (0.0, 1.0, 2.0) for pr in precisions
+                      for fs in (0.0, 1.0) for ov in overlaps], dtype=np.float64)  # fmt: skip
     ns, nx = len(s), len(extra)
     rep = np.repeat(s, nx, axis=0)
     til = np.tile(extra, (ns, 1))
     return {"tp": rep[:, 0], "pp": rep[:, 1], "dp": rep[:, 2], "cp": rep[:, 3], "ep": rep[:, 4],
             "vpp": rep[:, 5], "mb": rep[:, 6], "gb": rep[:, 7] * rep[:, 2] * rep[:, 6],
-            "recompute": til[:, 0], "precision": til[:, 1], "fsdp": til[:, 2]}  # fmt: skip
+            "recompute": til[:, 0], "precision": til[:, 1], "fsdp": til[:, 2], "ep_overlap": til[:, 3]}  # fmt: skip
 
 
 def evaluate_layouts(
@@ -132,7 +135,8 @@ def _result(layouts: dict[str, np.ndarray], res: dict[str, np.ndarray], i: int, 
                  cp=int(layouts["cp"][i]), ep=int(layouts["ep"][i]), vpp=int(layouts["vpp"][i]),
                  micro_batch=int(layouts["mb"][i]), global_batch=int(layouts["gb"][i]),
                  recompute=_INV_RC[int(layouts["recompute"][i])],
-                 precision=_INV_PREC[int(layouts["precision"][i])], fsdp=bool(layouts["fsdp"][i]))  # fmt: skip
+                 precision=_INV_PREC[int(layouts["precision"][i])], fsdp=bool(layouts["fsdp"][i]),
+                 ep_overlap=bool(layouts["ep_overlap"][i]) if "ep_overlap" in layouts else False)  # fmt: skip
     return LayoutResult(layout=lay, num_gpus=n_gpus, step_time_s=float(res["step_time_s"][i]),
                         tokens_per_s=float(res["tokens_per_s"][i]), mfu=float(res["mfu"][i]),
                         memory_gb_per_gpu=float(res["memory_bytes"][i]) / 1e9,

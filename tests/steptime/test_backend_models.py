@@ -66,3 +66,20 @@ def test_toml_presets(tmp_path: Path):
     f.write_text('[models.tiny]\nlayers = "two"\n')
     with pytest.raises(InputError, match=r"models\.tiny\.layers"):
         load_models_toml(f)
+
+
+def test_cli_forced_cupy_without_cupy_is_one_line_exit_2(monkeypatch):
+    """COLOSSUS_ARRAY=cupy on a machine without usable CuPy: one line naming the variable, exit 2."""
+    from click.testing import CliRunner
+
+    from colossus.cli import cli
+
+    if backend.cupy_status()[0] is not None:
+        pytest.skip("CuPy is usable here")
+    for value in ("cupy", "torch"):
+        res = CliRunner().invoke(cli, ["steptime", "estimate", "-m", "llama-3-8b", "-n", "8",
+                                       "--layout", "tp=1,pp=1"], env={"COLOSSUS_ARRAY": value})  # fmt: skip
+        assert res.exit_code == 2, res.output
+        err = res.stderr.strip()
+        assert len(err.splitlines()) == 1 and "COLOSSUS_ARRAY" in err and "Traceback" not in res.output
+        assert isinstance(res.exception, SystemExit)

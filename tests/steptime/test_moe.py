@@ -1,0 +1,116 @@
+"""MoE structure: MLA attention, expert sharding, all-to-all and grouped GEMMs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from colossus.hardware import get_gpu
+from colossus.steptime.calibration import DEFAULT
+from colossus.steptime.kernel import evaluate, hardware_arrays, model_arrays, model_flops_per_token
+from colossus.steptime.layout import Layout
+from colossus.steptime.models import get_model
+
+
+def _run(model, gpu, cal=DEFAULT, **lay):
+    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in Layout(**lay).kernel_inputs().items()}
+    out = evaluate(np, model_arrays(model), hardware_arrays(gpu), arrays, cal, breakdown=True)
+    return {k: float(v) for k, v in out.items()}
+
+
+def test_mla_deepseek_v3_parameter_counts():
+    """DeepSeek-V3 report: 671B total, 37B activated per token (main model, MTP module excluded)."""
+    m = get_model("deepseek-v3")
+    assert m.is_mla and m.attention_core_dims() == (192, 128)
+    assert m.params_total() / 1e9 == pytest.approx(671, rel=0.01)
+    assert m.params_active() / 1e9 == pytest.approx(37, rel=0.03)
+    # MLA's latent projections are far smaller than 128 full 128-wide K/V heads would be
+    mha = m.hidden * m.d_head * 4 * m.heads
+    assert m.attention_params() < 0.5 * mha
+
+
+def test_mla_flops_use_latent_projections():
+    m = get_model("deepseek-v3")
+    arr = model_arrays(m)
+    per_tok = float(model_flops_per_token(arr))
+    # 6 x active params (minus the input embedding, which costs no FLOPs) + attention core
+    core = 3.0 * m.layers * m.seq_len * m.heads * (192 + 128)
+    expect = 6.0 * (m.params_active() - m.vocab * m.hidden) + core
+    assert per_tok == pytest.approx(expect, rel=0.01)
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from colossus.steptime import moe as moe_mod  # noqa: E402
+from colossus.steptime.calibration import FIT_BOUNDS, FIT_PARAMS  # noqa: E402
+from colossus.steptime.fit import at_bounds  # noqa: E402
+
+
+@given(k=st.integers(1, 16), nodes=st.integers(1, 64), g=st.sampled_from([1, 2, 4, 8]))
+def test_hierarchical_a2a_never_sends_more_than_flat(k, nodes, g):
+    e = float(nodes * g)
+    remote, local = moe_mod.a2a_copies(np, k=float(k), e=e, ranks_per_node=float(g))
+    flat_remote = k * (nodes - 1) / nodes  # every remote expert copy over the network
+    assert 0.0 <= remote <= flat_remote + 1e-12
+    assert remote <= nodes - 1 + 1e-12  # at most once per remote node
+    assert local == pytest.approx(k * (g - 1) / g)
+
+
+def test_hierarchical_a2a_special_cases():
+    r, _ = moe_mod.a2a_copies(np, k=8.0, e=8.0, ranks_per_node=8.0)
+    assert r == 0.0  # EP inside one node: nothing crosses the network
+    r, _ = moe_mod.a2a_copies(np, k=1.0, e=64.0, ranks_per_node=8.0)
+    assert r == pytest.approx(7 / 8)  # top-1: same as a flat all-to-all
+    r, _ = moe_mod.a2a_copies(np, k=8.0, e=16.0, ranks_per_node=8.0)
+    assert r == pytest.approx(1 - 0.5**8)  # 2 nodes, 8 experts: the other node almost surely, once
+
+
+def test_a2a_bytes_fp8_dispatch_and_recompute():
+    b16 = moe_mod.a2a_bytes_per_copy(np, h=1000.0, fp8_dispatch=False, full_recompute=0.0)
+    b8 = moe_mod.a2a_bytes_per_copy(np, h=1000.0, fp8_dispatch=True, full_recompute=0.0)
+    bfull = moe_mod.a2a_bytes_per_copy(np, h=1000.0, fp8_dispatch=False, full_recompute=1.0)
+    assert b16 == 8000.0 and b8 == 7000.0 and bfull == 12000.0
+
+
+def test_grouped_gemm_efficiency_shape():
+    m = np.array([16.0, 128.0, 512.0, 4096.0, 1e6])
+    eff = moe_mod.grouped_gemm_efficiency(m, 512.0)
+    assert np.all(np.diff(eff) > 0) and eff[2] == pytest.approx(0.5) and eff[-1] > 0.99
+    assert moe_mod.tokens_per_expert(tokens=4096.0, k=8.0, e=8.0, experts=128.0) == pytest.approx(2048.0)
+
+
+def test_ep_overlap_hides_all_to_all_and_needs_two_microbatches():
+    m, gpu = get_model("deepseek-v3"), get_gpu("H100")
+    base = dict(tp=1, pp=16, dp=128, ep=64, micro_batch=1, precision="fp8")
+    off = _run(m, gpu, global_batch=15360, **base)
+    on = _run(m, gpu, global_batch=15360, ep_overlap=True, **base)
+    assert on["step_time_s"] < off["step_time_s"] and on["ep_comm_s"] < off["ep_comm_s"]
+    one_off = _run(m, gpu, global_batch=128, **base)  # one micro-batch: nothing to overlap with
+    one_on = _run(m, gpu, global_batch=128, ep_overlap=True, **base)
+    assert one_on["step_time_s"] == pytest.approx(one_off["step_time_s"])
+
+
+def test_ep_across_more_nodes_costs_more():
+    m, gpu = get_model("deepseek-v3"), get_gpu("H100")
+    t = [_run(m, gpu, tp=1, pp=16, dp=128, ep=e, micro_batch=1, global_batch=4096)["ep_comm_s"] for e in (8, 16, 64)]
+    assert t[0] < t[1] < t[2]
+
+
+def test_bounds_are_physical_and_reported():
+    for name, (lo, hi, why) in FIT_BOUNDS.items():
+        assert lo < hi and len(why) > 20, name
+        if "overlap" in name or "exposed" in name or name.startswith(("eta_", "net_eff")):
+            assert 0.0 <= lo and hi <= 1.0, name  # fractions: no overlap above 1
+        assert lo <= getattr(DEFAULT, name) <= hi, name
+    assert set(FIT_PARAMS) == set(FIT_BOUNDS)
+    edge = at_bounds(DEFAULT.with_values(dp_overlap=1.0, net_eff=0.5, eta_attn=0.5))
+    assert edge["dp_overlap"] == (1.0, "upper") and edge["net_eff"] == (0.5, "lower") and "eta_attn" not in edge
+
+
+def test_node_limited_routing_caps_remote_copies():
+    free, _ = moe_mod.a2a_copies(np, k=8.0, e=64.0, ranks_per_node=8.0)
+    capped, _ = moe_mod.a2a_copies(np, k=8.0, e=64.0, ranks_per_node=8.0, node_limit=4.0)
+    assert capped == pytest.approx(4 * 7 / 8) and capped < free
+    m = get_model("deepseek-v3")
+    assert m.moe_node_limit == 4

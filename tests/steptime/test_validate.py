@@ -1,0 +1,75 @@
+"""Leave-one-source-out cross-validation: folds never see their own source."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from colossus.steptime.calibration import DEFAULT
+from colossus.steptime.predict import parse_rows
+from colossus.steptime.validate import cross_validate, goals_line, score_of, source_group, subset
+
+
+def _rows(n: int) -> list[dict[str, str]]:
+    return [{"layers": "24", "hidden": str(1024 * (1 + i % 4)), "seq_len": "2048", "num_gpus": "8",
+             "global_batch": "64", "gpu": "H100", "dp": "8"} for i in range(n)]  # fmt: skip
+
+
+def test_source_group_merges_tables_only():
+    assert source_group("torchtitan benchmarks Table 2") == "torchtitan benchmarks"
+    assert source_group("torchtitan benchmarks  Table 6") == "torchtitan benchmarks"
+    assert source_group("Narayanan et al. SC21 Table 2 (PTD-P vs ZeRO-3)") == "Narayanan et al. SC21 Table 2 (PTD-P vs ZeRO-3)"
+    assert source_group("MosaicML llm-foundry") == "MosaicML llm-foundry"
+
+
+def test_folds_never_see_their_group():
+    """A 'fit' that memorises the mean target of its training rows: each group's prediction must
+    be the mean of the *other* groups' targets."""
+    parsed = parse_rows(_rows(9))
+    target = np.arange(1.0, 10.0)
+    groups = ["a"] * 3 + ["b"] * 2 + ["c"] * 4
+    seen: list[int] = []
+
+    def fit_fn(p, t):
+        seen.append(len(t))
+        return DEFAULT.with_values(step_overhead_s=float(np.mean(t)))
+
+    def predict_fn(p, cal):
+        return np.full(len(p.index), cal.step_overhead_s)
+
+    pred, cals = cross_validate(parsed, target, groups, fit_fn=fit_fn, predict_fn=predict_fn)
+    lab = np.array(groups)
+    for g in "abc":
+        assert np.allclose(pred[lab == g], target[lab != g].mean())
+    assert sorted(seen) == [5, 6, 7] and set(cals) == {"a", "b", "c"}
+
+
+def test_subset_and_scores():
+    parsed = parse_rows(_rows(5))
+    sub = subset(parsed, np.array([True, False, True, False, False]))
+    assert list(sub.index) == [0, 2] and sub.layout["tp"].shape == (2,)
+    s = score_of(np.array([1.1, 0.8, 1.0]), np.ones(3))
+    assert s.median_ape == pytest.approx(0.1) and s.mape == pytest.approx(0.1)
+    line = goals_line(score_of(np.array([1.05]), np.ones(1)), score_of(np.array([1.3]), np.ones(1)))
+    assert "median APE 5.0% (goal <= 8%: met)" in line and "30.0% (goal <= 15%: NOT met)" in line
+
+
+def test_public_measurements_are_cited_consistent_and_new(calibration_csv):
+    """Every in-project public row: a citation, a target that matches its stated figures, parseable,
+    predicted to fit (it ran), and not already in the shared calibration set."""
+    from colossus.steptime.fit import public_data_path
+    from colossus.steptime.predict import predict_rows, read_csv_rows
+
+    _, pub = read_csv_rows(public_data_path())
+    _, cal = read_csv_rows(calibration_csv)
+    assert len(pub) >= 5 and len({r["point_id"] for r in pub}) == len(pub)
+    key = lambda r: (r["model_name"].lower().replace(" ", ""), r["num_gpus"], r["global_batch"], r["tp"], r["pp"])  # noqa: E731
+    assert not {key(r) for r in pub} & {key(r) for r in cal}
+    for r in pub:
+        assert r["source"] and "github.com" in r["source_locator"] and r["notes"]
+        tgt = float(r["target_step_time_s"])
+        implied = float(r["global_batch"]) * float(r["seq_len"]) / (
+            float(r["measured_tokens_per_s_per_gpu"]) * float(r["num_gpus"]))
+        assert tgt == pytest.approx(implied, rel=0.01), r["point_id"]
+    out = predict_rows(pub, xp=np)
+    assert all(not r["error"] for r in out) and all(r["fits_memory"] == "true" for r in out)
