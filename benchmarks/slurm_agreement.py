@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{res.slurm_started_by_backfill} by backfill")
     for p, ag in res.agreements.items():
         label = (f"{p[: -len(NO_LIMITS)]} (trace without time limits: plans with exact run times)"
-                 if p.endswith(NO_LIMITS) else f"{p} (plans with the jobs' time limits)")
+                 if p.endswith(NO_LIMITS) else f"{p} (trace with the jobs' time limits)")
         print(f"--policy {label}:")
         print(f"  Kendall tau-b of start times : {ag.kendall_tau_b:.3f}   (goal >= 0.9: {'met' if ag.tau_ok else 'NOT met'}); "
               f"discordant pairs {100 * ag.discordant_pair_share:.1f} %")

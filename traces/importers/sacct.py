@@ -326,6 +326,11 @@ def _elapsed(raw: str, text: str, where: str) -> float:
             else f"not [D-]HH:MM:SS: {text!r}"
         )
         raise TraceError(f"{where}: column 'Elapsed': {what}")
+    return _seconds(m)
+
+
+def _seconds(m: re.Match[str]) -> float:
+    """Seconds of a ``[D-][HH:]MM:SS`` match of :data:`_ELAPSED`."""
     d, h, mi, s = m.groups()
     return int(d or 0) * 86_400.0 + int(h or 0) * 3600.0 + int(mi) * 60.0 + float(s)
 
@@ -348,8 +353,7 @@ def _time_limit(raw: str, text: str, where: str) -> float:
         raise TraceError(
             f"{where}: column 'Timelimit': not [D-]HH:MM:SS, MM:SS or UNLIMITED: {text!r}"
         )
-    d, h, mi, s = m.groups()
-    return int(d or 0) * 86_400.0 + int(h or 0) * 3600.0 + int(mi) * 60.0 + float(s)
+    return _seconds(m)
 
 
 def _gpus_tres(text: str, where: str, column: str) -> int:
