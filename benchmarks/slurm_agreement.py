@@ -5,7 +5,8 @@ seeded schedule, on a local 4-node cluster of 8 GPUs (``SchedulerType=sched/back
 ``bf_interval=1``, ``PriorityType=priority/basic``, one partition, accounts ``grok`` and
 ``coding``); exports its accounting with ``sacct``, imports it with ``colossus trace import
 sacct``, replays the trace with ``colossus simulate examples/slurm_4node.toml --policy
-backfill``, and prints:
+backfill`` (planning with the jobs' time limits, as Slurm does), without the time limits, and with
+``--policy fifo``, and prints:
 
 - Kendall tau-b between the recorded and the simulated start times (goal >= 0.9);
 - median wait recorded vs simulated (goal: within 20 % or 5 s), and the 90th percentiles;
@@ -18,26 +19,26 @@ time: about the workload's span plus its drain (~3-4 min for 150 jobs). The slow
 Measured (Slurm 22.05.8 on a shared 2-core host; figures of single runs, see the notes of
 issue 15 for the commands):
 
-- default workload (150 jobs of 2-12 s, all with Slurm's smallest limit, 1 min), seeds 0 (two
-  runs) and 1: ``--policy backfill`` tau-b 0.935-0.941 (goal met), median wait 25-31 s recorded
-  vs 12-17 s simulated (goal NOT met); ``--policy fifo`` tau-b 0.970-0.981, median 25-31 s vs
-  27-31 s (goal met). 210 s wall each.
-- ``--minute-jobs`` (100 jobs of 59 / 119 s under 1 / 2 min limits), seed 0: backfill tau-b 0.965,
-  median 34 s vs 84.5 s (NOT met); fifo tau-b 0.962, 34 s vs 89 s.
+- default workload (150 jobs of 2-12 s, all with Slurm's smallest limit, 1 min), seeds 0 and 1,
+  205-222 s wall each: ``--policy backfill`` on the imported trace (which keeps the sacct time
+  limits, column ``time_limit_s``): tau-b 0.966 / 0.977, median wait 24 s recorded vs 22 s
+  simulated / 31 s vs 26 s (both goals met); the same trace without its time limits
+  (``backfill-nolimits``, planning with exact run times): tau-b 0.933 / 0.944, median 14 s / 19 s
+  (NOT met); ``--policy fifo``: tau-b 0.971 / 0.983, median 30 s / 31 s (met for seed 1 only).
+- issue 15's first runs (before the simulator knew time limits): ``--minute-jobs`` (100 jobs of
+  59 / 119 s under 1 / 2 min limits), seed 0: backfill tau-b 0.965, median 34 s vs 84.5 s.
 
 Where the two schedulers differ, and why:
 
 1. Slurm's backfill plans with time limits, in whole minutes. A seconds-long job under a 1-min
    limit "ends" after the queue head's shadow time, so Slurm backfills it only onto nodes the
-   head will not need: it overtook 33-40 jobs, the simulator (which plans with the exact run
-   times) 87-93. With seconds-long jobs Slurm is close to strict FIFO, and the simulator's ``fifo`` replay
-   matches it best.
-2. Placement of jobs smaller than a node: Slurm's cons_tres packs them onto the fullest node; in
-   the minute-jobs run the simulator's queue head fitted the free GPUs in total but waited
-   227-231 s of ~670 s (fragmentation across nodes), Slurm's 35 s. With minute-long jobs the
-   fragments last, so the simulator waits longer than Slurm (scheduler/placement.py, issue 11).
-3. Slurm starts a job 0-1 s after it could (``bf_interval=1``, whole-second timestamps): 35-60 s
-   of "head fits but waits" over a run (the simulator's fifo replay: 44-45 s, from fragments).
+   head will not need: it overtook 34-35 jobs; the simulator planning with the exact run times
+   85-93, with the time limits 22-41.
+2. Placement of jobs smaller than a node: the simulator already places them best fit (the fullest
+   node that fits first, ``scheduler/placement.py`` step 4, as Slurm's cons_tres does; tested in
+   tests/scheduler/test_placement_bestfit.py).
+3. Slurm starts a job 0-1 s after it could (``bf_interval=1``, whole-second timestamps): 44-45 s
+   of "head fits but waits" over a run (the simulator with time limits: 23-28 s).
 
 Usage::
 

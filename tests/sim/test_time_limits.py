@@ -6,6 +6,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from colossus.scenario import load_scenario
 from colossus.sim import simulate
 
@@ -50,3 +53,21 @@ def test_no_limit_column_and_null_limits_give_the_same_results() -> None:
     jobs = [_job("run", 0.0, 24, 100.0), _job("head", 1.0, 32, 50.0), _job("small", 2.0, 8, 10.0)]
     nulls = [{**j, "time_limit_s": None} for j in jobs]
     assert _starts(jobs) == _starts(nulls)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 60), st.sampled_from([1, 2, 4, 8, 16, 32]), st.floats(1, 120),
+                          st.one_of(st.none(), st.floats(0, 600))), min_size=1, max_size=25))
+def test_property_limits_change_plans_not_run_times(rows: list[tuple[float, int, float, float | None]]) -> None:
+    """With any limits (some shorter than the run), every job starts, runs exactly its duration, and
+    the debug checks (no GPU twice, allocation <= capacity, each decision valid) hold every round."""
+    rows = sorted(rows)
+    jobs = [_job(f"j{i}", t, g, d, None if lim is None else d + lim * (1 if i % 3 else -0.5))
+            for i, (t, g, d, lim) in enumerate(rows)]
+    res = simulate(load_scenario(SCENARIO), jobs, "backfill", 0, 20000.0, debug=True)
+    got = {r["job_id"]: r for r in res.jobs.to_pylist()}
+    assert len(got) == len(jobs)
+    for j in jobs:
+        r = got[j["job_id"]]
+        assert r["state"] == "completed" and r["first_start_s"] >= j["submit_time_s"]
+        assert math.isclose(r["end_time_s"] - r["first_start_s"], j["duration_s"], rel_tol=1e-9, abs_tol=1e-6)
