@@ -25,6 +25,9 @@ issue 15 for the commands):
   simulated / 31 s vs 26 s (both goals met); the same trace without its time limits
   (``backfill-nolimits``, planning with exact run times): tau-b 0.933 / 0.944, median 14 s / 19 s
   (NOT met); ``--policy fifo``: tau-b 0.971 / 0.983, median 30 s / 31 s (met for seed 1 only).
+- the slow test's run (``run(n_jobs=100, seed=1)``): backfill tau-b 0.949, median 31 s vs 21 s
+  (NOT met), 20 overtakes as Slurm's 20; without time limits tau-b 0.938, 31 s vs 18 s, 41
+  overtakes; fifo tau-b 0.963, 31 s vs 28 s (met).
 - issue 15's first runs (before the simulator knew time limits): ``--minute-jobs`` (100 jobs of
   59 / 119 s under 1 / 2 min limits), seed 0: backfill tau-b 0.965, median 34 s vs 84.5 s.
 
