@@ -28,8 +28,11 @@ issue 15 for the commands):
 - the slow test's run (``run(n_jobs=100, seed=1)``): backfill tau-b 0.949, median 31 s vs 21 s
   (NOT met), 20 overtakes as Slurm's 20; without time limits tau-b 0.938, 31 s vs 18 s, 41
   overtakes; fifo tau-b 0.963, 31 s vs 28 s (met).
-- issue 15's first runs (before the simulator knew time limits): ``--minute-jobs`` (100 jobs of
-  59 / 119 s under 1 / 2 min limits), seed 0: backfill tau-b 0.965, median 34 s vs 84.5 s.
+- ``--minute-jobs --jobs 100 --mean-gap 6.5`` (59 / 119 s under 1 / 2 min limits), seed 0, 838 s
+  wall: backfill tau-b 0.959, median 35.5 s vs 53 s (NOT met), the same with or without the
+  limits (they are ~the run times); fifo tau-b 0.961, 35.5 s vs 89 s. The oldest waiting job
+  fitted the free GPUs in total but waited 158 s in the simulator vs 60 s in Slurm (issue 15's
+  first run, before time limits: median 34 s vs 84.5 s).
 
 Where the two schedulers differ, and why:
 
