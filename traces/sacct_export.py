@@ -10,7 +10,7 @@ __all__ = ["SACCT_COMMAND", "SACCT_FIELDS", "SACCT_JSON_COMMAND"]
 #: The ``--format`` fields the importer reads (others are ignored; any order).
 SACCT_FIELDS = (
     "JobID,JobIDRaw,Submit,Start,End,Elapsed,ElapsedRaw,State,AllocTRES,ReqTRES,"
-    "Account,Partition,QOS,User,JobName"
+    "Account,Partition,QOS,User,JobName,Timelimit,TimelimitRaw"
 )
 #: The text export (``|``-separated with a header row).
 SACCT_COMMAND = (

@@ -9,6 +9,11 @@ after the 13 required-or-nullable columns and are typed and range-checked like t
 - ``recorded_wait_s`` (float64, nullable): ``start - submit`` in seconds as the source recorded it,
   >= 0. Written by the importers whose source has start times (sacct, Helios, Acme, Philly JSON);
   ``colossus simulate --trace`` compares the simulated waits with it (``colossus.sim.replay``).
+- ``time_limit_s`` (float64, nullable): the job's wall-time limit in seconds as the source's
+  scheduler knew it, >= 0; null = none (``UNLIMITED``) or unknown. Written by the sacct importer
+  (``Timelimit``/``TimelimitRaw``, ``time.limit``). ``colossus simulate`` plans with it (the
+  scheduler's run-time estimate and running jobs' expected ends) while the job runs its
+  ``duration_s``; jobs without it are planned with ``duration_s``.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ __all__ = [
     "OPTIONAL_FIELDS",
     "RECORDED_WAIT",
     "SCHEMA_V1",
+    "TIME_LIMIT",
     "SCHEMA_VERSION",
     "format_start",
     "parse_start",
@@ -122,6 +128,9 @@ SCHEMA_V1: pa.Schema = pa.schema(
 #: Name of the optional recorded-wait column.
 RECORDED_WAIT = "recorded_wait_s"
 
+#: Name of the optional time-limit column.
+TIME_LIMIT = "time_limit_s"
+
 #: Optional columns of schema v1: name -> field (type, nullability, description).
 OPTIONAL_FIELDS: Mapping[str, pa.Field] = {
     RECORDED_WAIT: _field(
@@ -129,6 +138,12 @@ OPTIONAL_FIELDS: Mapping[str, pa.Field] = {
         pa.float64(),
         True,
         "recorded wait in the source, start - submit, seconds, >= 0 (null when unknown)",
+    ),
+    TIME_LIMIT: _field(
+        TIME_LIMIT,
+        pa.float64(),
+        True,
+        "wall-time limit the source scheduler planned with, seconds, >= 0 (null: none or unknown)",
     ),
 }
 

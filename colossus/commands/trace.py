@@ -22,7 +22,8 @@ def trace_group() -> None:
     \b
     Columns: job_id, submit_time_s, division, num_gpus, duration_s, kind, priority,
     preemptible, work_tokens, model, min_gpus, user, source_status; optional: recorded_wait_s
-    (start - submit in the source: sacct, helios, acme, philly-json).
+    (start - submit in the source: sacct, helios, acme, philly-json) and time_limit_s (the
+    source's wall-time limit, sacct; colossus simulate plans with it, as Slurm does).
 
     \b
     Your own Slurm history: export it with
@@ -209,7 +210,8 @@ def import_cmd(
       {sacct_json}
 
     sacct: job steps (123.batch, 123.0) are skipped, array tasks (123_4) are jobs of their own,
-    GPUs come from AllocTRES gres/gpu=N (typed GPUs count once), recorded_wait_s = Start - Submit.
+    GPUs come from AllocTRES gres/gpu=N (typed GPUs count once), recorded_wait_s = Start - Submit,
+    time_limit_s from TimelimitRaw (minutes) or Timelimit (UNLIMITED: none).
     Jobs that never ran, are still running, or use no GPU are left out and counted.
     Times become seconds from the earliest submit (written as the file's start). A bad file
     exits 2 with one line naming the file, line and column, and writes nothing.

@@ -194,7 +194,7 @@ class _Sim(HeroMixin, ObserveMixin, RoundsMixin):
             job_id=job.job_id, division=job.division, num_gpus=job.num_gpus, kind=job.kind,
             priority=HERO_PRIORITY if job.is_hero else job.priority,
             preemptible=job.preemptible and not job.is_hero, min_gpus=job.min_gpus,
-            submit_time_s=job.submit_s, expected_duration_s=job.duration_s, is_hero=job.is_hero,
+            submit_time_s=job.submit_s, expected_duration_s=job.estimate_s(), is_hero=job.is_hero,
             restart_cost_s=job.restart_s)
 
     def _ckpt_cost(self, model: Any) -> float:
@@ -403,7 +403,7 @@ class _Sim(HeroMixin, ObserveMixin, RoundsMixin):
                 else tuple(zip(job.nodes.tolist(), job.gpus.tolist(), strict=True)), kind=job.kind,
                 priority=HERO_PRIORITY if job.is_hero else job.priority,
                 preemptible=job.preemptible and not job.is_hero, start_time_s=job.seg_start_s,
-                expected_end_s=job.seg_end_s, restart_cost_s=job.restart_s, is_hero=job.is_hero)
+                expected_end_s=job.expected_end_s(), restart_cost_s=job.restart_s, is_hero=job.is_hero)
         return r
 
     def start(self, job: SimJob, allocation: Any, nodes: np.ndarray, gpus: np.ndarray, dmw: float) -> None:

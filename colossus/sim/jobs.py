@@ -7,6 +7,10 @@ allocation: it first pays ``overhead_s`` (detection + restart), then progresses,
 ``ckpt_stall_s`` every ``ckpt_interval_s`` of progress (the checkpoint cost for ``work_tokens``
 jobs; 0 for ``duration_s`` jobs, whose trace durations already hold their stalls). An
 interruption keeps only the work of completed checkpoint cycles.
+
+A job with a time limit (the trace's optional ``time_limit_s``) still runs for its duration, but
+the scheduler plans with the limit (:meth:`SimJob.estimate_s`, :meth:`SimJob.expected_end_s`), as
+a real Slurm-like scheduler knows only the limit.
 """
 
 from __future__ import annotations
@@ -120,6 +124,7 @@ class SimJob:
         "slot",
         "state",
         "submit_s",
+        "time_limit_s",
         "work_saved",
         "work_tokens",
         "work_total",
@@ -140,6 +145,8 @@ class SimJob:
         self.submit_s = float(rec["submit_time_s"])
         d = rec.get("duration_s")
         self.duration_s = None if d is None or (isinstance(d, float) and math.isnan(d)) else float(d)
+        tl = rec.get("time_limit_s")
+        self.time_limit_s = None if tl is None or not math.isfinite(float(tl)) or float(tl) <= 0 else float(tl)
         w = rec.get("work_tokens")
         self.work_tokens = None if w is None or (isinstance(w, float) and math.isnan(w)) else float(w)
         self.model = rec.get("model")
@@ -178,6 +185,19 @@ class SimJob:
         self.power_mw = 0.0  # facility MW its busy GPUs add over idle
         self.power_blocked = 0  # rounds its start was held back by the power cap
         self.slot = -1  # its slot in the simulator's columnar running set (-1: none)
+
+    # -- the scheduler's estimates -------------------------------------------------------------
+    def estimate_s(self) -> float | None:
+        """Run time the scheduler plans with, s: the time limit when the job has one (what a
+        Slurm-like scheduler knows), else the trace duration (``None`` for work_tokens jobs)."""
+        return self.time_limit_s if self.time_limit_s is not None else self.duration_s
+
+    def expected_end_s(self) -> float:
+        """End of the current segment as the scheduler sees it, s: start + time limit (never before
+        the real end, as a job past its limit would be killed) when the job has one, else the real end."""
+        if self.time_limit_s is None:
+            return self.seg_end_s
+        return max(self.seg_start_s + self.time_limit_s, self.seg_end_s)
 
     # -- segment arithmetic -------------------------------------------------------------------
     def segment_wall_s(self) -> float:
@@ -267,7 +287,7 @@ def throughput_fn(scenario: Any) -> Callable[[str, str, int], float]:
 
 
 _COLS = ("job_id", "submit_time_s", "division", "num_gpus", "duration_s", "kind", "priority",
-         "preemptible", "work_tokens", "model", "min_gpus")
+         "preemptible", "work_tokens", "model", "min_gpus", "time_limit_s")
 
 
 def iter_job_records(jobs: Iterable[Any]) -> Iterator[dict[str, Any]]:

@@ -137,7 +137,7 @@ class RunningSet:
         self.ln[s] = nodes.size
         self.live_entries += int(nodes.size)
         self.div[s] = div
-        self.end_s[s] = job.seg_end_s
+        self.end_s[s] = job.expected_end_s()
         self.start_s[s] = job.seg_start_s
         self.prio[s] = priority
         self.preemptible[s] = preemptible

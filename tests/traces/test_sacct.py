@@ -167,7 +167,7 @@ def test_cli_import_inspect_and_help(fixtures: Path, tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     info = json.loads(r.stdout)
     assert info["rows"] == 13 and info["dropped"]["never started"] == 2
-    assert pq.read_schema(out).names[-1] == "recorded_wait_s"
+    assert pq.read_schema(out).names[-2:] == ["recorded_wait_s", "time_limit_s"]
     r = runner.invoke(cli, ["trace", "inspect", str(out), "--json"], catch_exceptions=False)
     f = json.loads(r.stdout)
     assert f["recorded_wait_jobs"] == 13 and f["recorded_wait_percentiles_s"]["p50"] == 60.0

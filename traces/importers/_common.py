@@ -20,6 +20,7 @@ from traces.schema import (
     DEFAULT_PRIORITY,
     OPTIONAL_FIELDS,
     RECORDED_WAIT,
+    TIME_LIMIT,
     SCHEMA_V1,
 )
 
@@ -204,6 +205,9 @@ class Rows:
     start_s: np.ndarray | None = None
     """Absolute start times (same clock as ``submit_s``; NaN = unknown), when the source has them:
     the table then gets the optional ``recorded_wait_s = max(0, start - submit)`` column."""
+    time_limit_s: np.ndarray | None = None
+    """Wall-time limits, seconds (NaN = none or unknown), when the source has them: the table then
+    gets the optional ``time_limit_s`` column."""
 
 
 def stack_rows(
@@ -328,6 +332,12 @@ def assemble(
         table = table.append_column(
             OPTIONAL_FIELDS[RECORDED_WAIT],
             pa.array(np.where(known, np.maximum(wait, 0.0), 0.0), mask=~known),
+        )
+    if rows.time_limit_s is not None:
+        lim = rows.time_limit_s[order]
+        known = np.isfinite(lim)
+        table = table.append_column(
+            OPTIONAL_FIELDS[TIME_LIMIT], pa.array(np.where(known, lim, 0.0), mask=~known)
         )
     _check_unique(table, rows, order, paths)
     return ImportResult(table=table, start=start, source=source, dropped=dropped)

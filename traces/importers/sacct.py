@@ -3,7 +3,7 @@
 Export what the importer needs with (:data:`traces.sacct_export.SACCT_COMMAND`)::
 
     sacct --allusers --duplicates --parsable2 --starttime 2026-01-01 --endtime now \\
-      --format JobID,JobIDRaw,Submit,Start,End,Elapsed,ElapsedRaw,State,AllocTRES,ReqTRES,Account,Partition,QOS,User,JobName \\
+      --format JobID,JobIDRaw,Submit,Start,End,Elapsed,ElapsedRaw,State,AllocTRES,ReqTRES,Account,Partition,QOS,User,JobName,Timelimit,TimelimitRaw \\
       > jobs.sacct
     sacct --allusers --duplicates --json --starttime 2026-01-01 --endtime now > jobs.json
 
@@ -21,6 +21,9 @@ The file's first non-blank byte tells the format (``{`` = JSON). Rules (issue #1
   pending, no GPU, zero run time;
 - duration = End - Start; for a finished job with no End, ElapsedRaw (s) or Elapsed
   ``[D-][HH:]MM:SS``; recorded_wait_s = Start - Submit;
+- time_limit_s from TimelimitRaw (minutes), else Timelimit (``[D-]HH:MM:SS`` or ``MM:SS``), JSON
+  ``time.limit`` (minutes); ``UNLIMITED``, ``Partition_Limit`` or absent -> null (the column is
+  written when at least one job has a limit);
 - states as in the Helios importer: COMPLETED -> completed; CANCELLED (``CANCELLED by N``) and
   PREEMPTED -> cancelled; FAILED, TIMEOUT, NODE_FAIL, OUT_OF_MEMORY, BOOT_FAIL, DEADLINE -> failed;
 - division key (``division_key``): account, then partition when the account is empty (default),
@@ -87,6 +90,7 @@ _LIVE = {
 _EPOCH_NAIVE = datetime(1970, 1, 1)
 _TEXT_KEY = {"account": "Account", "partition": "Partition", "qos": "QOS", "user": "User"}
 _NOT_STARTED = {"", "UNKNOWN", "NONE"}
+_NO_LIMIT = {"UNLIMITED", "PARTITION_LIMIT", "INVALID", "NONE"}
 _GPU_TRES = re.compile(r"^gres/gpu(?::[^=]*)?$")
 _ELAPSED = re.compile(r"^(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+(?:\.\d+)?)$")
 
@@ -111,6 +115,8 @@ class _Job:
     status: str
     key: str
     user: str | None
+    time_limit_s: float = math.nan
+    """Wall-time limit, s (NaN: none, unknown or not exported)."""
 
 
 def read_sacct(
@@ -235,9 +241,10 @@ def _parse_text(
         col[c] for c in (id_col, "State", "Start", "Submit", "End")
     )
     j_gpu = [(c, col[c]) for c in gpu_cols]
-    j_key, j_part, j_user, j_raw, j_el = (
+    j_key, j_part, j_user, j_raw, j_el, j_tlr, j_tl = (
         col.get(c, -1)
-        for c in (_TEXT_KEY[division_key], "Partition", "User", "ElapsedRaw", "Elapsed")
+        for c in (_TEXT_KEY[division_key], "Partition", "User", "ElapsedRaw", "Elapsed",
+                  "TimelimitRaw", "Timelimit")
     )
     for line_no, ln in numbered:
         cells = ln.split("|")
@@ -283,7 +290,8 @@ def _parse_text(
                     break
         _add(out, dropped, division_key, key=_cell(cells, j_key), partition=_cell(cells, j_part),
              index=k, line=line_no, job_id=job_id, submit_s=submit, start_s=start, duration_s=duration,
-             num_gpus=gpus, status=status, user=_cell(cells, j_user) or None)  # fmt: skip
+             num_gpus=gpus, status=status, user=_cell(cells, j_user) or None,
+             time_limit_s=_time_limit(_cell(cells, j_tlr), _cell(cells, j_tl), where))  # fmt: skip
     return out
 
 
@@ -320,8 +328,34 @@ def _elapsed(raw: str, text: str, where: str) -> float:
             else f"not [D-]HH:MM:SS: {text!r}"
         )
         raise TraceError(f"{where}: column 'Elapsed': {what}")
+    return _seconds(m)
+
+
+def _seconds(m: re.Match[str]) -> float:
+    """Seconds of a ``[D-][HH:]MM:SS`` match of :data:`_ELAPSED`."""
     d, h, mi, s = m.groups()
     return int(d or 0) * 86_400.0 + int(h or 0) * 3600.0 + int(mi) * 60.0 + float(s)
+
+
+def _time_limit(raw: str, text: str, where: str) -> float:
+    """Time limit, s: TimelimitRaw minutes, else Timelimit ``[D-]HH:MM:SS`` / ``MM:SS``; NaN for
+    ``UNLIMITED``, ``Partition_Limit`` or empty."""
+    if raw and raw.upper() not in _NO_LIMIT:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise TraceError(f"{where}: column 'TimelimitRaw': not a number of minutes: {raw!r}") from None
+        if not (math.isfinite(value) and value >= 0):
+            raise TraceError(f"{where}: column 'TimelimitRaw': must be >= 0 minutes, got {raw!r}")
+        return value * 60.0
+    if not text or text.upper() in _NO_LIMIT:
+        return math.nan
+    m = _ELAPSED.match(text)
+    if not m:
+        raise TraceError(
+            f"{where}: column 'Timelimit': not [D-]HH:MM:SS, MM:SS or UNLIMITED: {text!r}"
+        )
+    return _seconds(m)
 
 
 def _gpus_tres(text: str, where: str, column: str) -> int:
@@ -420,7 +454,8 @@ def _parse_json(
             gpus = _json_gpus(tres.get("requested"), where, "tres.requested")
         _add(out, dropped, division_key, key=_text(job.get(division_key)), partition=_text(job.get("partition")),
              index=k, line=n, job_id=job_id, submit_s=submit, start_s=start, duration_s=duration,
-             num_gpus=gpus, status=status, user=_text(job.get("user")) or None)  # fmt: skip
+             num_gpus=gpus, status=status, user=_text(job.get("user")) or None,
+             time_limit_s=_json_limit(times.get("limit"), where))  # fmt: skip
     return out
 
 
@@ -435,6 +470,12 @@ def _num(value: Any, where: str, key: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise TraceError(f"{where}: key '{key}': not a number: {value!r}")
     return float(value)
+
+
+def _json_limit(value: Any, where: str) -> float:
+    """``time.limit`` minutes as seconds; NaN when unset or infinite."""
+    minutes = _num(value, where, "time.limit")
+    return math.nan if minutes is None or minutes < 0 else minutes * 60.0
 
 
 def _text(value: Any) -> str:
@@ -486,6 +527,7 @@ def _json_gpus(items: Any, where: str, key: str) -> int:
 def _assemble(
     jobs: list[_Job], files: list[Path], divisions: DivisionMap, dropped: dict[str, int]
 ) -> ImportResult:
+    has_limit = any(math.isfinite(j.time_limit_s) for j in jobs)
     rows = Rows(
         path_of_row=np.array([j.index for j in jobs], dtype=np.int64),
         line=np.array([j.line for j in jobs], dtype=np.int64),
@@ -498,6 +540,8 @@ def _assemble(
         user=pa.array([j.user for j in jobs], pa.string()),
         source_status=pa.array([j.status for j in jobs], pa.string()),
         start_s=np.array([j.start_s for j in jobs], dtype=np.float64),
+        time_limit_s=np.array([j.time_limit_s for j in jobs], dtype=np.float64)
+        if has_limit else None,
     )
     return assemble(
         rows,
