@@ -74,7 +74,7 @@ _SUMMARY_COLS = ["division", "is_hero", "state", "submit_time_s", "first_start_s
 
 def _divisions(pieces: Any, names: list[str], end_s: float, online_gh: float) -> tuple[dict[str, Any], dict[str, int], float]:
     """Per-division figures from the jobs table given in pieces; also state counts and GPU-s allocated."""
-    acc: dict[str, dict[str, Any]] = {n: {"w": [], "w_nh": [], "c": [], "jobs": 0, "completed": 0, "running": 0,
+    acc: dict[str, dict[str, Any]] = {n: {"w": [], "hero": [], "c": [], "jobs": 0, "completed": 0, "running": 0,
                                           "pending": 0, "censored": 0, "alloc": 0.0, "useful": 0.0, "lost": 0.0,
                                           "pre": 0, "inter": 0} for n in names}
     alloc_total = 0.0
@@ -99,7 +99,7 @@ def _divisions(pieces: Any, names: list[str], end_s: float, online_gh: float) ->
             m = div == name
             a = acc[name]
             a["w"].append(wait_obs[m])
-            a["w_nh"].append(wait_obs[m & nonhero])
+            a["hero"].append(~nonhero[m])  # one byte a job, not a second copy of the waits
             a["c"].append(jct[m & ~np.isnan(jct)])
             a["jobs"] += int(m.sum())
             for s in ("completed", "running", "pending"):
@@ -114,7 +114,10 @@ def _divisions(pieces: Any, names: list[str], end_s: float, online_gh: float) ->
     counts = {"completed": 0, "running": 0, "pending": 0}
     for name in names:
         a = acc[name]
-        w, w_nh, c = (np.concatenate(a[k]) if a[k] else np.zeros(0) for k in ("w", "w_nh", "c"))
+        # pop each division's pieces as they are joined, so they are freed one division at a time
+        w, hero, c = (np.concatenate(p) if (p := a.pop(k)) else np.zeros(0) for k in ("w", "hero", "c"))
+        w_nh = w[~hero.astype(bool)] if hero.any() else w
+        del hero
         gh = a["alloc"] / 3600.0
         for s in counts:
             counts[s] += a[s]
