@@ -207,10 +207,17 @@ class MilpPolicy(AllFitFirst):
             admitted.extend(jobs[nx : nx + ny])
             use_min.extend([True] * len(jobs[nx : nx + ny]))
         preempted: list[int] = []
+        freed = np.zeros_like(ri.cap)
+        freed_div = np.zeros_like(ri.usage)
         for r_t, jobs in enumerate(model["rtype_jobs"]):
-            preempted.extend(jobs[: int(p[r_t])])
-        if self.work_conserving and not preempted:
-            extra, extra_min = self._fill(ri, cand, admitted, use_min, res, rel)
+            n_p = int(p[r_t])
+            preempted.extend(jobs[:n_p])
+            if n_p:
+                dv, gpus, credit = (int(v) for v in model["rkeys"][r_t][:3])
+                freed += n_p * gpus * (np.asarray(ri.spec.levels) <= credit)
+                freed_div[dv] += n_p * gpus
+        if self.work_conserving:
+            extra, extra_min = self._fill(ri, cand, admitted, use_min, res, rel, freed=freed, freed_div=freed_div)
             if extra:
                 admitted.extend(extra)
                 use_min.extend(extra_min)
@@ -235,10 +242,14 @@ class MilpPolicy(AllFitFirst):
         return plan_reservation(ri, h, ri.free), -1, cand[cand != h]
 
     def _fill(self, ri: RoundInput, cand: np.ndarray, admitted: list[int], use_min: list[bool],
-              res: ReservationPlan | None, rel: np.ndarray) -> tuple[list[int], list[bool]]:
+              res: ReservationPlan | None, rel: np.ndarray, *, freed: np.ndarray | None = None,
+              freed_div: np.ndarray | None = None) -> tuple[list[int], list[bool]]:
         """Greedy pass over the candidates the solution left waiting, in value order: each one
         that still fits the capacity left (and the reservation's spare capacity, the caps and
-        the lend limits) starts. Makes the round work-conserving whatever the solver's gap."""
+        the lend limits) starts. Makes the round work-conserving whatever the solver's gap.
+
+        ``freed`` (GPUs per capacity level) and ``freed_div`` (GPUs per division) are what the
+        round's preemptions give back: counted as free, as the MILP's level rows count them."""
         taken = np.zeros(ri.n, dtype=bool)
         taken[admitted] = True
         rest = cand[~taken[cand]]
@@ -247,7 +258,7 @@ class MilpPolicy(AllFitFirst):
         adm = np.asarray(admitted, dtype=np.int64)
         um = np.asarray(use_min, dtype=bool)
         used = np.where(um, ri.a_m[:, adm], ri.a_f[:, adm]).sum(axis=1) if adm.size else np.zeros_like(ri.cap)
-        left = ri.cap - used
+        left = ri.cap - used + (freed if freed is not None else 0)
         if not np.any(left > 0):
             return [], []
         per_gpu = job_values(ri, self.weights, rel) + self.weights.w_job / ri.shape_f
@@ -257,7 +268,10 @@ class MilpPolicy(AllFitFirst):
             spent = (np.where(um[lg], res.cost_min[:, adm[lg]], res.cost[:, adm[lg]]).sum(axis=1)
                      if lg.any() else np.zeros_like(res.extra))
             res = replace(res, extra=np.maximum(0, res.extra - spent))
-        g = greedy_admit(with_usage(ri, adm, um), order, reservation=res, cap=left)
+        ri2 = with_usage(ri, adm, um)
+        if freed_div is not None and freed_div.any():
+            ri2.usage = ri2.usage - freed_div
+        g = greedy_admit(ri2, order, reservation=res, cap=left)
         return g.admitted, g.use_min
 
     def _aggregate(self, ri: RoundInput, cand: np.ndarray, res: ReservationPlan | None, forced: int, rel: np.ndarray) -> dict:
