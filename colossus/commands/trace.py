@@ -32,6 +32,8 @@ def trace_group() -> None:
       colossus trace import sacct jobs.sacct -o mine.parquet --division-map accounts.csv
       colossus trace fit mine.parquet -o workload.toml
 
+    {starttime}
+
     \b
     Examples:
       colossus trace generate --days 7 -o week.parquet --seed 1
@@ -209,10 +211,16 @@ def import_cmd(
     or as JSON:
       {sacct_json}
 
+    {starttime} A local-time export is shifted by the UTC offset and, across a daylight-saving
+    fall-back, can show an End before its Start (exit 2 with that hint).
+
     sacct: job steps (123.batch, 123.0) are skipped, array tasks (123_4) are jobs of their own,
     GPUs come from AllocTRES gres/gpu=N (typed GPUs count once), recorded_wait_s = Start - Submit,
     time_limit_s from TimelimitRaw (minutes) or Timelimit (UNLIMITED: none).
-    Jobs that never ran, are still running, or use no GPU are left out and counted.
+    Jobs that never ran, are still running, or use no GPU are left out and counted; a history in
+    which no job holds a GPU (slurm.conf lacks AccountingStorageTRES=gres/gpu) exits 2.
+    A requeued job (--duplicates shows each run) keeps each finished run as an allocation: the
+    last kept run keeps the JobID, earlier ones become JobID#run1, JobID#run2, ...
     Times become seconds from the earliest submit (written as the file's start). A bad file
     exits 2 with one line naming the file, line and column, and writes nothing.
 
@@ -281,7 +289,7 @@ def fit_cmd(trace: Path, output: Path, scenario: str | None, as_json: bool, quie
     output is a whole scenario file (SCENARIO's other sections kept), checked before it is written.
 
     \b
-    Your own Slurm history, end to end:
+    Your own Slurm history, end to end ({starttime_short}):
       {sacct}
       colossus trace import sacct jobs.sacct -o mine.parquet --division-map accounts.csv
       colossus trace fit mine.parquet -o mine.toml
@@ -370,6 +378,8 @@ def inspect_cmd(file: Path, as_json: bool) -> None:
     Recorded waits of your own Slurm: export with
       {sacct}
     and import with 'colossus trace import sacct jobs.sacct -o mine.parquet'.
+
+    {starttime}
 
     \b
     Example:
@@ -495,9 +505,15 @@ def validate_cmd(file: Path, scenario: str | None, any_division: bool, as_json: 
 
 def _with_sacct(cmd: click.Command) -> None:
     """Put the exact sacct export command lines into a command's help."""
-    from traces.sacct_export import SACCT_COMMAND, SACCT_JSON_COMMAND
+    from traces.sacct_export import SACCT_COMMAND, SACCT_JSON_COMMAND, STARTTIME_NOTE
 
-    cmd.help = (cmd.help or "").replace("{sacct}", SACCT_COMMAND).replace("{sacct_json}", SACCT_JSON_COMMAND)
+    cmd.help = (
+        (cmd.help or "")
+        .replace("{sacct}", SACCT_COMMAND)
+        .replace("{sacct_json}", SACCT_JSON_COMMAND)
+        .replace("{starttime}", STARTTIME_NOTE)
+        .replace("{starttime_short}", "set --starttime to your first day; keep TZ=UTC")
+    )
 
 
 for _cmd in (trace_group, import_cmd, fit_cmd, inspect_cmd):

@@ -2,23 +2,35 @@
 
 Export what the importer needs with (:data:`traces.sacct_export.SACCT_COMMAND`)::
 
-    sacct --allusers --duplicates --parsable2 --starttime 2026-01-01 --endtime now \\
+    TZ=UTC sacct --allusers --duplicates --parsable2 --starttime 2026-01-01 --endtime now \\
       --format JobID,JobIDRaw,Submit,Start,End,Elapsed,ElapsedRaw,State,AllocTRES,ReqTRES,Account,Partition,QOS,User,JobName,Timelimit,TimelimitRaw \\
       > jobs.sacct
-    sacct --allusers --duplicates --json --starttime 2026-01-01 --endtime now > jobs.json
+    TZ=UTC sacct --allusers --duplicates --json --starttime 2026-01-01 --endtime now > jobs.json
+
+(``--starttime``: the first day of the history you want.)
 
 The file's first non-blank byte tells the format (``{`` = JSON). Rules (issue #14):
 
 - text: a header row, ``|``-separated, any column order, extra columns ignored; needed are JobID or
   JobIDRaw, Submit, Start, End, State and one of AllocTRES, AllocGRES, ReqTRES;
 - one row per allocation: job steps (``123.batch``, ``123.extern``, ``123.0``) are skipped; array
-  tasks (``123_4``) are jobs of their own, keeping their JobID as the unique id; a requeued job seen
-  twice (``--duplicates``) keeps its last record;
+  tasks (``123_4``) are jobs of their own, keeping their JobID as the unique id;
+- requeued jobs (``--duplicates`` prints one record per run): every run that started and ended is
+  an allocation of its own, because each held its GPUs for its run time. The job's last kept run
+  keeps the JobID; its earlier runs become ``JobID#run1``, ``JobID#run2``, ... in start order. An
+  earlier run's record ends in ``REQUEUED`` (also ``REQUEUE_HOLD``/``REQUEUE_FED``; kept as
+  cancelled, like ``PREEMPTED``), ``NODE_FAIL`` or ``PREEMPTED``; its Submit is the original
+  submission and the next run's Submit the requeue time, so each run's recorded wait is its own.
+  A record still running or pending (the job's current run) is left out as "running or pending
+  at export", its finished earlier runs are kept. The same run seen twice (same JobID and Start,
+  e.g. in overlapping exports) is kept once, from the last file;
 - GPUs: ``gres/gpu=N`` from AllocTRES (else AllocGRES ``gpu[:type]:N``, else ReqTRES for jobs that
   never got an allocation); a typed GPU listed as both ``gres/gpu:h100=N`` and ``gres/gpu=N``
   counts once (the untyped total wins; typed counts are summed only when it is absent);
-- left out and counted by reason: never started (Start ``Unknown``/``None``), still running or
-  pending, no GPU, zero run time;
+- left out and counted by reason (per record): never started (Start ``Unknown``/``None``), still
+  running or pending (also a ``REQUEUED`` record with no End yet), no GPU, zero run time. When no
+  finished job holds a GPU at all (the accounting has no GPU TRES: slurm.conf lacks
+  ``AccountingStorageTRES=gres/gpu``) the import fails rather than write an empty trace;
 - duration = End - Start; for a finished job with no End, ElapsedRaw (s) or Elapsed
   ``[D-][HH:]MM:SS``; recorded_wait_s = Start - Submit;
 - time_limit_s from TimelimitRaw (minutes), else Timelimit (``[D-]HH:MM:SS`` or ``MM:SS``), JSON
@@ -28,8 +40,10 @@ The file's first non-blank byte tells the format (``{`` = JSON). Rules (issue #1
   PREEMPTED -> cancelled; FAILED, TIMEOUT, NODE_FAIL, OUT_OF_MEMORY, BOOT_FAIL, DEADLINE -> failed;
 - division key (``division_key``): account, then partition when the account is empty (default),
   or exactly one of account / partition / qos / user;
-- timestamps without a zone are taken as UTC (Slurm prints the controller's local time); JSON
-  times are epoch seconds.
+- timestamps without a zone are read as UTC: export with ``TZ=UTC`` (Slurm prints the local time
+  of the ``sacct`` process; a local-time export is shifted by the UTC offset, and an End before
+  its Start, as across a daylight-saving fall-back, fails with a hint to re-export with
+  ``TZ=UTC``); JSON times are epoch seconds.
 
 Text exports are read line by line (memory follows the kept jobs, not the file); JSON is parsed whole.
 Bad input raises :class:`~traces.errors.TraceError` naming the file, the line (text) or job
@@ -42,7 +56,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -71,12 +85,11 @@ STATE = {
     "BOOT_FAIL": "failed",
     "DEADLINE": "failed",
 }
+#: States of a record whose run ended in a requeue: a finished run (cancelled) once it has an End.
+_REQUEUED = {"REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD"}
 _LIVE = {
     "RUNNING",
     "PENDING",
-    "REQUEUED",
-    "REQUEUE_FED",
-    "REQUEUE_HOLD",
     "RESIZING",
     "SUSPENDED",
     "STOPPED",
@@ -97,6 +110,16 @@ _ELAPSED = re.compile(r"^(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+(?:\.\d+)?)$")
 DROP_NOT_STARTED = "never started"
 DROP_LIVE = "running or pending at export"
 DROP_NO_GPU = "no GPU (CPU-only job)"
+_REQUEUE_MARK = "requeued"
+"""What :func:`_state` returns for a requeued run (cancelled when it ended, live otherwise)."""
+NO_GPU_HINT = (
+    "the accounting records no GPUs: set AccountingStorageTRES=gres/gpu in slurm.conf "
+    "(with GresTypes=gpu), restart slurmctld and slurmdbd, and import jobs run since"
+)
+LOCAL_TIME_HINT = (
+    "the export was probably made in local time (a daylight-saving change?): re-export with "
+    "TZ=UTC sacct ..."
+)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -149,9 +172,11 @@ def read_sacct(
             f"division key {division_key!r}: expected one of {', '.join(DIVISION_KEYS)}"
         )
     files = [Path(p) for p in paths]
-    jobs: dict[str, _Job] = {}
+    runs: dict[tuple[str, float], _Job] = {}
     dropped: dict[str, int] = {}
     for k, path in enumerate(files):
+        if path.is_dir():
+            raise TraceError(f"{path}: is a folder (expected a sacct --parsable2 or --json file)")
         if not path.is_file():
             raise TraceError(f"{path}: no such file")
         try:
@@ -170,8 +195,32 @@ def read_sacct(
         except UnicodeDecodeError as exc:
             raise TraceError(f"{path}: not a sacct export (not UTF-8 text: {exc.reason})") from None
         for job in found:
-            jobs[job.job_id] = job  # a requeued job's later record replaces the earlier one
-    return _assemble(list(jobs.values()), files, divisions, dropped)
+            runs[(job.job_id, job.start_s)] = job  # the same run seen again: the last file wins
+    if not runs and dropped.get(DROP_NO_GPU):
+        n = dropped[DROP_NO_GPU]
+        names = ", ".join(str(p) for p in files)
+        raise TraceError(
+            f"{names}: no job holds a GPU ({n:,d} finished job{'s' if n != 1 else ''}, none "
+            f"with gres/gpu in AllocTRES, AllocGRES or ReqTRES): {NO_GPU_HINT}"
+        )
+    return _assemble(_name_runs(list(runs.values())), files, divisions, dropped)
+
+
+def _name_runs(jobs: list[_Job]) -> list[_Job]:
+    """Unique ids for the kept runs of requeued jobs: the last keeps the JobID, the earlier ones
+    become ``JobID#run1``, ``JobID#run2``, ... in start order."""
+    by_id: dict[str, list[_Job]] = {}
+    for job in jobs:
+        by_id.setdefault(job.job_id, []).append(job)
+    out: list[_Job] = []
+    for job_id, group in by_id.items():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        group.sort(key=lambda j: j.start_s)
+        out.extend(replace(j, job_id=f"{job_id}#run{n}") for n, j in enumerate(group[:-1], start=1))
+        out.append(group[-1])
+    return out
 
 
 def _drop(dropped: dict[str, int], reason: str) -> None:
@@ -197,10 +246,13 @@ def _add(
 
 
 def _state(raw: str, where: str, column: str) -> str | None:
-    """Schema status for a Slurm state; None for a live (running/pending) job."""
+    """Schema status for a Slurm state; None for a live (running/pending) job;
+    :data:`_REQUEUE_MARK` for a run that ended in a requeue (the caller checks its End)."""
     word = raw.strip().split(" ")[0].upper() if raw.strip() else ""
     if word in STATE:
         return STATE[word]
+    if word in _REQUEUED:
+        return _REQUEUE_MARK
     if word in _LIVE:
         return None
     known = ", ".join(sorted(set(STATE) | {"RUNNING", "PENDING"}))
@@ -223,10 +275,11 @@ def _parse_text(
         )
     col = {name: i for i, name in enumerate(header) if name}
     id_col = "JobID" if "JobID" in col else "JobIDRaw"
-    for need in (id_col, "Submit", "Start", "End", "State"):
+    for need in ("JobID" if id_col not in col else id_col, "Submit", "Start", "End", "State"):
         if need not in col:
+            label = f"'{need}'" + (" (or JobIDRaw)" if need == "JobID" else "")
             raise TraceError(
-                f"{path}: line {first}: missing column '{need}' "
+                f"{path}: line {first}: missing column {label} "
                 f"(found: {', '.join(header[:12])}); export with: {SACCT_COMMAND}"
             )
     gpu_cols = [c for c in ("AllocTRES", "AllocGRES", "ReqTRES") if c in col]
@@ -272,13 +325,19 @@ def _parse_text(
         start = _time(start_txt, where, "Start")
         end_txt = cells[j_end].strip()
         if end_txt.upper() in _NOT_STARTED:
+            if status == _REQUEUE_MARK:  # being requeued: its run is not closed yet
+                _drop(dropped, DROP_LIVE)
+                continue
             duration = _elapsed(_cell(cells, j_raw), _cell(cells, j_el), where)
         else:
             duration = _time(end_txt, where, "End") - start
             if duration < 0:
                 raise TraceError(
-                    f"{where}: column 'End': {end_txt!r} is before Start {start_txt!r}"
+                    f"{where}: column 'End': {end_txt!r} is before Start {start_txt!r}; "
+                    + LOCAL_TIME_HINT
                 )
+        if status == _REQUEUE_MARK:
+            status = "cancelled"
         gpus = 0
         for c, j in j_gpu:
             value = cells[j].strip()
@@ -437,6 +496,11 @@ def _parse_json(
         if submit is None:
             raise TraceError(f"{where}: key 'time.submission': missing")
         end = _num(times.get("end"), where, "time.end")
+        if status == _REQUEUE_MARK:
+            if end is None or end <= 0:  # being requeued: its run is not closed yet
+                _drop(dropped, DROP_LIVE)
+                continue
+            status = "cancelled"
         if end is None or end <= 0:
             elapsed = _num(times.get("elapsed"), where, "time.elapsed")
             if elapsed is None:
