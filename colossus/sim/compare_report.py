@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from colossus.fileio import atomic_path
 from colossus.sim.policy_metrics import METRICS, PolicyMetrics, censored_waits, policy_metrics
 
 __all__ = ["CDF_POINTS", "render_compare_html", "summarise_run", "wait_cdf", "write_compare_report"]
@@ -120,8 +121,6 @@ def render_compare_html(title: str, rows: Mapping[str, PolicyMetrics],
 def write_compare_report(path: str | Path, title: str, rows: Mapping[str, PolicyMetrics],
                          cdfs: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]]) -> Path:
     """Write the compare report (see :func:`render_compare_html`) to ``path`` atomically."""
-    from colossus.commands.common import atomic_path
-
     p = Path(path)
     with atomic_path(p) as tmp:
         tmp.write_text(render_compare_html(title, rows, cdfs), encoding="utf-8")
