@@ -85,3 +85,91 @@ def test_compare_writes_report_with_cdfs_and_table(tmp_path: Path) -> None:
         (p, "x" if i == 0 else f"x{i + 1}") for p in ("milp", "fairshare") for i in range(len(divisions))}
     for t in traces:  # CDFs: non-decreasing in both coordinates, ending at 1
         assert np.all(np.diff(t["x"]) >= 0) and np.all(np.diff(t["y"]) >= 0) and t["y"][-1] == pytest.approx(1.0)
+    assert "replay-chart" not in html and "<table id='replay'>" not in html  # no recorded waits: no replay
+
+
+def _spec(html: str, div_id: str) -> list[dict]:
+    m = re.search(r'Plotly\.newPlot\(\s*"' + div_id + r'",\s*(\[.*?\]),\s*\{', html, re.S)
+    assert m is not None, div_id
+    return json.loads(m.group(1))
+
+
+def _block(rec: list[float], sim: list[float], tau: float) -> dict:
+    levels = [0.0, 0.5, 1.0]
+    return {
+        "trace": "mine.parquet", "jobs_matched": 4, "jobs_not_simulated": 0, "kendall_tau_start_order": tau,
+        "all": {"jobs": 4, "censored": 0, "recorded": {"p50_s": rec[1], "p95_s": rec[2], "p99_s": rec[2], "mean_s": 7.0},
+                "simulated": {"p50_s": sim[1], "p95_s": sim[2], "p99_s": sim[2], "mean_s": 9.0}},
+        "divisions": {"a": {"jobs": 4, "censored": 0,
+                            "recorded": {"p50_s": rec[1], "p95_s": rec[2], "p99_s": rec[2], "mean_s": 7.0},
+                            "simulated": {"p50_s": sim[1], "p95_s": sim[2], "p99_s": sim[2], "mean_s": 9.0}}},
+        "quantiles": {"levels": levels, "a": {"recorded": rec, "simulated": sim}},
+    }
+
+
+def test_replay_section_by_hand() -> None:
+    """Recorded vs simulated per policy: the table (recorded once, a column per policy with a
+    block, the best tau marked), and one panel per division with the recorded line and a line per
+    policy; plotly.js inlined once even when the CDF chart is absent."""
+    from colossus.sim.compare_report import render_compare_html
+
+    replays = {"fifo": _block([0.0, 60.0, 7200.0], [0.0, 30.0, 3600.0], 0.5),
+               "milp": _block([0.0, 60.0, 7200.0], [0.0, 90.0, 5400.0], 0.8),
+               "fairshare": None}  # a policy without a block (e.g. stopped) is left out
+    html = render_compare_html("t", {}, {}, replays)
+    table = html[html.index("<table id='replay'>"):]
+    table = table[: table.index("</table>")]
+    assert "<th>fifo (simulated)</th><th>milp (simulated)</th></tr>" in table and "fairshare" not in table
+    assert "<td class='rec'>60 s / 2.00 h / 2.00 h / 7 s</td><td>30 s / 1.00 h / 1.00 h / 9 s</td>" in table
+    assert "<td>90 s / 1.50 h / 1.50 h / 9 s</td>" in table
+    assert "<td class=''>0.500</td><td class='best'>0.800</td>" in table
+    traces = _spec(html, "replay-chart")
+    assert [(t["name"], t["x"]) for t in traces] == [
+        ("recorded", [1.0, 60.0, 7200.0]), ("fifo (simulated)", [1.0, 30.0, 3600.0]),
+        ("milp (simulated)", [1.0, 90.0, 5400.0])]  # waits < 1 s drawn at 1 s (log axis)
+    assert all(t["y"] == [0.0, 0.5, 1.0] for t in traces)
+    assert html.count("window.PlotlyConfig") == 1  # plotly.js once, with the replay chart here
+    assert "Replay against what happened" not in render_compare_html("t", {}, {}, {"fifo": None})
+
+
+def test_compare_trace_report_shows_replay(tmp_path: Path) -> None:
+    """compare --trace T --out DIR with recorded waits (a real Slurm 22.05 export): DIR/report.html
+    has the replay table and chart, with the figures of each DIR/<policy>/summary.json."""
+    from click.testing import CliRunner
+
+    from colossus.cli import cli
+    from colossus.sim.compare_report import read_policy_replays
+
+    src = REPO / "tests" / "traces" / "fixtures" / "sacct" / "slurm-22.05" / "sacct_allocations_typed.txt"
+    trace, out = tmp_path / "mine.parquet", tmp_path / "cmp"
+    runner = CliRunner()
+    r = runner.invoke(cli, ["trace", "import", "sacct", str(src), "-o", str(trace), "--scenario",
+                            str(REPO / "examples" / "slurm_4node.toml"), "--division-map",
+                            str(REPO / "examples" / "slurm_4node_accounts.toml")], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["compare", str(REPO / "examples" / "slurm_4node.toml"), "--trace", str(trace),
+                            "--policy", "fifo", "--policy", "backfill", "--days", "0.1", "--out", str(out), "--quiet"],
+                      catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    html = (out / "report.html").read_text(encoding="utf-8")
+    replays = read_policy_replays(out, ["fifo", "backfill", "milp"])
+    assert set(replays) == {"fifo", "backfill"}  # milp was not run: no folder
+    assert "Replay against what happened" in html and "Trace mine.parquet" in html
+    table = html[html.index("<table id='replay'>"):]
+    for p, b in replays.items():
+        assert f"<th>{p} (simulated)</th>" in table
+        for name, d in [*b["divisions"].items(), ("all", b["all"])]:
+            assert f"<th style='text-align:left'>{name}</th><td>{d['jobs']:,}</td>" in table
+            assert f"{d['simulated']['p99_s']:,.0f} s" in table
+        assert f"{b['kendall_tau_start_order']:.3f}" in table
+    traces = _spec(html, "replay-chart")
+    divisions = sorted(replays["fifo"]["divisions"])
+    assert len(divisions) >= 2
+    assert {(t["name"], t.get("xaxis", "x")) for t in traces} == {
+        (n, "x" if i == 0 else f"x{i + 1}") for n in ("recorded", "fifo (simulated)", "backfill (simulated)")
+        for i in range(len(divisions))}
+    rec = [t for t in traces if t["name"] == "recorded"]
+    for t, d in zip(rec, divisions, strict=True):
+        assert t["x"] == [max(w, 1.0) for w in replays["fifo"]["quantiles"][d]["recorded"]]
+    assert html.count("window.PlotlyConfig") == 1
+
