@@ -32,7 +32,8 @@ The file's first non-blank byte tells the format (``{`` = JSON). Rules (issue #1
   finished job holds a GPU at all (the accounting has no GPU TRES: slurm.conf lacks
   ``AccountingStorageTRES=gres/gpu``) the import fails rather than write an empty trace;
 - duration = End - Start; for a finished job with no End, ElapsedRaw (s) or Elapsed
-  ``[D-][HH:]MM:SS``; recorded_wait_s = Start - Submit;
+  ``[D-][HH:]MM:SS``; recorded_wait_s = Start - Submit (as the issue asks: it includes time the
+  job was held, waited for ``--begin`` or a dependency, which a replay does not reproduce);
 - time_limit_s from TimelimitRaw (minutes), else Timelimit (``[D-]HH:MM:SS`` or ``MM:SS``), JSON
   ``time.limit`` (minutes); ``UNLIMITED``, ``Partition_Limit`` or absent -> null (the column is
   written when at least one job has a limit);
