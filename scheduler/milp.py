@@ -4,7 +4,7 @@ Why aggregate
 -------------
 A per-job x per-pool binary model does not reach a 1% gap in 60 s at 1,000-5,000 jobs
 (shared/DESIGN.md §4). Here pending jobs are grouped into *types*
-``t = (division, shape, slot class, elastic shape, priority, long?, hero?)`` and
+``t = (division, shape, slot class, elastic shape, priority, long?, hero?, forced?, wait bucket)`` and
 the model chooses how many jobs of each type start, ``x_t`` (full shape) and ``y_t`` (elastic
 minimum). Thanks to the shapes of :mod:`scheduler.shapes`, placeability is exactly the nested
 capacity condition -- one row per level (1, 2, 4, 8 GPUs inside nodes; 2..64 whole nodes inside
@@ -18,11 +18,15 @@ Sets: types ``t`` (``N_t`` jobs, division ``d(t)``, shape ``g_t``, elastic shape
 levels ``l`` (capacity ``C_l``, contribution ``A_{lt}``), divisions ``d`` (guarantee ``G_d``,
 usage ``U_d``, cap ``K_d = G_d + borrow limit``, reserve ``R_d`` = its idle guarantee it does
 not lend), running types ``r`` eligible for preemption (``M_r`` jobs of ``a_r`` GPUs, freeing
-``F_{lr}``).
+``F_{lr}``). The weights (``w_*``, ``wait_cap``, ``preempt_*``, ``reserve_after``, the wait
+targets) are the fields of :class:`scheduler.objective.MilpWeights`; that module's docstring
+gives the meaning, unit and default of each.
 
 .. math::
 
-    \max\; & \sum_t v_t (g_t x_t + 0.95\, m_t y_t) + V_G \sum_d q_d - \sum_r c_r p_r \\
+    \max\; & \sum_t \bigl[(v_t g_t + w_{job}) x_t + (0.95\, v_t m_t + w_{job}) y_t\bigr]
+             + w_{guarantee} \sum_d q_d - \sum_r a_r c_r p_r
+             - \tfrac{w_{frag\_node}}{G_N} b_N - \tfrac{w_{frag\_array}}{G_A} b_A \\
     \text{s.t. } & x_t + y_t \le N_t,\quad x,y,p \in \mathbb{Z}_{\ge 0},\; p_r \le M_r \\
     & \textstyle\sum_t (A_{lt} x_t + A^{m}_{lt} y_t) - \sum_r F_{lr} p_r \le C_l \quad \forall l
       \quad\text{(placeable shapes)} \\
@@ -30,26 +34,54 @@ not lend), running types ``r`` eligible for preemption (``M_r`` jobs of ``a_r`` 
     & U_d + n_d - f_d \le \max(K_d, U_d) \quad\text{(borrow limit)} \\
     & q_d \le n_d,\; 0 \le q_d \le \max(0, G_d - U_d) \quad\text{(GPUs inside the guarantee)} \\
     & f_d \le \max(0, U_d - G_d) \quad\text{(only borrowed GPUs are preempted)} \\
-    & \textstyle\sum_d f_d \le \sum_d q_d + \max_r a_r - 1 \quad\text{(preempt only to honour guarantees)} \\
+    & \textstyle\sum_d f_d \le \sum_{d\ \mathrm{starving}} q_d + \max_r a_r - 1
+      \quad\text{(preempt only for starving guarantees)} \\
     & s_d \ge n_d - R_d,\; s_d \ge 0,\; \sum_d s_d \le \max(0, C_{1} - \sum_d R_d) + \sum_d f_d
       \quad\text{(lend limits)} \\
     & \textstyle\sum_{t\ \mathrm{long}} (B_{lt} x_t + B^m_{lt} y_t) \le E_l \quad\text{(reservation)} \\
+    & \textstyle\sum_{t:\, g_t < G_N} g_t x_t + \sum_{t:\, m_t < G_N} m_t y_t - b_N \le P_N,\; b_N \ge 0
+      \quad\text{(packing: nodes)} \\
+    & \textstyle\sum_{t:\, g_t < G_A} g_t x_t + \sum_{t:\, m_t < G_A} m_t y_t - b_A \le P_A,\; b_A \ge 0
+      \quad\text{(packing: arrays)} \\
     & x_{t_H} + y_{t_H} \ge 1 \quad\text{(reserved head job, when it fits now)}
 
-Values per GPU ``v_t = 1 + 0.5 prio_t + 0.25 w_d + hero_t`` (``prio`` the priority's rank
-scaled to [0, 1], ``w`` the weight over the largest weight; age is not in the value -- within a
-type the oldest start first, and the reservation keeps big jobs from starving), ``V_G = 10`` per GPU started inside a
-guarantee, and the preemption cost ``c_r = a_r min(4 + restart_cost_h, 8)``: honouring a
-guarantee (10/GPU) is worth more than any restart, and preemption never pays for a borrowing
-start (at most 2.75/GPU).
+Values per GPU (:func:`job_values`): ``v_t`` is the mean over the type's jobs of
+``1 + w_wait r_j + w_priority prio_j + w_division w_d + w_fairshare F_d + hero_j``, with
+``r_j = min(wait_cap, wait_j / target_d)`` the job's wait relative to its division's wait target
+(``wait_targets_s``, from the scenario's ``capacity.wait_p95_slo_s``, else
+``default_wait_target_s``). Types are split by geometric wait bucket
+(:func:`scheduler.objective.wait_bucket`), so old jobs outbid new ones and are not starved; the
+per-job term ``w_job`` favours more starts among equally old jobs; within a type jobs start in
+rank order (priority, then submit time). ``q_d`` earns ``w_guarantee`` per GPU started inside a
+division's unused guarantee. Packing: ``G_N`` / ``G_A`` are the GPUs of a node / of an array
+(pool; 8 and 512 on memphis), ``P_N`` / ``P_A`` the free GPUs already in partly used nodes /
+arrays, so ``b_N`` / ``b_A`` count the GPUs of sub-node / sub-array starts that break
+whole free nodes / arrays, at ``w_frag_node`` per node and ``w_frag_array`` per array (a
+tie-break of at most 0.08 per GPU at the defaults: a job that fits always adds value).
 
-Preemption: only preemptible, non-hero jobs that ran at least ``min_runtime_s``, of divisions
-above their guarantee, and only as far as it takes them down to it. A preemption moves both
-divisions towards their guarantees, so ``sum_d |U_d - G_d|`` falls with every preemption and
-there are no preemption loops. Reservation: the first big job (``>= reserve_min_gpus``) in
-priority order either is forced to start (when it fits) or gets an EASY reservation: jobs
-still running at its shadow time may use only capacity it will not need (``E_l``, with
-conservative per-level costs ``B``).
+Preemption is priced by the work it loses: ``c_r = ceil(preempt_base + preempt_per_gpu_h L_r /
+3600)`` per GPU, ``L_r`` the victim's restart cost plus its run time since its start, at most
+``preempt_lost_cap_s``. It is considered only for a *starving* guarantee: a division below its
+guarantee with a waiting job that has waited at least ``preempt_after`` wait targets; victims
+are preemptible, non-hero jobs that ran at least ``min_runtime_s``, of divisions above their
+guarantee, only as far as it takes them down to it, cheapest first, and only those whose cost
+is below what a start inside the guarantee gains (``w_guarantee`` + the best waiting value +
+``w_job``). A preemption moves both divisions towards their guarantees, so
+``sum_d |U_d - G_d|`` falls with every preemption and there are no start-preempt-start loops.
+
+Reservation: only for an *overdue* gang job: the most overdue job of at least
+``reserve_min_gpus`` GPUs that has waited ``reserve_after`` wait targets (and fits its
+division's cap) either is forced to start (when it fits now) or gets an EASY reservation at its
+shadow time, computed from the running jobs' expected ends: jobs that end before the shadow
+time use the reserved GPUs freely (backfill inside the MILP); jobs still running then
+(``long``) may use only capacity it will not need (``E_l``, with conservative per-level costs
+``B``). Before ``reserve_after`` a big job competes on value and nothing is held for it.
+
+Work conservation: after the solve, :meth:`MilpPolicy._fill` starts, in value order, every
+candidate the solution left waiting that still fits the capacity left -- counting the GPUs the
+round's preemptions free -- without breaking the reservation's spare capacity, a borrow cap or
+a lend limit. So whatever the solver's gap (or time limit), no job waits that could start now
+within those limits.
 
 Solving: HiGHS (threads, time limit and gap explicit), CBC as fallback; the true status is
 read from the solver; without a solution (time limit, infeasible, missing solver) the policy

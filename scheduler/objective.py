@@ -1,48 +1,97 @@
 r"""The MILP's objective: what a start is worth, what packing and preemption cost.
 
 Every figure is in *value units*: one unit is one GPU started now by a fresh job (wait 0) of
-the lowest priority. Weights and their defaults (:class:`MilpWeights`; a scenario sets them in
-its ``[scheduler]`` section, validated there):
+the lowest priority. A pending job ``j`` of division ``d`` is worth, per GPU,
 
-``w_wait`` (1.0)
+.. math::
+
+    v_j = 1 + w_{wait}\, r_j + w_{priority}\, \mathrm{prio}_j + w_{division}\, \tfrac{w_d}{\max w}
+          + w_{fairshare}\, F_d + \mathrm{hero}_j,
+    \qquad r_j = \min\bigl(wait\_cap,\ \mathrm{wait}_j / \mathrm{target}_d\bigr)
+
+(``prio`` the priority's rank scaled to [0, 1], ``F_d`` Slurm's fair-share factor
+``2**(-U_d/S_d)``, ``hero`` 1 for the hero run), and a start of ``g`` GPUs adds
+``g v_j + w_job`` (0.95 ``g v_j`` at an elastic job's minimum shape), plus ``w_guarantee`` per
+GPU inside its division's unused guarantee, minus the packing cost; a preemption subtracts its
+cost. :mod:`scheduler.milp` has the model.
+
+Weights and their defaults
+--------------------------
+One entry per field of :class:`MilpWeights`, as ``name = default -- unit``. A scenario sets
+them in ``[scheduler.objective]`` (validated by the loader: errors name the key and the file;
+the built-in memphis scenario ships exactly these defaults), the wait targets come from
+``capacity.wait_p95_slo_s``. tests/scheduler/test_scenario_weights.py parses this list and
+checks it against ``MilpWeights()``, so keep the format.
+
+``w_wait`` = 1.0 -- value units per GPU per wait target waited
     Extra value per GPU per unit of *relative wait* ``r = wait / target``, where ``target`` is
-    the job's division's wait target (``wait_targets_s``: a division's ``wait_p95_slo_s``, or
-    ``default_wait_target_s``, 3600 s). A job waiting one target has value 2 per GPU instead of
-    1, so old jobs outbid new ones of any size and are not starved.
-``wait_cap`` (8.0)
+    the job's division's wait target (``wait_targets_s``, else ``default_wait_target_s``). A
+    job that has waited one target is worth 2 per GPU instead of 1, so old jobs outbid new
+    ones of any size and are not starved.
+``wait_cap`` = 8.0 -- wait targets
     ``r`` is capped here (a job 100 targets late is not worth 100x; it keeps the lead anyway).
-``w_job`` (0.5)
-    Value per *job* started (not per GPU): among equally old jobs, more starts beat one big
-    start -- what the per-job wait metrics reward. Small against the wait term, so a big job
-    one target late outbids fresh small ones.
-``w_priority`` (0.5), ``w_division`` (0.25)
-    Per GPU: the job's priority rank scaled to [0, 1], and its division's weight over the
-    largest weight.
-``w_guarantee`` (10.0)
+    Must be at least ``preempt_after`` and ``reserve_after`` (a capped ``r`` below them would
+    silently switch preemption or reservations off; :class:`MilpWeights` rejects it).
+``w_job`` = 0.5 -- value units per job started
+    Per *job*, not per GPU: among equally old jobs, more starts beat one big start -- what the
+    per-job wait metrics reward. Small against the wait term, so a big job one target late
+    outbids fresh small ones.
+``w_priority`` = 0.1 -- value units per GPU at the top priority rank
+    The job's rank among the priorities pending this round, scaled to [0, 1] (lowest 0,
+    highest 1). Small: ranks break ties, age decides.
+``w_division`` = 0.0 -- value units per GPU at the largest division weight
+    The division's weight over the largest weight. Off: division weights act through the
+    guarantees.
+``w_fairshare`` = 0.0 -- value units per GPU at a fair-share factor of 1
+    Slurm's classic fair-share factor ``2**(-U/S)`` of the job's division (``U`` its share of
+    all divisions' decayed usage, ``S`` its share of their guarantees, a division without one
+    counting its weight). Off: the guarantee term already favours divisions below their share.
+``w_guarantee`` = 10.0 -- value units per GPU
     Per GPU started inside its division's unused guarantee (``q_d``): a division below its
-    guarantee with work waiting outbids one above it.
-``w_frag_node`` (0.5), ``w_frag_array`` (8.0)
-    Packing cost per whole free node / whole free 512-GPU array that sub-node / sub-array jobs
-    break up (linear: GPUs of such jobs beyond the free GPUs already in partly used nodes /
-    arrays, over 8 / 512). At most 0.08 per GPU, so a job that fits always adds value (work
-    conservation) while ties go to placements that keep whole nodes and arrays for gang jobs.
-``preempt_base`` (2.0), ``preempt_per_gpu_h`` (4.0), ``preempt_lost_cap_s`` (1800 s)
-    Cost per GPU of preempting a running job: ``preempt_base + preempt_per_gpu_h * L / 3600``
-    with ``L`` the work it loses: its ``restart_cost_s`` plus the run time since its start, at
-    most ``preempt_lost_cap_s`` (an ASSUMPTION for the unknown time since its last checkpoint),
-    rounded up to a whole unit (so running jobs aggregate into few victim types).
-    Preemption only frees GPUs for starts inside a guarantee, so it pays when
-    ``w_guarantee + value of the start > cost`` -- a restart that loses more than about two
-    hours of work never pays.
-``preempt_after`` (1.0)
+    guarantee with work waiting outbids one above it, and only starts inside a *starving*
+    guarantee (see ``preempt_after``) may justify a preemption.
+``w_frag_node`` = 0.5 -- value units per whole free node broken
+    Packing cost for jobs smaller than a node: their GPUs beyond the free GPUs already in partly
+    used nodes break whole nodes, at ``w_frag_node / 8`` per GPU of an 8-GPU node (0.0625 at
+    the default).
+``w_frag_array`` = 8.0 -- value units per whole free 512-GPU array broken
+    The same for jobs smaller than an array (a scheduling pool: 512 GPUs on memphis), at
+    ``w_frag_array / 512`` per GPU (0.016). Together at most 0.08 per GPU at the defaults, and
+    ``w_frag_node/8 + w_frag_array/512 < 1`` is enforced, so a job that fits always adds value
+    (work conservation) while ties go to placements that keep whole nodes and arrays for gang
+    jobs.
+``preempt_base`` = 2.0 -- value units per GPU preempted
+    Fixed part of the cost of preempting a running job.
+``preempt_per_gpu_h`` = 4.0 -- value units per GPU-hour of lost work
+    Cost per GPU of a preemption: ``ceil(preempt_base + preempt_per_gpu_h * L / 3600)``, with
+    ``L`` the work the victim loses: its ``restart_cost_s`` plus its run time since its start,
+    at most ``preempt_lost_cap_s`` (rounded up to a whole unit so running jobs aggregate into few
+    victim types). Preemption only frees GPUs for starts inside a starving guarantee, worth
+    ``w_guarantee + v`` per GPU, so at the defaults it pays only while ``L`` is below about
+    ``(8 + v) / 4`` hours: about 2.75 h for a job that has waited ``preempt_after`` (2) targets
+    (``v`` about 3), about 4.3 h at the cap (``v`` about 9.1); a victim whose ``L`` reaches
+    ``preempt_lost_cap_s`` (cost 26 or more) is never preempted at the default weights.
+``preempt_lost_cap_s`` = 21600.0 -- seconds
+    Run time counted as lost at most (6 h): an ASSUMPTION for the time since the victim's last
+    checkpoint, which the scheduler does not know.
+``preempt_after`` = 2.0 -- wait targets
     A division below its guarantee may preempt only when one of its waiting jobs has waited
     at least this many wait targets (preemption is for starving guarantees, not for speed).
-``reserve_after`` (0.25)
-    A big gang job (``>= reserve_min_gpus``) gets a reservation once it has waited this many
-    wait targets; the most overdue one, priority order breaking ties. Before that it competes
-    on value like any job, so reservations do not idle capacity for jobs that are not late.
+``reserve_after`` = 4.0 -- wait targets
+    A big gang job (``>= reserve_min_gpus``, a policy / ``[scheduler]`` setting) gets an EASY
+    reservation once it has waited this many wait targets: the most overdue one, rank order
+    breaking ties. Before that it competes on value like any job, so reservations do not idle
+    capacity for jobs that are not late.
+``default_wait_target_s`` = 3600.0 -- seconds
+    Wait target of divisions without one in ``wait_targets_s``. Must be > 0.
+``wait_targets_s`` = {} -- seconds per division name
+    Division name -> wait target (a scenario fills it from ``capacity.wait_p95_slo_s``; memphis:
+    2 h for Grok Main/Voice, 1 h for Coding and Macrohard, 4 h for Data).
 
-The hero run is worth 1 more per GPU, is never preempted and is placed as today.
+The other weights must be finite and >= 0. The hero run is worth 1 more per GPU, is never
+preempted and is placed as today. Jobs are aggregated into types by wait bucket
+(:func:`wait_bucket`), so a type's value (its jobs' mean ``r``) is within a factor 2 of each
+member's.
 """
 
 from __future__ import annotations
@@ -89,6 +138,12 @@ class MilpWeights:
                 raise ValueError(f"MilpWeights.{f.name}: must be a finite number >= 0, got {v!r}")
         if self.default_wait_target_s <= 0:
             raise ValueError("MilpWeights.default_wait_target_s: must be > 0")
+        for key, what in (("preempt_after", "preemption"), ("reserve_after", "reservations")):
+            if getattr(self, key) > self.wait_cap:
+                raise ValueError(
+                    f"MilpWeights.{key}: {getattr(self, key):g} wait targets is above wait_cap ({self.wait_cap:g}); "
+                    f"relative waits are capped at wait_cap, so {what} would never happen: "
+                    f"lower {key} or raise wait_cap")
         if self.w_frag_node / 8.0 + self.w_frag_array / 512.0 >= 1.0:
             raise ValueError("MilpWeights: w_frag_node/8 + w_frag_array/512 must stay below 1 (a start must add value)")
         for k, v in self.wait_targets_s.items():

@@ -29,8 +29,13 @@ def _policy_choices() -> list[str]:
               help="Read the snapshot from the live Slurm cluster (sinfo/squeue --json, else scontrol -o; "
                    "SLURM_CONF as for Slurm's own commands) instead of SNAPSHOT.")
 @click.option("--scenario", default=None,
-              help="With --slurm: scenario (built-in name or TOML) giving the divisions and pool size "
-                   "(default: memphis).")
+              help="Scenario (built-in name or TOML) whose [scheduler] settings the milp policy uses, as "
+                   "`colossus simulate` does: the [scheduler.objective] weights, capacity.wait_p95_slo_s as the "
+                   "divisions' wait targets, reserve_min_gpus, preempt_min_runtime_s, gap and threads "
+                   "(--solver and --time-limit still come from this command line; other policies have no "
+                   "scenario settings). Without it a SNAPSHOT is scheduled with the policy's defaults. With "
+                   "--slurm it also gives the divisions and pool size (default there: memphis, whose settings "
+                   "then apply).")
 @click.option("--division-map", type=click.Path(dir_okay=False), default=None,
               help="With --slurm: CSV/JSON/TOML map of Slurm account (or 'partition:NAME') -> division; "
                    "'*' is the default. Unmapped: an account or partition named like a division, else a hash.")
@@ -56,6 +61,11 @@ def schedule_cmd(snapshot: str | None, policy_name: str, solver: str, time_limit
     The snapshot format (version 1) is documented in scheduler/snapshot.py and its JSON
     Schema ships as scheduler/snapshot.schema.json.
 
+    With --scenario the milp policy takes the scenario's [scheduler] settings (objective
+    weights, wait targets from capacity.wait_p95_slo_s, reservation and preemption settings),
+    built by the same code as in `colossus simulate`; divisions of SNAPSHOT that the scenario
+    gives no wait target use scheduler.objective.default_wait_target_s (a note says which).
+
     With --slurm the round runs on the live cluster: nodes, running and pending jobs are read
     from Slurm, accounts/partitions mapped to the scenario's divisions, and the decision becomes
     scontrol commands that make Slurm start jobs in the decided order: a priority for every
@@ -70,6 +80,7 @@ def schedule_cmd(snapshot: str | None, policy_name: str, solver: str, time_limit
     Examples:
       colossus schedule examples/snapshots/small.json
       colossus schedule examples/snapshots/small.json --policy backfill
+      colossus schedule examples/snapshots/small.json --scenario my_weights.toml
       colossus schedule examples/snapshots/contended.json --json | jq .record
       colossus schedule --slurm --scenario examples/slurm_4node.toml --policy fairshare
       colossus schedule --slurm --division-map accounts.csv --dump-snapshot now.json
@@ -78,36 +89,77 @@ def schedule_cmd(snapshot: str | None, policy_name: str, solver: str, time_limit
     """
     import math
 
-    from scheduler import SchedulerInputError, make_policy
+    from scheduler import SchedulerInputError
 
     if not (math.isfinite(time_limit_s) and time_limit_s > 0):
         raise SchedulerInputError(f"--time-limit: must be a finite number of seconds > 0, got {time_limit_s:g}")
     if limit < 0:
         raise SchedulerInputError(f"--limit: must be >= 0 (0: all rows), got {limit}")
-    opts = {"solver": solver, "time_limit_s": time_limit_s} if policy_name == "milp" else {}
-    policy = make_policy(policy_name, **opts)
     if not slurm:
-        used = [n for n, v in (("--scenario", scenario), ("--division-map", division_map),
-                               ("--dump-snapshot", dump_snapshot), ("--every", every_s)) if v] + (
-            ["--apply"] if do_apply else [])
+        used = [n for n, v in (("--division-map", division_map), ("--dump-snapshot", dump_snapshot),
+                               ("--every", every_s)) if v] + (["--apply"] if do_apply else [])
         if snapshot is None:
             raise click.UsageError("give a SNAPSHOT file, or --slurm to read a live Slurm cluster")
         if used:
             raise click.UsageError(f"{', '.join(used)}: only with --slurm")
-        _from_file(snapshot, policy, as_json, limit, quiet)
+    else:
+        if snapshot is not None:
+            raise click.UsageError("give either a SNAPSHOT file or --slurm, not both")
+        if rounds is not None and every_s is None:
+            raise click.UsageError("--rounds: only with --every")
+    from colossus.scenario import load_scenario
+
+    scn = load_scenario(scenario) if (slurm or scenario is not None) else None
+    policy = make_scheduling_policy(policy_name, solver=solver, time_limit_s=time_limit_s, scenario=scn)
+    if not slurm:
+        assert snapshot is not None
+        _from_file(snapshot, policy, as_json, limit, quiet, scenario_label=scenario)
         return
-    if snapshot is not None:
-        raise click.UsageError("give either a SNAPSHOT file or --slurm, not both")
-    if rounds is not None and every_s is None:
-        raise click.UsageError("--rounds: only with --every")
-    _from_slurm(policy, scenario, division_map, slurm_source, dump_snapshot, do_apply, every_s, rounds,
+    _from_slurm(policy, scn, division_map, slurm_source, dump_snapshot, do_apply, every_s, rounds,
                 as_json, limit, quiet)
 
 
-def _from_file(snapshot: str, policy: Any, as_json: bool, limit: int, quiet: bool) -> None:
+def make_scheduling_policy(policy_name: str, *, solver: str = "highs", time_limit_s: float = 2.0,
+                           scenario: Any = None) -> Any:
+    """The policy ``colossus schedule`` runs.
+
+    ``milp`` gets ``scenario``'s [scheduler] settings through
+    :meth:`~colossus.scenario.types.SchedulerSection.milp_options` -- the options the simulator
+    builds its milp policy from (objective weights, wait targets from
+    ``capacity.wait_p95_slo_s``, ``reserve_min_gpus``, ``preempt_min_runtime_s``, gap, threads)
+    -- with ``solver`` and ``time_limit_s`` from the command line; without a scenario, the
+    policy's own defaults. The other policies take no settings.
+    """
+    from scheduler import make_policy
+
+    if policy_name != "milp":
+        return make_policy(policy_name)
+    opts: dict[str, Any] = {}
+    if scenario is not None:
+        opts = scenario.scheduler.milp_options(scenario.capacity.wait_p95_slo_s if scenario.capacity is not None else {})
+    opts.update(solver=solver, time_limit_s=time_limit_s)
+    return make_policy("milp", **opts)
+
+
+def _untargeted_divisions(policy: Any, division_names: list[str]) -> list[str]:
+    """Divisions the milp policy's weights name no wait target for, when they name some."""
+    weights = getattr(policy, "weights", None)
+    targets = getattr(weights, "wait_targets_s", None)
+    if not targets:
+        return []
+    return [n for n in division_names if n not in targets]
+
+
+def _from_file(snapshot: str, policy: Any, as_json: bool, limit: int, quiet: bool,
+               scenario_label: str | None = None) -> None:
     from scheduler import check_decision, decision_to_dict, load_snapshot
 
     view, pending, running, now_s = load_snapshot(snapshot)
+    missing = _untargeted_divisions(policy, [d.name for d in view.divisions]) if scenario_label else []
+    if missing:
+        click.echo(f"note: --scenario {scenario_label}: capacity.wait_p95_slo_s names no wait target for division(s) "
+                   f"{', '.join(missing)} of {snapshot}; they use scheduler.objective.default_wait_target_s "
+                   f"({policy.weights.default_wait_target_s:g} s)", err=True)
     decision = policy.schedule(view, pending, running, now_s)
     check_decision(view, pending, running, decision)
     if as_json:
@@ -167,14 +219,12 @@ def _print_decision(view: Any, decision: Any, limit: int, quiet: bool, node_name
         con.print(t)
 
 
-def _from_slurm(policy: Any, scenario: str | None, division_map: str | None, source: str, dump: str | None,
+def _from_slurm(policy: Any, scn: Any, division_map: str | None, source: str, dump: str | None,
                 do_apply: bool, every_s: float | None, rounds: int | None, as_json: bool, limit: int,
                 quiet: bool) -> None:
     from colossus.adapters.slurm import divisions_from_scenario, subprocess_runner
-    from colossus.scenario import load_scenario
     from traces.importers.divisions import load_division_map
 
-    scn = load_scenario(scenario)
     divisions = divisions_from_scenario(scn)
     dmap = load_division_map(division_map, [d.name for d in divisions]) if division_map else None
     runner = subprocess_runner()
