@@ -173,7 +173,8 @@ def read_sacct(
             f"division key {division_key!r}: expected one of {', '.join(DIVISION_KEYS)}"
         )
     files = [Path(p) for p in paths]
-    runs: dict[tuple[str, float], _Job] = {}
+    single: dict[str, _Job] = {}  # JobID -> its one run (the common case)
+    multi: dict[str, dict[float, _Job]] = {}  # JobID -> Start -> run, for requeued jobs
     dropped: dict[str, int] = {}
     for k, path in enumerate(files):
         if path.is_dir():
@@ -195,33 +196,36 @@ def read_sacct(
                 )
         except UnicodeDecodeError as exc:
             raise TraceError(f"{path}: not a sacct export (not UTF-8 text: {exc.reason})") from None
-        for job in found:
-            runs[(job.job_id, job.start_s)] = job  # the same run seen again: the last file wins
-    if not runs and dropped.get(DROP_NO_GPU):
+        for job in found:  # the same run (JobID and Start) seen again: the last one wins
+            jid = job.job_id
+            runs = multi.get(jid)
+            if runs is not None:
+                runs[job.start_s] = job
+                continue
+            prev = single.get(jid)
+            if prev is None or prev.start_s == job.start_s:
+                single[jid] = job
+            else:
+                multi[jid] = {prev.start_s: prev, job.start_s: job}
+                del single[jid]
+    if not single and not multi and dropped.get(DROP_NO_GPU):
         n = dropped[DROP_NO_GPU]
         names = ", ".join(str(p) for p in files)
         raise TraceError(
             f"{names}: no job holds a GPU ({n:,d} finished job{'s' if n != 1 else ''}, none "
             f"with gres/gpu in AllocTRES, AllocGRES or ReqTRES): {NO_GPU_HINT}"
         )
-    return _assemble(_name_runs(list(runs.values())), files, divisions, dropped)
+    jobs = list(single.values())
+    for job_id, runs in multi.items():
+        jobs.extend(_name_runs(job_id, runs))
+    return _assemble(jobs, files, divisions, dropped)
 
 
-def _name_runs(jobs: list[_Job]) -> list[_Job]:
-    """Unique ids for the kept runs of requeued jobs: the last keeps the JobID, the earlier ones
+def _name_runs(job_id: str, runs: dict[float, _Job]) -> list[_Job]:
+    """Unique ids for the kept runs of a requeued job: the last keeps the JobID, the earlier ones
     become ``JobID#run1``, ``JobID#run2``, ... in start order."""
-    by_id: dict[str, list[_Job]] = {}
-    for job in jobs:
-        by_id.setdefault(job.job_id, []).append(job)
-    out: list[_Job] = []
-    for job_id, group in by_id.items():
-        if len(group) == 1:
-            out.append(group[0])
-            continue
-        group.sort(key=lambda j: j.start_s)
-        out.extend(replace(j, job_id=f"{job_id}#run{n}") for n, j in enumerate(group[:-1], start=1))
-        out.append(group[-1])
-    return out
+    order = [runs[t] for t in sorted(runs)]
+    return [replace(j, job_id=f"{job_id}#run{n}") for n, j in enumerate(order[:-1], start=1)] + order[-1:]
 
 
 def _drop(dropped: dict[str, int], reason: str) -> None:
