@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from html import escape
 import subprocess
 import sys
+from html import escape
 from pathlib import Path
 
 import numpy as np
