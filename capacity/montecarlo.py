@@ -15,6 +15,13 @@ quarter as warm-up, on the divisions' forecast load; ``benchmarks/plan.py`` give
 Every plan month (simulated or not) is also checked for *overload* (:mod:`capacity.overload`):
 a division whose forecast load reaches the capacity it could get misses its SLO whatever a
 short window measures.
+
+Censored waits (:data:`CENSORING`): an overloaded division's queue grows without bound, so no
+finite window measures its wait; its simulated wait percentiles are reported as *at least* the
+longest wait a window can observe (window - warm-up), flagged ``censored``, never as the short
+(or zero) wait of a window that starts empty or of a replica the power cap does not bind. A
+window where at least 5 % of a division's measured jobs had not started by its end is censored
+too (:data:`capacity.evaluators.CENSORED_FRACTION`): its p95 is a lower bound.
 """
 
 from __future__ import annotations
@@ -48,7 +55,8 @@ from capacity.plan import Plan
 from colossus.scenario import Scenario
 from colossus.streams import Streams
 
-__all__ = ["McConfig", "McResult", "SerialExecutor", "make_executor", "mc_tasks", "reaggregate", "run_monte_carlo", "run_task"]
+__all__ = ["CENSORING", "McConfig", "McResult", "SerialExecutor", "make_executor", "mc_tasks", "reaggregate", "run_monte_carlo",
+           "run_task", "sim_offered_load"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -95,16 +103,29 @@ class McResult:
     ----------
     months : tuple[int, ...]
         Checked plan months.
-    waits : dict[str, dict[str, list[float]]]
+    waits : dict[str, dict[str, list]]
         Division -> {``p50_mean``, ``p50_lo``, ``p50_hi``, ``p95_mean``, ``p95_lo``, ``p95_hi``}
-        per checked month, s (95% normal confidence interval over replications).
+        per checked month, s (95% normal confidence interval over replications), and
+        ``censored`` (one bool per checked month): the month's percentiles are lower bounds, not
+        measurements: the division is overloaded (then every figure here is at least the window's
+        longest observable wait, ``window_s - warmup_s``; see below), or at least 5 % of its
+        measured jobs had not started when some replication's window ended
+        (:data:`capacity.evaluators.CENSORED_FRACTION`).
     slo_misses : list[dict]
-        Every missed (month, division), in month order: ``{month, date, division, p95_s, slo_s,
-        reason, load_ratio, simulated}``; ``reason`` is ``overloaded`` where the division's
-        forecast load reaches the capacity it could get (:mod:`capacity.overload`; every plan
-        month, simulated or not: ``p95_s`` is None in months not simulated, and in simulated
-        months it is the wait at :data:`OVERLOAD_SIM_FACTOR` x its capacity, a lower bound) and
-        ``wait`` where the simulated mean p95 exceeds the service level.
+        Every missed (month, division), in month order: ``{month, date, division, p95_s,
+        p95_censored, p95_simulated_s, slo_s, reason, load_ratio, simulated}``; ``reason`` is
+        ``overloaded`` where the division's forecast load reaches the capacity it could get
+        (:mod:`capacity.overload`; every plan month, simulated or not) and ``wait`` where the
+        simulated mean p95 exceeds the service level. ``p95_s`` is None in months not simulated.
+        In a simulated overloaded month it is **never the simulated value alone**: the queue of an
+        overloaded division grows without bound, and the window measures neither that (it starts
+        empty, runs hours, and simulates the division's load only up to
+        :data:`OVERLOAD_SIM_FACTOR` x its capacity; the replica's grid cap does not bind) nor a
+        zero-capacity division's wait; ``p95_s`` is then ``max(simulated mean p95, window_s -
+        warmup_s)``, the longest wait a window can observe, with ``p95_censored`` True: a lower
+        bound (the true p95 is longer). ``p95_censored`` is also True for a ``wait`` miss whose
+        window ended with at least 5 % of the division's measured jobs not started.
+        ``p95_simulated_s`` keeps the simulated mean p95 as measured (None: not simulated).
     load_ratio : dict[str, list[float | None]]
         Division -> forecast load / capacity it could get, per plan month (None: no capacity).
     slo_status : dict[str, list[str]]
@@ -278,6 +299,13 @@ def mc_tasks(plan: Plan, scn: Scenario, cfg: McConfig) -> list[dict[str, Any]]:
     return tasks
 
 
+CENSORING = ("an overloaded division-month (forecast load >= the capacity it could get) has a queue that grows "
+             "without bound, so no window measures its wait: its p50/p95 are reported as at least the longest "
+             "wait a window can observe (window - warm-up) and flagged censored (a lower bound), never as the "
+             "short wait of a window that starts empty; a window where at least 5% of a division's measured jobs "
+             "had not started by its end is censored too (its p95 is a lower bound)")
+"""How wait figures of overloaded or saturated division-months are reported (plan.json ``monte_carlo.wait_censoring``)."""
+
 STITCHING = ("each checked month's window measures the hero's goodput (productive seconds / window seconds, "
              "full-size interruption rate); that goodput holds from the checked month until the next one (months "
              "whose window had no hero take the nearest measured one); month m trains the plan's hero GPUs x the "
@@ -285,7 +313,8 @@ STITCHING = ("each checked month's window measures the hero's goodput (productiv
 """How the ``sim`` evaluator stitches windows into the hero's finish (plan.json ``monte_carlo.hero_stitching``)."""
 
 OVERLOAD_SIM_FACTOR = 1.1
-"""An overloaded division's simulated load, as a multiple of the capacity it could get (see :func:`_sim_tasks`)."""
+"""An overloaded division's simulated load, as a multiple of the capacity it could get (or of its
+guaranteed share of the month's non-hero capacity, when that is larger): see :func:`sim_offered_load`."""
 
 
 def _division_capacities(plan: Plan, m: int) -> dict[str, float]:
@@ -300,12 +329,44 @@ def _division_capacities(plan: Plan, m: int) -> dict[str, float]:
                              hero_division=inp.hero_division, hero=plan.hero_gpus[m] * hero_perf)  # fmt: skip
 
 
+def sim_offered_load(plan: Plan, m: int) -> dict[str, float]:
+    """Division -> the load (reference GPUs) the ``sim`` evaluator offers in plan month ``m``.
+
+    Each division offers its **forecast load** (``PlanInputs.load_gpus``, DESIGN §3.4b), never
+    what the plan allocated to it: demand the plan leaves unmet reaches the simulation as queues.
+    One exception bounds the window's cost: an *overloaded* division (forecast load >= the
+    capacity ``c`` it could get, :func:`capacity.shares.division_capacity`; flagged without
+    simulating, :mod:`capacity.overload`) offers ``min(forecast, OVERLOAD_SIM_FACTOR x max(c,
+    f))``, ``f`` its guaranteed share of the month's servable non-hero capacity. That is more
+    than it can get, so it keeps its share of the fleet busy and the other divisions meet the
+    competition its full backlog would give them, without simulating a backlog many times the
+    fleet (memphis month 0 offers ~44x the non-hero capacity: +4 s of CPU per window for waits
+    that are censored either way). ``f`` gives a division the hero leaves no capacity (``c = 0``)
+    jobs in the window; its reported waits are censored lower bounds (:data:`CENSORING`).
+    """
+    from capacity.overload import servable_ref_gpus
+
+    inp = plan.inputs
+    caps = _division_capacities(plan, m)
+    g = inp.guaranteed_share or {d: 1.0 for d in inp.divisions}
+    g_sum = sum(max(0.0, float(g.get(d, 0.0))) for d in inp.divisions)
+    non_hero = servable_ref_gpus(plan, m)
+    out = {}
+    for d in inp.divisions:
+        load = inp.load_gpus[d][m]
+        if load < caps[d]:
+            out[d] = load
+            continue
+        floor = non_hero * max(0.0, float(g.get(d, 0.0))) / g_sum if g_sum > 0 else non_hero / len(inp.divisions)
+        out[d] = min(load, OVERLOAD_SIM_FACTOR * max(caps[d], floor))
+    return out
+
+
 def _sim_tasks(plan: Plan, scn: Scenario, cfg: McConfig, months: list[int], root: Streams) -> list[dict[str, Any]]:
     """Tasks of the ``sim`` evaluator (one per replication; every checked month inside it).
 
-    Each checked month simulates the divisions' *forecast load* (``PlanInputs.load_gpus``,
-    DESIGN §3.4b), never the plan's own allocation: demand the plan leaves unmet reaches the
-    simulation as queues.
+    Each checked month simulates the divisions' forecast load as :func:`sim_offered_load` says
+    (in the replica's physical GPUs: reference GPUs / the fleet's mean performance).
     """
     from colossus.scenario.loader import scenario_to_dict
 
@@ -313,12 +374,7 @@ def _sim_tasks(plan: Plan, scn: Scenario, cfg: McConfig, months: list[int], root
     scn_dict = _jsonable(scenario_to_dict(scn))
     mos = []
     for m in months:
-        caps = _division_capacities(plan, m)
-        # An overloaded division (load >= the capacity it could get: flagged without simulating,
-        # capacity.overload) is simulated at OVERLOAD_SIM_FACTOR x that capacity: its queue still
-        # grows and its waits show it, but the window does not simulate a backlog many times the
-        # fleet (memphis month 0 offers ~17x what the hero leaves).
-        load = {d: min(inp.load_gpus[d][m], OVERLOAD_SIM_FACTOR * caps[d]) for d in inp.divisions}
+        load = sim_offered_load(plan, m)
         phys = sum(plan.gpus_installed[s][m] for s in inp.skus)
         ref = plan.capacity_ref_gpus(m)
         perf = ref / phys if phys > 0 else 1.0  # ASSUMPTION: a job on a faster SKU needs 1/perf the GPU-time
@@ -364,7 +420,8 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
     if task["hero"] is not None:
         fr = np.random.Generator(np.random.PCG64(task["failures_seed"]))
         hero = hero_replication(rng=fr, **task["hero"])
-    return {"replication": task["replication"], "months": out_months, "hero": hero}
+    return {"replication": task["replication"], "months": out_months, "hero": hero,
+            "window_s": task["window_s"], "warmup_s": task["warmup_s"]}  # fmt: skip
 
 
 def _run_sim_task(task: dict[str, Any]) -> dict[str, Any]:
@@ -393,7 +450,8 @@ def _run_sim_task(task: dict[str, Any]) -> dict[str, Any]:
         hero["ettr"] = ettr if ettr is not None else th["plan_ettr"]
         hero["ettr_measured"] = ettr is not None
         hero["stitching"] = STITCHING
-    return {"replication": task["replication"], "months": out_months, "hero": hero}
+    return {"replication": task["replication"], "months": out_months, "hero": hero,
+            "window_s": task["window_s"], "warmup_s": task["warmup_s"]}  # fmt: skip
 
 
 def _write_json_atomic(path: Path, obj: Any) -> None:
@@ -479,16 +537,27 @@ def _aggregate(plan: Plan, scn: Scenario, reps: list[dict[str, Any]], *, compute
     months = tuple(m["month"] for m in reps[0]["months"]) if reps else ()
     slo = scn.capacity.wait_p95_slo_s if scn.capacity else {}
     ratios = load_ratios(plan)
-    waits: dict[str, dict[str, list[float]]] = {}
+    # the longest wait a measured job can show: submitted at the warm-up's end, never started
+    bound = max((float(r["window_s"]) - float(r["warmup_s"]) for r in reps if "window_s" in r), default=math.nan)
+    waits: dict[str, dict[str, list[Any]]] = {}
     p95: dict[tuple[int, str], float] = {}
+    p95_sim: dict[tuple[int, str], float] = {}
+    censored: dict[tuple[int, str], bool] = {}
     for d in inp.divisions:
-        row: dict[str, list[float]] = {k: [] for k in ("p50_mean", "p50_lo", "p50_hi", "p95_mean", "p95_lo", "p95_hi")}
+        row: dict[str, list[Any]] = {k: [] for k in ("p50_mean", "p50_lo", "p50_hi", "p95_mean", "p95_lo", "p95_hi", "censored")}
         for j, m in enumerate(months):
+            over = ratios[d][m] >= 1.0
             for q in ("p50", "p95"):
                 mean, lo, hi = _ci(r["months"][j]["divisions"][d][f"{q}_s"] for r in reps)
+                if q == "p95":
+                    p95_sim[m, d] = mean
+                if over:  # censored at the window: never the (short, or zero) wait of the window alone
+                    mean, lo, hi = (_at_least(v, bound) for v in (mean, lo, hi))
                 row[f"{q}_mean"].append(mean)
                 row[f"{q}_lo"].append(lo)
                 row[f"{q}_hi"].append(hi)
+            censored[m, d] = over or any(bool(r["months"][j]["divisions"][d].get("censored")) for r in reps)
+            row["censored"].append(censored[m, d])
             p95[m, d] = row["p95_mean"][-1]
         waits[d] = row
     misses = []
@@ -506,6 +575,7 @@ def _aggregate(plan: Plan, scn: Scenario, reps: list[dict[str, Any]], *, compute
                               "overloaded": "overloaded"}[reason])  # fmt: skip
             if reason is not None:
                 misses.append({"month": m, "date": inp.months[m].isoformat(), "division": d, "p95_s": sim,
+                               "p95_censored": bool(censored.get((m, d), False)), "p95_simulated_s": p95_sim.get((m, d)),
                                "slo_s": slo.get(d), "reason": reason, "load_ratio": _finite(ratio),
                                "simulated": sim is not None})  # fmt: skip
     finish = [r["hero"]["finish_month_frac"] if r["hero"] else None for r in reps]
@@ -527,6 +597,13 @@ def _aggregate(plan: Plan, scn: Scenario, reps: list[dict[str, Any]], *, compute
                     hero_finish=hero_finish, hero_ettr=hero_ettr, computed=computed, cached=cached,
                     replications=reps, load_ratio={d: [_finite(v) for v in ratios[d]] for d in inp.divisions},
                     slo_status=status)  # fmt: skip
+
+
+def _at_least(v: float, bound: float) -> float:
+    """``max(v, bound)``, NaN-safe (a missing or NaN figure becomes ``bound``)."""
+    if math.isnan(bound):
+        return v
+    return v if (math.isfinite(v) and v >= bound) else bound
 
 
 def _finite(v: float) -> float | None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from capacity.montecarlo import STITCHING, McConfig, McResult
+from capacity.montecarlo import CENSORING, STITCHING, McConfig, McResult
 from capacity.plan import Plan, plan_table, plan_to_dict
 from capacity.replan import Replan, replan_to_dict, simulated_hero_ettr
 from capacity.report import write_plan_report
@@ -55,7 +55,8 @@ def plan_document(plan: Plan, mc: McResult | None, scn: Scenario, cfg: McConfig 
             "config": dataclasses.asdict(cfg) if cfg else None,
             "evaluator": cfg.evaluator if cfg else "queue",
             "months": [plan.inputs.months[m].isoformat() for m in mc.months],
-            "waits_s": mc.waits, "slo_misses": mc.slo_misses, "load_ratio": mc.load_ratio, "slo_status": mc.slo_status,
+            "waits_s": mc.waits, "wait_censoring": CENSORING,
+            "slo_misses": mc.slo_misses, "load_ratio": mc.load_ratio, "slo_status": mc.slo_status,
             "hero_finish": mc.hero_finish,
             "hero_finish_source": ("simulated progress" if cfg and cfg.evaluator == "sim" else "first-order failure model (queue)"),
             "hero_stitching": (STITCHING if cfg and cfg.evaluator == "sim" else None),

@@ -159,7 +159,8 @@ def plan_and_check(scn: Scenario, *, horizon_months: int | None = None, cfg: McC
                    executor: Executor | None = None, cache_dir: Path | None = None,
                    progress: Callable[[int, int], None] | None = None, solver: str | None = None,
                    replan: bool = True, max_iterations: int = DEFAULT_MAX_ITERATIONS,
-                   slo_sizing: bool = True) -> PlanCheck:  # fmt: skip
+                   slo_sizing: bool = True, milp_gap: float | None = None,
+                   milp_time_limit_s: float | None = None) -> PlanCheck:  # fmt: skip
     """Size to the wait SLOs, plan, check by Monte Carlo, raise what misses, re-plan (:mod:`capacity.sizing`).
 
     Round ``k`` plans with the requirements of round ``k - 1`` raised where its simulation missed
@@ -187,8 +188,18 @@ def plan_and_check(scn: Scenario, *, horizon_months: int | None = None, cfg: McC
         Monte Carlo checks at most (>= 1).
     slo_sizing : bool
         Size divisions with a wait SLO by the queueing estimate (else ``load / target_utilization``).
+    milp_gap, milp_time_limit_s : float, optional
+        Relative MIP gap and time limit of every MILP solve (default: :func:`capacity.milp.solve_plan`'s,
+        1e-6 and 60 s). A plan with an ample budget and grid has many near-equal purchase schedules:
+        at the default gap its solves run to the time limit (status ``Feasible``); ``milp_gap=1e-3``
+        proves an optimum within 0.1 % in about a second (``benchmarks/plan.py --ample``).
     """
     solver = solver or scn.scheduler.solver
+    milp_opts: dict[str, float] = {}
+    if milp_gap is not None:
+        milp_opts["gap"] = float(milp_gap)
+    if milp_time_limit_s is not None:
+        milp_opts["time_limit_s"] = float(milp_time_limit_s)
     stats = division_job_stats(scn) if slo_sizing else {}
     base = plan_inputs(scn, horizon_months=horizon_months)
     horizon = base.horizon
@@ -197,7 +208,7 @@ def plan_and_check(scn: Scenario, *, horizon_months: int | None = None, cfg: McC
     def make(ettr: float | None) -> Plan:
         inp = plan_inputs(scn, horizon_months=horizon, hero_ettr=ettr) if ettr is not None else base
         inp = size_to_slo(inp, stats, extra) if slo_sizing else inp
-        out = solve_plan(inp, solver=solver)
+        out = solve_plan(inp, solver=solver, **milp_opts)
         return dataclasses.replace(out, hero_ettr_measured=ettr) if ettr is not None else out
 
     first = plan = make(None)
@@ -253,7 +264,12 @@ def plan_and_check(scn: Scenario, *, horizon_months: int | None = None, cfg: McC
 
 
 def sizing_to_dict(run: PlanCheck) -> dict[str, Any]:
-    """The ``sizing`` section of ``plan.json``: the rounds, what each raised, and what stays unresolved and why."""
+    """The ``sizing`` section of ``plan.json``: the rounds, what each raised, and what stays unresolved and why.
+
+    ``converged`` means the rounds stopped because nothing was left that another round could raise
+    (not that every SLO is met: ``misses_left`` counts the final check's SLO misses, and
+    ``unresolved`` names the constraint behind each).
+    """
     inp = run.plan.inputs
     iso = lambda m: inp.months[m].isoformat()  # noqa: E731
     return {
@@ -268,8 +284,10 @@ def sizing_to_dict(run: PlanCheck) -> dict[str, Any]:
                         "extra_gpus": r.extra_gpus, "months": [iso(k) for k in r.months]} for r in it.raises],
         } for it in run.iterations],
         "calibration": calibration(run.iterations[-1].plan, run.mc, run.stats) if (run.iterations and run.mc) else [],
+        # converged: nothing left that another round could raise (misses may remain: each names its constraint)
         "converged": bool(run.iterations) and not run.iterations[-1].raises and not any(
             u.constraint == "iteration limit" for u in run.unresolved),
+        "misses_left": len(run.mc.slo_misses) if run.mc is not None else 0,
         "unresolved": [{"date": iso(u.month), "division": u.division, "reason": u.reason, "constraint": u.constraint,
                         "also": list(u.also), "detail": u.detail} for u in run.unresolved],
     }  # fmt: skip

@@ -32,7 +32,7 @@ def render_html(title: str, sections: list[tuple[str, Any]] | list[tuple[Any, ..
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"]  # fmt: skip
     first = True
     for i, (heading, body, *rest) in enumerate(sections):
-        sid = f" id='{html.escape(str(rest[0]))}'" if rest else ""
+        sid = f' id="{html.escape(str(rest[0]))}"' if rest else ""
         parts.append(f"<section{sid}><h2>{html.escape(heading)}</h2>")
         if isinstance(body, go.Figure):
             body.update_layout(template="plotly_white", height=420, margin={"l": 60, "r": 20, "t": 30, "b": 40})
@@ -117,10 +117,16 @@ def plan_figures(plan: Plan, mc: McResult | None, phases: list[tuple[dt.date, st
                 hi, lo = [v / 3600 for v in w[f"{q}_hi"]], [v / 3600 for v in w[f"{q}_lo"]]
                 fig.add_trace(go.Scatter(x=xm + xm[::-1], y=hi + lo[::-1], fill="toself", opacity=0.2, line={"width": 0},
                                          showlegend=False, hoverinfo="skip", legendgroup=d))  # fmt: skip
+                cens = list(w.get("censored") or [False] * len(xm))
                 fig.add_trace(go.Scatter(x=xm, y=[v / 3600 for v in w[f"{q}_mean"]], name=f"{d} {q}", legendgroup=d,
-                                         mode="lines+markers", line={"dash": dash}))  # fmt: skip
+                                         mode="lines+markers", line={"dash": dash},
+                                         marker={"symbol": ["triangle-up" if c else "circle" for c in cens],
+                                                 "size": [11 if c else 6 for c in cens]},
+                                         text=["censored: at least this (lower bound)" if c else "" for c in cens],
+                                         hovertemplate="%{x}: %{y:.2f} h %{text}"))  # fmt: skip
         fig.update_layout(yaxis_title="wait, h (95% CI bands)", yaxis_type="log")
-        out.append(("Waits p50/p95 per division (Monte Carlo)", fig))
+        out.append(("Waits p50/p95 per division (Monte Carlo; triangles: censored at the window, a lower bound: "
+                    "the division is overloaded or its jobs were still queued when the window ended)", fig))
 
     if inp.hero is not None:
         h = inp.hero
@@ -165,9 +171,12 @@ def plan_figures(plan: Plan, mc: McResult | None, phases: list[tuple[dt.date, st
     if mc is not None and mc.slo_misses:
         h = lambda v: "-" if v is None else v / 3600  # noqa: E731
         r = lambda v: "no capacity" if v is None else f"{v:.2f}"  # noqa: E731
-        out.append(("Service-level misses (overloaded, or mean p95 above the SLO)", _table(
+        p = lambda x: (f">= {x['p95_s'] / 3600:,.1f}" if x.get("p95_censored") and x["p95_s"] is not None  # noqa: E731
+                       else h(x["p95_s"]))  # fmt: skip
+        out.append(("Service-level misses (overloaded, or mean p95 above the SLO; >= : censored at the window, a lower "
+                    "bound; - : month not simulated)", _table(
             ["month", "division", "reason", "load / capacity", "p95 h", "SLO h"],
-            [[m["date"], m["division"], m["reason"], r(m["load_ratio"]), h(m["p95_s"]), h(m["slo_s"])] for m in mc.slo_misses])))
+            [[m["date"], m["division"], m["reason"], r(m["load_ratio"]), p(m), h(m["slo_s"])] for m in mc.slo_misses])))
     return out
 
 
@@ -230,7 +239,11 @@ def write_plan_report(plan: Plan, mc: McResult | None, path: Path, *, title: str
     if sizing is not None and sizing.get("iterations"):
         rows = [[it["index"], f"{it['total_capex_usd'] / 1e9:.2f}", it["requirement_gpu_months"], it["unmet_gpu_months"],
                  it["misses_wait"], it["misses_overloaded"], len(it["raised"])] for it in sizing["iterations"]]  # fmt: skip
-        body = f"<p>{html.escape(sizing['method'])}; converged: {'yes' if sizing['converged'] else 'no'}.</p>" + _table(
+        left = sizing.get("misses_left", len(sizing.get("unresolved") or []))
+        state = ("converged: every checked month meets its SLOs" if sizing["converged"] and not left else
+                 f"stopped: {left} SLO miss(es) remain that another round cannot fix (see below)" if sizing["converged"] else
+                 f"not converged: the round limit was reached with {left} SLO miss(es) left")  # fmt: skip
+        body = f"<p>{html.escape(sizing['method'])}; {html.escape(state)}.</p>" + _table(
             ["round", "capex $B", "requirement GPU-months", "unmet GPU-months", "wait misses", "overloaded", "raised"], rows)
         if sizing.get("unresolved"):
             body += "<p>Misses the plan cannot fix, and why:</p>" + _table(

@@ -46,24 +46,33 @@ def _print_plan(plan: Any, mc: Any, con: Any) -> None:
         if mc.slo_misses:
             over = sum(1 for x in mc.slo_misses if x["reason"] == "overloaded")
             con.print(f"[yellow]{len(mc.slo_misses)} (month, division) pairs miss their SLO[/yellow]: {over} overloaded "
-                      f"(forecast load >= the capacity it could get), {len(mc.slo_misses) - over} with a simulated p95 wait "
-                      "above the SLO (see plan.json monte_carlo.slo_misses, report.html).")  # fmt: skip
+                      f"(forecast load >= the capacity it could get; simulated waits reported as censored lower bounds), "
+                      f"{len(mc.slo_misses) - over} with a simulated p95 wait above the SLO (see plan.json "
+                      "monte_carlo.slo_misses, report.html).")  # fmt: skip
         else:
             con.print("Every checked month meets every division's p95 wait SLO, and no month is overloaded.")
 
 
-def _print_sizing(sizing: dict[str, Any] | None, con: Any) -> None:
+def _print_sizing(sizing: dict[str, Any] | None, con: Any, mc: Any = None) -> None:
     if not sizing:
         return
     its = sizing["iterations"]
     steps = "; ".join(f"round {it['index']}: {it['misses_wait']} wait + {it['misses_overloaded']} overloaded misses, "
                       f"capex ${it['total_capex_usd'] / 1e9:.2f}B" for it in its)  # fmt: skip
-    con.print(f"SLO sizing: {len(its)} plan-and-check round(s) ({'converged' if sizing['converged'] else 'not converged'}): {steps}.")
+    left = len(mc.slo_misses) if mc is not None else len(sizing["unresolved"])
     by: dict[str, int] = {}
     for u in sizing["unresolved"]:
         by[u["constraint"]] = by.get(u["constraint"], 0) + 1
+    why = ", ".join(f"{c} {n}" for c, n in by.items())
+    if not left:
+        state = "converged: every checked month meets its SLOs"
+    elif sizing["converged"]:  # nothing left that a further round could raise
+        state = f"stopped with {left} SLO miss(es) left that another round cannot fix: the plan cannot add capacity there"
+    else:
+        state = f"not converged: stopped at --max-iterations with {left} SLO miss(es) left"
+    con.print(f"SLO sizing: {len(its)} plan-and-check round(s) ({state}): {steps}.")
     if by:
-        con.print("  left missing, by the constraint that prevents it: " + ", ".join(f"{c} {n}" for c, n in by.items()))
+        con.print(f"  left missing, by the constraint that prevents it: {why}")
 
 
 def _print_replan(rp: Any, con: Any) -> None:
@@ -96,8 +105,10 @@ def _print_replan(rp: Any, con: Any) -> None:
 @click.option("--check-every", type=click.IntRange(min=1), default=None,
               help="Check every k-th month (and the last) by Monte Carlo [default: 3].")
 @click.option("--evaluator", type=click.Choice(list(EVALUATORS)), default=DEFAULT_EVALUATOR, show_default=True,
-              help="sim: colossus.sim.simulate on a window per checked month (measures the hero's ETTR and "
-                   "re-plans once with it); queue: fast FIFO-queue approximation (first-order ETTR).")
+              help="How each checked month is simulated. sim: colossus.sim.simulate of the divisions' forecast load "
+                   "on a replica of the planned fleet, one window per checked month (p95 waits; measures the hero's "
+                   "ETTR, which the later SLO-sizing rounds, or one more MILP pass, plan with); queue: a fast "
+                   "FIFO-queue approximation per division (first-order ETTR). Overloaded months are flagged either way.")
 @click.option("--sim-gpus", type=click.IntRange(min=64), default=4096, show_default=True,
               help="GPUs of the simulated replica of each month's fleet (sim evaluator).")
 @click.option("--window-days", type=click.FloatRange(min=0.1), default=None,
@@ -185,7 +196,7 @@ def plan_cmd(scenario: str | None, horizon_months: int | None, replications: int
         return
     if not quiet:
         _print_plan(plan, mc, con)
-        _print_sizing(sizing, con)
+        _print_sizing(sizing, con, mc)
         _print_replan(run.replan, con)
         con.print(f"Wrote {', '.join(str(p) for p in paths.values())} in {time.perf_counter() - t0:.1f} s.")
     _ = plan_document  # re-exported for library users
