@@ -6,10 +6,9 @@ import json
 import time
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
-from colossus.adapters.slurm import read_state, subprocess_runner
+from colossus.adapters.slurm import HOLD_MARK, hold_argv, read_state, subprocess_runner
 from colossus.cli import cli as main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,14 +92,16 @@ def test_apply_makes_slurm_follow_the_decided_order(slurm):
     _wait_running(slurm, [blocker])
     head = slurm.sbatch("-A", "grok", "-p", "grok", "-N", "2", "--gres=gpu:8", "-t", "1", wrap="sleep 2")
     small = slurm.sbatch("-A", "coding", "-p", "coding", "--gres=gpu:8", "-H", "-t", "1", wrap="sleep 2")
-    # submitted held so Slurm cannot start it before the first round; a user hold is not ours, so release it
-    # into the adapter's hands by marking it as the adapter's hold
-    slurm.run(["scontrol", "update", f"JobId={small}", "AdminComment=colossus-hold"])
+    # submitted held so Slurm cannot backfill it before the first round (it would within bf_interval, see the
+    # control below); a user hold is not the adapter's, so hand it over with the adapter's own hold command,
+    # which turns it into a marked admin hold
+    slurm.run(list(hold_argv(small)))
+    assert _held_by_us(slurm) == {small}
     code, out = _cli("schedule", "--slurm", "--scenario", SCENARIO, "--policy", "fifo")
     assert code == 0, out
     assert f"decided order: {head} {small}" in out
     assert "dry run" in out
-    assert f"scontrol hold {small}" not in out  # already held by the adapter: kept, no new hold
+    assert f"JobId={small} AdminComment=colossus-hold" not in out  # already held by the adapter: kept, no new hold
     assert f"scontrol release {small}" not in out
     # rounds as a user would run them (`--apply` again and again) until both have started
     deadline = time.monotonic() + 60
@@ -116,6 +117,72 @@ def test_apply_makes_slurm_follow_the_decided_order(slurm):
     assert starts[head] <= starts[small]
     blocker_end = _start_times(slurm, [blocker])[blocker] + 5
     assert starts[small] >= blocker_end  # it did not run in the gap beside the blocker
+
+
+def _held_by_us(slurm) -> set[str]:
+    """Jobs under the adapter's hold: Reason=JobHeldAdmin with AdminComment=colossus-hold (scontrol's view)."""
+    out = slurm.run(["scontrol", "show", "jobs", "-o"], check=False).stdout
+    held = set()
+    for line in out.splitlines():
+        kv = dict(f.split("=", 1) for f in line.split() if "=" in f)
+        if kv.get("JobState") == "PENDING" and kv.get("Reason") == "JobHeldAdmin" and kv.get("AdminComment") == HOLD_MARK:
+            held.add(kv["JobId"])
+    return held
+
+
+def _admin_comment(slurm, jid: str) -> str:
+    out = slurm.run(["scontrol", "show", "job", "-o", jid]).stdout
+    kv = dict(f.split("=", 1) for f in out.split() if "=" in f)
+    return kv.get("AdminComment", "")
+
+
+def test_apply_reorders_slurm_and_holds_with_its_own_mark(slurm, tmp_path):
+    """The decided order differs from submit order, and Slurm follows it; the adapter places its own hold
+    and a later round releases it.
+
+    grok may use at most 16 GPUs (a scenario with ``borrow_limit_share = 0.5``) and already runs 24 on
+    n1-n3, so the policy (``fairshare``: every job that fits starts, in fair-share then submit order)
+    keeps grok's job K waiting although it fits. Submitted in the order H (coding, all 32 GPUs), K
+    (grok, 4), S (coding, 4). Slurm alone keeps K and S behind H, its top priority, until the blocker
+    ends (their limits end after H's reservation, so no backfill). The policy starts S now, on n4:
+    S first. Observed: Slurm starts S at once (first, though submitted last); K carries the
+    adapter's hold (Reason=JobHeldAdmin, AdminComment=colossus-hold) although 4 GPUs are free beside
+    S; when the blocker ends H starts; a later round releases K (mark cleared), and K starts after H.
+    (The decided order is S, K, H: K's estimated start, the blocker's end, comes before H's; K is held,
+    so it is H that Slurm starts first.)
+    """
+    text = Path(SCENARIO).read_text()
+    assert text.count("borrow_limit_share = 1.0") == 2
+    capped = tmp_path / "capped.toml"
+    capped.write_text(text.replace("borrow_limit_share = 1.0", "borrow_limit_share = 0.5", 1))  # grok's
+    blocker = slurm.sbatch("-A", "grok", "-p", "grok", "-N", "3", "--gres=gpu:8", "-t", "1", wrap="sleep 8")
+    _wait_running(slurm, [blocker])
+    h = slurm.sbatch("-A", "coding", "-p", "grok", "-N", "4", "--gres=gpu:8", "-t", "1", wrap="sleep 2")
+    k = slurm.sbatch("-A", "grok", "-p", "grok", "--gres=gpu:4", "-t", "1", wrap="sleep 2")
+    s = slurm.sbatch("-A", "coding", "-p", "grok", "--gres=gpu:4", "-t", "1", wrap="sleep 3")
+    time.sleep(1.5)  # a backfill pass or two (bf_interval=1): Slurm leaves both behind H
+    assert {k, s} <= set(_squeue(slurm, "PD")), "Slurm started a job behind its blocked top job"
+    args = ("schedule", "--slurm", "--scenario", str(capped), "--policy", "fairshare")
+    code, out = _cli(*args)
+    assert code == 0, out
+    assert f"decided order: {s} {k} {h}" in out  # differs from submit order h, k, s
+    assert "dry run" in out and f"JobId={k} AdminComment=colossus-hold Priority=0" in out
+    held_seen: set[str] = set()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        code, out = _cli(*args, "--apply", "--quiet")
+        assert code == 0, out
+        held_seen |= _held_by_us(slurm)
+        if len(_start_times(slurm, [h, k, s])) == 3:
+            break
+        time.sleep(0.5)
+    starts = _start_times(slurm, [h, k, s])
+    assert set(starts) == {h, k, s}, starts
+    assert held_seen == {k}  # the adapter's own hold, on K only
+    assert starts[s] < starts[h] <= starts[k], starts  # S first, as decided; K only after its release
+    blocker_end = _start_times(slurm, [blocker])[blocker] + 7
+    assert starts[s] < blocker_end <= starts[k]  # S did not wait for the blocker; K (4 GPUs free beside S) did
+    assert _admin_comment(slurm, k) == ""  # the round that released K cleared its mark
 
 
 def test_without_the_adapter_slurm_backfills_the_small_job(slurm):

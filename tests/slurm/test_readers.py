@@ -16,6 +16,7 @@ from colossus.adapters.slurm import (
     DivisionSpec,
     SlurmError,
     build_snapshot,
+    hold_argv,
     plan_actions,
 )
 from colossus.adapters.slurm.snapshot import division_of
@@ -135,10 +136,12 @@ def _queues(draw):
             jid += 1
     for _ in range(draw(st.integers(0, 8))):
         held = draw(st.booleans())
+        stale = not held and draw(st.booleans())  # a mark left on a released job (a failure between commands)
         jobs.append(_job(str(jid), account=draw(st.sampled_from(["grok", "coding"])),
                          num_gpus=draw(st.sampled_from([1, 2, 4, 8, 16])), submit_time_s=float(draw(st.integers(-50, 0))),
                          priority=0 if held else draw(st.sampled_from([1, PRIORITY_TOP])),
-                         reason="JobHeldAdmin" if held else "Priority", admin_comment=HOLD_MARK if held else ""))
+                         reason="JobHeldAdmin" if held else "Priority",
+                         admin_comment=HOLD_MARK if held or stale else ""))
         jid += 1
     return SlurmState(now_s=0.0, nodes=nodes, jobs=tuple(jobs), source="json")
 
@@ -168,13 +171,22 @@ def test_action_plan_invariants(state, policy_name):
     held = {j.job_id for j in state.jobs if j.held_by_us}
     for a in plan.actions:
         verb = a.argv[1]
-        if verb == "hold":
+        assert verb != "hold"  # the adapter holds with one update that also carries the mark
+        if a.argv == hold_argv(a.job_id):
             held.add(a.job_id)
         elif verb == "release":
             held.discard(a.job_id)
         elif verb == "update" and a.argv[-1].startswith("Priority="):
             final[a.job_id] = int(a.argv[-1].split("=")[1])
     assert held == set(plan.hold)
+    # a stale mark (no hold behind it) is not taken for the adapter's hold, and is cleared
+    for j in state.jobs:
+        if j.admin_comment == HOLD_MARK and not j.held_by_us and j.job_id not in plan.hold:
+            assert not any(a.job_id == j.job_id and a.argv[1] == "release" for a in plan.actions)
+            assert any(a.argv == ("scontrol", "update", f"JobId={j.job_id}", "AdminComment=") for a in plan.actions)
+    # a held job is never left without its mark: the hold and the mark are one command
+    assert all(f"AdminComment={HOLD_MARK}" in a.argv and "Priority=0" in a.argv
+               for a in plan.actions if "Priority=0" in a.argv)
     placed = [jid for jid in plan.order if jid not in held]
     prios = [final[j] for j in placed]
     assert prios == [PRIORITY_TOP - plan.order.index(j) for j in placed]

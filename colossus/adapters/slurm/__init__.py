@@ -6,9 +6,21 @@ stays pure. Modules: :mod:`.state` (reading nodes and jobs, JSON or ``scontrol -
 :mod:`.live` (one round), :mod:`.localcluster` (a throwaway local Slurm for tests and benchmarks).
 """
 
-from colossus.adapters.slurm.actions import PRIORITY_TOP, ActionPlan, SlurmAction, apply_actions, plan_actions
+from colossus.adapters.slurm.actions import (
+    PRIORITY_TOP,
+    ActionPlan,
+    SlurmAction,
+    apply_actions,
+    hold_argv,
+    plan_actions,
+)
 from colossus.adapters.slurm.live import LiveRound, live_round
-from colossus.adapters.slurm.snapshot import DivisionSpec, LiveSnapshot, build_snapshot, divisions_from_scenario
+from colossus.adapters.slurm.snapshot import (
+    DivisionSpec,
+    LiveSnapshot,
+    build_snapshot,
+    divisions_from_scenario,
+)
 from colossus.adapters.slurm.state import (
     HOLD_MARK,
     SlurmError,
@@ -34,6 +46,7 @@ __all__ = [
     "apply_actions",
     "build_snapshot",
     "divisions_from_scenario",
+    "hold_argv",
     "live_round",
     "plan_actions",
     "read_state",

@@ -4,9 +4,13 @@ The decided order is: the jobs the policy starts now (in the decision's order), 
 keeps waiting, by estimated start, then queue order. Each pending job gets a Slurm priority from
 that order (``PRIORITY_TOP`` for the first, one less for each next), so Slurm's own main and
 backfill passes pick jobs in our order. A waiting job that would fit on the GPUs left free after
-the decision's starts is **held** (Slurm would otherwise start it at once, against the policy),
-marked ``AdminComment=colossus-hold``; the adapter releases only jobs carrying that mark, when a
-later round starts them or no longer needs the hold.
+the decision's starts is **held** (Slurm would otherwise start it at once, against the policy)
+and marked, in one command: ``scontrol update JobId=X AdminComment=colossus-hold Priority=0``
+(``Priority=0`` is the admin hold ``scontrol hold`` sends), so no failure can leave a hold without
+its mark. The adapter releases only admin holds carrying that mark (``Reason=JobHeldAdmin``; a
+user hold is never its own), when a later round starts them or no longer needs the hold:
+``scontrol release``, then the mark is cleared (a mark left by a failure in between is cleared by
+the next round), then the priority is set again.
 
 Slurm behaviours that limit this, and what the adapter does about them:
 
@@ -40,7 +44,7 @@ from colossus.adapters.slurm.snapshot import LiveSnapshot
 from colossus.adapters.slurm.state import HOLD_MARK, SlurmError, SlurmRunner
 from scheduler import ClusterView, Decision, PendingJob, WaitReason
 
-__all__ = ["PRIORITY_TOP", "ActionPlan", "ActionResult", "SlurmAction", "apply_actions", "plan_actions"]
+__all__ = ["PRIORITY_TOP", "ActionPlan", "ActionResult", "SlurmAction", "apply_actions", "hold_argv", "plan_actions"]
 
 PRIORITY_TOP = 4_294_967_000
 """Priority of the first job in the decided order: above priority/basic's automatic values
@@ -82,6 +86,11 @@ class ActionResult:
     message: str = ""
 
 
+def hold_argv(job_id: str) -> tuple[str, ...]:
+    """The adapter's hold: an admin hold (``Priority=0``) and its mark, in one ``scontrol update``."""
+    return ("scontrol", "update", f"JobId={job_id}", f"AdminComment={HOLD_MARK}", "Priority=0")
+
+
 def _fits(free: np.ndarray, gpn: int, num_gpus: int) -> bool:
     """Whether a job of ``num_gpus`` fits the free GPUs (one node, or whole free nodes)."""
     if num_gpus <= gpn:
@@ -115,15 +124,18 @@ def plan_actions(live: LiveSnapshot, view: ClusterView, pending: Sequence[Pendin
         sj = live.jobs[jid]
         if jid in hold_set:
             if not sj.held_by_us:
+                # one RPC carries the mark and the hold (Priority=0 is what `scontrol hold` sends):
+                # no failure can leave an unmarked hold that no later round would release
                 why = _why(decision, jid)
-                holds.append(SlurmAction(job_id=jid, argv=("scontrol", "hold", jid), why=f"keep waiting: {why}"))
-                holds.append(SlurmAction(job_id=jid, argv=("scontrol", "update", f"JobId={jid}", f"AdminComment={HOLD_MARK}"),
-                                         why="mark the hold as the adapter's"))
+                holds.append(SlurmAction(job_id=jid, argv=hold_argv(jid), why=f"keep waiting: {why}"))
             continue
         prio = PRIORITY_TOP - i
         what = "start now" if jid in decision.starts else "wait"
         if sj.held_by_us:
+            # release first, then clear the mark: a failure between the two leaves a released job with a
+            # stale mark (harmless, cleared below next round), never a hold nobody releases
             orders.append(SlurmAction(job_id=jid, argv=("scontrol", "release", jid), why=f"{what}: its turn has come"))
+        if sj.held_by_us or sj.admin_comment == HOLD_MARK:
             orders.append(SlurmAction(job_id=jid, argv=("scontrol", "update", f"JobId={jid}", "AdminComment="),
                                       why="clear the adapter's hold mark"))
         if sj.held_by_us or sj.priority != prio:

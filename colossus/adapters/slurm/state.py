@@ -108,7 +108,9 @@ class SlurmJob:
 
     @property
     def held_by_us(self) -> bool:
-        return self.state == "PENDING" and self.admin_comment == HOLD_MARK
+        """Held by the adapter: an admin hold carrying its mark (a user hold, or a mark left on a job that
+        is no longer held, is not the adapter's to release)."""
+        return self.state == "PENDING" and self.reason == "JobHeldAdmin" and self.admin_comment == HOLD_MARK
 
     @property
     def held(self) -> bool:
