@@ -51,6 +51,7 @@ Usage::
     python benchmarks/slurm_agreement.py                    # 150 jobs, seed 0
     python benchmarks/slurm_agreement.py --jobs 300 --seed 3 --keep runs/agree
     python benchmarks/slurm_agreement.py --json
+    python benchmarks/slurm_agreement.py --seed 0 --keep runs/agree --reuse   # compare a kept run again
     python benchmarks/slurm_agreement.py --minute-jobs --jobs 100 --mean-gap 6.5   # ~15 min
 """
 
@@ -285,15 +286,25 @@ class BenchResult:
 
 
 def run(n_jobs: int = 150, seed: int = 0, mean_gap_s: float = 0.8, keep: Path | None = None,
-        policies: tuple[str, ...] = ("backfill", "backfill-nolimits", "fifo"), minute_jobs: bool = False) -> BenchResult:
-    """The whole benchmark: plan, run on Slurm, import, simulate under each policy, compare."""
+        policies: tuple[str, ...] = ("backfill", "backfill-nolimits", "fifo"), minute_jobs: bool = False,
+        reuse: bool = False) -> BenchResult:
+    """The whole benchmark: plan, run on Slurm, import, simulate under each policy, compare.
+
+    ``reuse``: compare the sacct export an earlier run left in ``keep`` (no Slurm run; ``wall_s`` is
+    then the comparison's only)."""
     t0 = time.perf_counter()
     jobs = plan_workload(n_jobs, seed, mean_gap_s, minute_jobs)
     with tempfile.TemporaryDirectory(prefix="slurm-agree-") as tmp:
         work = Path(tmp) if keep is None else keep
         work.mkdir(parents=True, exist_ok=True)
-        sacct = run_on_slurm(jobs, work)
+        if reuse:
+            if keep is None or not (work / "jobs.sacct").exists() or not (work / "flags.txt").exists():
+                raise SystemExit(f"--reuse: no jobs.sacct and flags.txt in {work} (run once with --keep first)")
+            sacct = work / "jobs.sacct"
+        else:
+            sacct = run_on_slurm(jobs, work)
         flags = (work / "flags.txt").read_text()
+        (work / "jobs.parquet").unlink(missing_ok=True)  # a kept folder's earlier import is not this run's
         res = {p: compare(sacct, work, p) for p in policies}
     return BenchResult(agreements={p: a for p, (a, _) in res.items()}, rows={p: r for p, (_, r) in res.items()},
                        slurm_started_by_backfill=flags.count("SchedBackfill"),
@@ -322,9 +333,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="jobs of 59 s / 119 s with 1 / 2 min limits (Slurm then knows their ends); ~12 min for 100 "
                          "jobs at --mean-gap 6.5")
     ap.add_argument("--keep", type=Path, default=None, help="keep the sacct export, trace and simulations here")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --keep: compare the sacct export a run left there again, without running Slurm")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
-    res = run(a.jobs, a.seed, a.mean_gap, a.keep, tuple(a.policy or ("backfill", "backfill-nolimits", "fifo")), a.minute_jobs)
+    if a.reuse and a.keep is None:
+        ap.error("--reuse needs --keep DIR")
+    res = run(a.jobs, a.seed, a.mean_gap, a.keep, tuple(a.policy or ("backfill", "backfill-nolimits", "fifo")), a.minute_jobs,
+              a.reuse)
     if a.json:
         print(json.dumps({"wall_s": res.wall_s, "slurm_started_by_backfill": res.slurm_started_by_backfill,
                           "slurm_started_by_main": res.slurm_started_by_main,
