@@ -167,3 +167,26 @@ def test_overload_follows_the_plan_written(starved_run):
     over = {(x["month"], x["division"]) for x in again.slo_misses if x["reason"] == "overloaded"}
     assert over <= short and len(over) < sum(1 for x in starved_run.mc.slo_misses if x["reason"] == "overloaded")
     assert again.replications == starved_run.mc.replications
+
+
+def test_cli_mip_gap_solves_an_ample_plan(tmp_path):
+    """With an ample budget and grid the default gap (1e-6) runs to the 60 s limit; --mip-gap 1e-3 proves an optimum fast."""
+    import time
+
+    import tomli_w
+    from click.testing import CliRunner
+
+    from colossus.cli import cli
+    from colossus.scenario.loader import scenario_to_dict
+    from colossus.scenario.types import GridStep
+
+    scn = _starved()
+    ample = dataclasses.replace(scn, capacity=dataclasses.replace(scn.capacity, budget_usd_per_quarter=1e12),
+                                power=dataclasses.replace(scn.power, grid=(GridStep(date=scn.scenario.start_date, mw=5000.0),)))
+    path = tmp_path / "ample.toml"
+    path.write_bytes(tomli_w.dumps(scenario_to_dict(ample)).encode())
+    t0 = time.perf_counter()
+    res = CliRunner().invoke(cli, ["plan", str(path), "-r", "0", "--mip-gap", "1e-3", "--out", str(tmp_path / "out"), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "out" / "plan.json").read_text())
+    assert doc["plan"]["status"] == "Optimal" and time.perf_counter() - t0 < 30
