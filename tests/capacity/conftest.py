@@ -36,3 +36,15 @@ def small():
 def make_small():
     """The :func:`small_scenario` factory (test modules cannot import conftest in importlib mode)."""
     return small_scenario
+
+
+def starved_scenario():
+    """memphis with ``budget_usd_per_quarter = 1.0``: nothing can be bought (a plan that leaves demand unmet)."""
+    s = load_scenario(None)
+    return dataclasses.replace(s, capacity=dataclasses.replace(s.capacity, budget_usd_per_quarter=1.0))
+
+
+@pytest.fixture(scope="session")
+def starved_scn():
+    """The :func:`starved_scenario` (budget $1 a quarter)."""
+    return starved_scenario()

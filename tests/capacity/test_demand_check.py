@@ -15,17 +15,10 @@ FAST_SIM = McConfig(replications=1, check_every_months=3, window_days=0.25, warm
                     sim_gpus=1024)  # fmt: skip
 
 
-def _starved():
-    from colossus.scenario import load_scenario
-
-    scn = load_scenario(None)
-    return dataclasses.replace(scn, capacity=dataclasses.replace(scn.capacity, budget_usd_per_quarter=1.0))
-
-
 @pytest.fixture(scope="module")
-def starved_run():
+def starved_run(starved_scn):
     """memphis, 9 months, ``budget_usd_per_quarter = 1.0`` (nothing can be bought), one check with the sim evaluator."""
-    return plan_and_check(_starved(), horizon_months=9, cfg=FAST_SIM, max_iterations=1)
+    return plan_and_check(starved_scn, horizon_months=9, cfg=FAST_SIM, max_iterations=1)
 
 
 def test_starved_plan_flags_every_short_division_month(starved_run):
@@ -78,7 +71,7 @@ def test_overloaded_waits_are_censored_lower_bounds(starved_run):
         assert mc.waits[x["division"]]["censored"][j] and mc.waits[x["division"]]["p50_mean"][j] >= bound
 
 
-def test_unfixable_misses_name_their_constraint(starved_run, tmp_path):
+def test_unfixable_misses_name_their_constraint(starved_run, tmp_path, starved_scn):
     plan = starved_run.plan
     first_buy = min(o.first_month for o in plan.inputs.options)
     by = {(u.month, u.division): (u.constraint, *u.also) for u in starved_run.unresolved}
@@ -89,7 +82,7 @@ def test_unfixable_misses_name_their_constraint(starved_run, tmp_path):
         else:
             assert "budget" in cons, (m, cons)
     sizing = sizing_to_dict(starved_run)
-    paths = write_plan_folder(tmp_path, plan, starved_run.mc, _starved(), FAST_SIM, starved_run.replan, sizing)
+    paths = write_plan_folder(tmp_path, plan, starved_run.mc, starved_scn, FAST_SIM, starved_run.replan, sizing)
     doc = json.loads(paths["plan.json"].read_text())
     misses = doc["monte_carlo"]["slo_misses"]
     assert misses and {"date", "division", "p95_s", "slo_s", "reason"} <= set(misses[0])
@@ -98,12 +91,12 @@ def test_unfixable_misses_name_their_constraint(starved_run, tmp_path):
     assert "SLO sizing rounds" in html and "overloaded" in html
 
 
-def test_report_opens_with_the_executive_summary(starved_run, tmp_path):
+def test_report_opens_with_the_executive_summary(starved_run, tmp_path, starved_scn):
     """Issue 12 item 5: section id="summary" comes first, with the SLO heatmap and what it would take."""
     import re
 
     sizing = sizing_to_dict(starved_run)
-    paths = write_plan_folder(tmp_path, starved_run.plan, starved_run.mc, _starved(), FAST_SIM, starved_run.replan, sizing)
+    paths = write_plan_folder(tmp_path, starved_run.plan, starved_run.mc, starved_scn, FAST_SIM, starved_run.replan, sizing)
     html = paths["report.html"].read_text(encoding="utf-8")
     first = re.search(r"<section[^>]*>", html).group(0)
     assert first == '<section id="summary">' and html.count('id="summary"') == 1
@@ -120,7 +113,7 @@ def test_report_opens_with_the_executive_summary(starved_run, tmp_path):
     assert "stitched from the windows" in html
 
 
-def test_cli_starved_plan_reports_overload(tmp_path):
+def test_cli_starved_plan_reports_overload(tmp_path, starved_scn):
     """End to end from the CLI with the default (sim) evaluator on a small window: the misses are printed and written."""
     import tomli_w
     from click.testing import CliRunner
@@ -129,7 +122,7 @@ def test_cli_starved_plan_reports_overload(tmp_path):
     from colossus.scenario.loader import scenario_to_dict
 
     path = tmp_path / "starved.toml"
-    path.write_bytes(tomli_w.dumps(scenario_to_dict(_starved())).encode())
+    path.write_bytes(tomli_w.dumps(scenario_to_dict(starved_scn)).encode())
     out = tmp_path / "out"
     res = CliRunner().invoke(cli, ["plan", str(path), "--horizon-months", "4", "-r", "1", "--window-days", "0.25",
                                    "--sim-gpus", "1024", "--check-every", "3", "--max-iterations", "1", "-w", "1",
@@ -147,7 +140,7 @@ def test_cli_starved_plan_reports_overload(tmp_path):
     assert doc["sizing"]["iterations"][0]["misses_overloaded"] == len(doc["monte_carlo"]["slo_misses"]) - doc["sizing"]["iterations"][0]["misses_wait"]
 
 
-def test_overload_follows_the_plan_written(starved_run):
+def test_overload_follows_the_plan_written(starved_run, starved_scn):
     """After a re-plan that is not simulated again, the overload check (no simulation needed) is the final plan's."""
     from capacity.inputs import plan_inputs
     from capacity.milp import solve_plan
@@ -158,7 +151,7 @@ def test_overload_follows_the_plan_written(starved_run):
     assert starved_run.mc.load_ratio == {d: [None if v == float("inf") else v for v in r] for d, r in ratios.items()}
     from colossus.scenario.types import GridStep
 
-    scn = _starved()
+    scn = starved_scn
     rich = dataclasses.replace(scn, capacity=dataclasses.replace(scn.capacity, budget_usd_per_quarter=1e12),
                                power=dataclasses.replace(scn.power, grid=(GridStep(date=scn.scenario.start_date, mw=5000.0),)))
     ample = solve_plan(plan_inputs(rich, horizon_months=9))
@@ -169,10 +162,9 @@ def test_overload_follows_the_plan_written(starved_run):
     assert again.replications == starved_run.mc.replications
 
 
-def test_cli_mip_gap_solves_an_ample_plan(tmp_path):
-    """With an ample budget and grid the default gap (1e-6) runs to the 60 s limit; --mip-gap 1e-3 proves an optimum fast."""
-    import time
-
+def test_cli_mip_gap_solves_an_ample_plan(tmp_path, starved_scn):
+    """With an ample budget and grid the default gap (1e-6) runs to the 60 s limit; with --mip-gap 1e-3 the
+    solver proves an optimum (status Optimal, not a time-limited feasible plan)."""
     import tomli_w
     from click.testing import CliRunner
 
@@ -180,13 +172,12 @@ def test_cli_mip_gap_solves_an_ample_plan(tmp_path):
     from colossus.scenario.loader import scenario_to_dict
     from colossus.scenario.types import GridStep
 
-    scn = _starved()
+    scn = starved_scn
     ample = dataclasses.replace(scn, capacity=dataclasses.replace(scn.capacity, budget_usd_per_quarter=1e12),
                                 power=dataclasses.replace(scn.power, grid=(GridStep(date=scn.scenario.start_date, mw=5000.0),)))
     path = tmp_path / "ample.toml"
     path.write_bytes(tomli_w.dumps(scenario_to_dict(ample)).encode())
-    t0 = time.perf_counter()
     res = CliRunner().invoke(cli, ["plan", str(path), "-r", "0", "--mip-gap", "1e-3", "--out", str(tmp_path / "out"), "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads((tmp_path / "out" / "plan.json").read_text())
-    assert doc["plan"]["status"] == "Optimal" and time.perf_counter() - t0 < 30
+    assert doc["plan"]["status"] == "Optimal"

@@ -6,8 +6,6 @@ aggregation is fed hand-made replications.
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from capacity.inputs import plan_inputs
@@ -20,17 +18,10 @@ SIM = McConfig(replications=1, check_every_months=2, window_days=0.25, warmup_da
                sim_gpus=1024)  # fmt: skip
 
 
-def _starved_scenario():
-    from colossus.scenario import load_scenario
-
-    scn = load_scenario(None)
-    return dataclasses.replace(scn, capacity=dataclasses.replace(scn.capacity, budget_usd_per_quarter=1.0))
-
-
 @pytest.fixture(scope="module")
-def starved():
+def starved(starved_scn):
     """memphis, 9 months, nothing can be bought: SLO-sized and solved (no Monte Carlo)."""
-    scn = _starved_scenario()
+    scn = starved_scn
     plan = solve_plan(size_to_slo(plan_inputs(scn, horizon_months=9), division_job_stats(scn)))
     return scn, plan
 
