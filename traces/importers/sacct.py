@@ -55,10 +55,8 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +66,13 @@ import pyarrow as pa
 from traces.errors import TraceError
 from traces.importers._common import EPOCH, ImportResult, Rows, assemble
 from traces.importers.divisions import DivisionMap
+from traces.importers.sacct_fields import (
+    gpus_gres,
+    gpus_tres,
+    parse_elapsed,
+    parse_time,
+    parse_time_limit,
+)
 from traces.sacct_export import SACCT_COMMAND, SACCT_FIELDS, SACCT_JSON_COMMAND
 
 __all__ = ["DIVISION_KEYS", "SACCT_COMMAND", "SACCT_FIELDS", "SACCT_JSON_COMMAND", "read_sacct"]
@@ -101,12 +106,8 @@ _LIVE = {
     "SPECIAL_EXIT",
     "REVOKED",
 }
-_EPOCH_NAIVE = datetime(1970, 1, 1)
 _TEXT_KEY = {"account": "Account", "partition": "Partition", "qos": "QOS", "user": "User"}
 _NOT_STARTED = {"", "UNKNOWN", "NONE"}
-_NO_LIMIT = {"UNLIMITED", "PARTITION_LIMIT", "INVALID", "NONE"}
-_GPU_TRES = re.compile(r"^gres/gpu(?::[^=]*)?$")
-_ELAPSED = re.compile(r"^(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+(?:\.\d+)?)$")
 
 DROP_NOT_STARTED = "never started"
 DROP_LIVE = "running or pending at export"
@@ -326,16 +327,16 @@ def _parse_text(
         if start_txt.upper() in _NOT_STARTED:
             _drop(dropped, DROP_NOT_STARTED)
             continue
-        submit = _time(cells[j_submit].strip(), where, "Submit")
-        start = _time(start_txt, where, "Start")
+        submit = parse_time(cells[j_submit].strip(), where, "Submit")
+        start = parse_time(start_txt, where, "Start")
         end_txt = cells[j_end].strip()
         if end_txt.upper() in _NOT_STARTED:
             if status == _REQUEUE_MARK:  # being requeued: its run is not closed yet
                 _drop(dropped, DROP_LIVE)
                 continue
-            duration = _elapsed(_cell(cells, j_raw), _cell(cells, j_el), where)
+            duration = parse_elapsed(_cell(cells, j_raw), _cell(cells, j_el), where)
         else:
-            duration = _time(end_txt, where, "End") - start
+            duration = parse_time(end_txt, where, "End") - start
             if duration < 0:
                 raise TraceError(
                     f"{where}: column 'End': {end_txt!r} is before Start {start_txt!r}; "
@@ -348,115 +349,19 @@ def _parse_text(
             value = cells[j].strip()
             if value:
                 gpus = (
-                    _gpus_gres(value, where, c) if c == "AllocGRES" else _gpus_tres(value, where, c)
+                    gpus_gres(value, where, c) if c == "AllocGRES" else gpus_tres(value, where, c)
                 )
                 if c != "ReqTRES" or gpus:
                     break
         _add(out, dropped, division_key, key=_cell(cells, j_key), partition=_cell(cells, j_part),
              index=k, line=line_no, job_id=job_id, submit_s=submit, start_s=start, duration_s=duration,
              num_gpus=gpus, status=status, user=_cell(cells, j_user) or None,
-             time_limit_s=_time_limit(_cell(cells, j_tlr), _cell(cells, j_tl), where))  # fmt: skip
+             time_limit_s=parse_time_limit(_cell(cells, j_tlr), _cell(cells, j_tl), where))  # fmt: skip
     return out
 
 
 def _cell(cells: list[str], j: int) -> str:
     return cells[j].strip() if j >= 0 else ""
-
-
-def _time(text: str, where: str, column: str) -> float:
-    """``YYYY-MM-DDTHH:MM:SS`` (zone optional; naive = UTC) as epoch seconds."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise TraceError(f"{where}: column '{column}': not a date-time: {text!r}") from None
-    if value.tzinfo is None:
-        return (value - _EPOCH_NAIVE).total_seconds()
-    return (value - EPOCH).total_seconds()
-
-
-def _elapsed(raw: str, text: str, where: str) -> float:
-    """ElapsedRaw seconds, else Elapsed ``[D-][HH:]MM:SS``."""
-    if raw:
-        try:
-            value = float(raw)
-        except ValueError:
-            raise TraceError(f"{where}: column 'ElapsedRaw': not a number: {raw!r}") from None
-        if math.isfinite(value) and value >= 0:
-            return value
-        raise TraceError(f"{where}: column 'ElapsedRaw': must be >= 0, got {raw!r}")
-    m = _ELAPSED.match(text)
-    if not m:
-        what = (
-            "no End, ElapsedRaw or Elapsed for a finished job"
-            if not text
-            else f"not [D-]HH:MM:SS: {text!r}"
-        )
-        raise TraceError(f"{where}: column 'Elapsed': {what}")
-    return _seconds(m)
-
-
-def _seconds(m: re.Match[str]) -> float:
-    """Seconds of a ``[D-][HH:]MM:SS`` match of :data:`_ELAPSED`."""
-    d, h, mi, s = m.groups()
-    return int(d or 0) * 86_400.0 + int(h or 0) * 3600.0 + int(mi) * 60.0 + float(s)
-
-
-def _time_limit(raw: str, text: str, where: str) -> float:
-    """Time limit, s: TimelimitRaw minutes, else Timelimit ``[D-]HH:MM:SS`` / ``MM:SS``; NaN for
-    ``UNLIMITED``, ``Partition_Limit`` or empty."""
-    if raw and raw.upper() not in _NO_LIMIT:
-        try:
-            value = float(raw)
-        except ValueError:
-            raise TraceError(f"{where}: column 'TimelimitRaw': not a number of minutes: {raw!r}") from None
-        if not (math.isfinite(value) and value >= 0):
-            raise TraceError(f"{where}: column 'TimelimitRaw': must be >= 0 minutes, got {raw!r}")
-        return value * 60.0
-    if not text or text.upper() in _NO_LIMIT:
-        return math.nan
-    m = _ELAPSED.match(text)
-    if not m:
-        raise TraceError(
-            f"{where}: column 'Timelimit': not [D-]HH:MM:SS, MM:SS or UNLIMITED: {text!r}"
-        )
-    return _seconds(m)
-
-
-def _gpus_tres(text: str, where: str, column: str) -> int:
-    """GPUs in a TRES list (``billing=8,cpu=64,gres/gpu:h100=8,gres/gpu=8,mem=1T``)."""
-    at = ("," + text).find(",gres/gpu=")
-    if at >= 0:  # the untyped total: the common case, read directly
-        value = text[at + 9 :].split(",", 1)[0].strip()
-        return _count(value, where, column, "gres/gpu")
-    total: int | None = None
-    typed = 0
-    for item in text.split(","):
-        name, _, value = item.strip().partition("=")
-        if not _GPU_TRES.match(name):
-            continue
-        n = _count(value, where, column, name)
-        if name == "gres/gpu":
-            total = n
-        else:
-            typed += n
-    return total if total is not None else typed
-
-
-def _gpus_gres(text: str, where: str, column: str) -> int:
-    """GPUs in an AllocGRES list (``gpu:8``, ``gpu:h100:8(IDX:0-7)``)."""
-    total = 0
-    for item in text.split(","):
-        parts = item.strip().split("(")[0].split(":")
-        if parts[0] != "gpu":
-            continue
-        total += _count(parts[-1] if len(parts) > 1 else "1", where, column, "gpu")
-    return total
-
-
-def _count(value: str, where: str, column: str, name: str) -> int:
-    if not value.isdigit():
-        raise TraceError(f"{where}: column '{column}': {name}: not a whole number: {value!r}")
-    return int(value)
 
 
 # --------------------------------------------------------------------------- JSON (--json)
