@@ -58,6 +58,11 @@ class Calibration:
     moe_imbalance : float
         Slowest expert's load / mean load, stretching the routed-expert GEMMs (1 = force-balanced
         dropless routing, as the NVIDIA benchmarks run; a capacity factor c caps it at c).
+    ep_overlap_sm_share : float
+        Share of the SMs that the all-to-all kernels occupy while they overlap another
+        micro-batch's compute (``ep_overlap`` layouts): DeepSeek-V3 §3.2.2 dedicates 20 of the
+        132 SMs of an H800 to dispatch/combine under DualPipe.  The compute that runs during the
+        communication runs on the other SMs only.
     optimizer_bytes_per_param : float
         HBM bytes read+written per local parameter by the Adam step.
     step_overhead_s : float
@@ -82,6 +87,7 @@ class Calibration:
     fsdp_overlap: float = 1.0
     grouped_gemm_half_tokens: float = 256.0
     moe_imbalance: float = 1.0
+    ep_overlap_sm_share: float = 20.0 / 132.0
     optimizer_bytes_per_param: float = 30.0
     step_overhead_s: float = 0.05
     memory_reserved_gb: float = 3.0

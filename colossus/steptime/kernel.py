@@ -227,10 +227,13 @@ def evaluate(
     per_copy = moe_mod.a2a_bytes_per_copy(xp, h=h, fp8_dispatch=is_fp8, full_recompute=full)
     t_ep = fm * moe * tok_g * per_copy * (remote / net + local / nvl)
     # a2a/compute overlap (DualPipe / 1F1B-overlap schedules): another micro-batch's compute hides
-    # the dispatch and combine, so only the excess is exposed; needs two micro-batches in flight
+    # the dispatch and combine, so only the excess is exposed; needs two micro-batches in flight.
+    # Not free: the communication kernels hold a share of the SMs while they run (the compute
+    # during them slows), and the second micro-batch's activations are held (memory below)
     ovl = xp.asarray(layout.get("ep_overlap", 0.0), dtype=f8) * (m >= 2.0)
     t_compute = t_gemm + t_core + t_mem
-    t_ep = xp.where(ovl > 0.0, xp.maximum(t_ep - t_compute, 0.0), t_ep)
+    t_ovl = moe_mod.overlapped_time(xp, t_compute, t_ep, cal.ep_overlap_sm_share) - t_compute
+    t_ep = xp.where(ovl > 0.0, t_ovl, t_ep)
     t_layer = t_compute + t_tp + t_cp + t_ep + cal.layer_overhead_s
     # LM head + cross-entropy on the last stage (fp32 logits, ~4 passes of 4 bytes)
     t_head = 3.0 * (lm_flop_tok * tok_g + cal.gemm_call_flop) / gemm_rate
@@ -273,7 +276,8 @@ def evaluate(
     act_args = dict(h=h, heads=H, kv_heads=G, d_head=dh, ffn=f_act, ffn_mats=mats, s=s, t=t,
                     dropout=0.0, scores_stored=0.0, routed_tokens=fm * moe * k)  # fmt: skip
     tok_c = tok / c  # tokens of one microbatch on one GPU's sequence shard
-    held = mem_mod.layers_in_flight(xp, layers_per_stage=Ls, p=p, v=v, m=m)
+    # ep_overlap runs one more (chunk) micro-batch forward while another runs backward
+    held = mem_mod.layers_in_flight(xp, layers_per_stage=Ls, p=p, v=v, m=m) + ovl * Ls / v
     stored = mem_mod.activation_bytes_per_token_layer(xp, recompute=rc, **act_args)
     live = mem_mod.activation_bytes_per_token_layer(xp, recompute=xp.zeros_like(rc), **act_args)
     act = tok_c * (held * stored + xp.where(rc >= 2.0, live, 0.0))  # full: one layer recomputed live

@@ -11,16 +11,24 @@
   (and again for a full-recompute forward).
 * :func:`grouped_gemm_efficiency` -- a grouped GEMM runs every local expert in one kernel, so its
   efficiency depends on the tokens per expert ``M`` (rows of each expert GEMM), not the expert
-  count: ``M / (M + M_half)`` with ``M_half`` the tokens per expert at which half the tile work is
-  padding (fitted, bounded by the 64-256-row tiles of Hopper GEMM kernels).
+  count: ``M / (M + M_half)`` with ``M_half`` the tokens per expert at which the grouped GEMM runs
+  at half the large-GEMM rate (fitted).  The expert's size (``h``, ``F``) was tried as well (each
+  pass's reduction depth -- ``h``/``F`` forward, the tokens per expert for the weight gradients --
+  with a tile prologue/epilogue cost): the calibration rows reject it (issue 13 trial, with an FP8
+  cast-traffic term: in-sample MoE median APE 13.5 % -> 17.6 %; GPT-OSS-120B's large experts at
+  1024 tokens per expert run as slowly as Qwen3-30B-A3B's small ones at 2048-4096), so only the
+  tokens per expert are kept.
 * :func:`tokens_per_expert` -- rows of each local expert GEMM for one micro-batch.
+* :func:`overlapped_time` -- a compute phase and an all-to-all run together, the communication
+  kernels holding a share of the SMs (DeepSeek-V3 §3.2.2: 20 of 132).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["a2a_bytes_per_copy", "a2a_copies", "grouped_gemm_efficiency", "tokens_per_expert"]
+__all__ = ["a2a_bytes_per_copy", "a2a_copies", "grouped_gemm_efficiency", "overlapped_time",
+           "tokens_per_expert"]
 
 
 def a2a_copies(xp: Any, *, k: Any, e: Any, ranks_per_node: Any, node_limit: Any = 0.0) -> tuple[Any, Any]:
@@ -63,3 +71,13 @@ def tokens_per_expert(*, tokens: Any, k: Any, e: Any, experts: Any) -> Any:
 def grouped_gemm_efficiency(m_tokens: Any, m_half: float) -> Any:
     """Fraction of the large-GEMM rate a grouped expert GEMM with ``m_tokens`` rows reaches."""
     return m_tokens / (m_tokens + m_half)
+
+
+def overlapped_time(xp: Any, compute: Any, comm: Any, sm_share: float) -> Any:
+    """Wall time of ``compute`` (seconds on all SMs) overlapped with ``comm`` (seconds).
+
+    While the communication runs, compute proceeds on ``1 - sm_share`` of the SMs; after it ends,
+    on all of them: ``max(comm, compute + sm_share * comm)``.  ``sm_share`` = 0 is perfect overlap
+    ``max(comm, compute)``.
+    """
+    return xp.maximum(comm, compute + sm_share * comm)

@@ -114,3 +114,20 @@ def test_node_limited_routing_caps_remote_copies():
     assert capped == pytest.approx(4 * 7 / 8) and capped < free
     m = get_model("deepseek-v3")
     assert m.moe_node_limit == 4
+
+
+def test_ep_overlap_costs_sm_share_and_a_micro_batch_of_memory():
+    """The overlap is not free: comm kernels hold SMs (DeepSeek-V3: 20 of 132) and a second
+    micro-batch's activations are held."""
+    m, gpu = get_model("deepseek-v3"), get_gpu("H100")
+    base = dict(tp=1, pp=16, dp=128, ep=64, micro_batch=1, precision="fp8", global_batch=15360)
+    free = DEFAULT.with_values(ep_overlap_sm_share=0.0)
+    off, on, on_free = _run(m, gpu, **base), _run(m, gpu, ep_overlap=True, **base), \
+        _run(m, gpu, free, ep_overlap=True, **base)
+    assert on_free["step_time_s"] < on["step_time_s"] < off["step_time_s"]
+    assert on["ep_comm_s"] >= DEFAULT.ep_overlap_sm_share * off["ep_comm_s"] * (1 - 1e-9)
+    assert on["memory_bytes"] > off["memory_bytes"]
+    # by hand: max(comm, compute + share * comm)
+    assert moe_mod.overlapped_time(np, 3.0, 1.0, 0.15) == pytest.approx(3.15)
+    assert moe_mod.overlapped_time(np, 1.0, 3.0, 0.15) == pytest.approx(3.0)
+    assert moe_mod.overlapped_time(np, 2.0, 2.0, 0.0) == pytest.approx(2.0)
