@@ -3,8 +3,12 @@
 A fit that has seen a source's rows can absorb that source's quirks, so the in-sample error says
 little about a new measurement.  Leave-one-source-out refits the constants once per source group
 without that group's rows and predicts the group with that fit; every row is then predicted by
-constants that never saw its source.  Source groups are the ``source`` column with the table
-number removed (``torchtitan benchmarks Table 2`` and ``... Table 6`` are one document, one group).
+constants that never saw its source.  A source group is one document: the ``source`` column
+without table numbers and without parenthetical qualifiers (release, table caption, hardware), so
+``torchtitan benchmarks Table 2`` and ``... Table 6`` are one group, the two tables of
+Narayanan et al. SC21 (``... SC21 (Megatron-LM PTD-P) Table 1`` and ``... SC21 Table 2 (PTD-P vs
+ZeRO-3)``) are one group, and the NeMo Framework performance summary's 24.07 and 25.02 releases
+are one group (one page, as the Megatron-Bridge archive's containers are one group).
 
 Scores are fractions: APE = ``|pred / target - 1|``; median APE and MAPE (the mean APE).
 """
@@ -34,12 +38,20 @@ __all__ = [
 ACCURACY_GOALS: dict[str, float] = {"loso_median_ape": 0.08, "loso_mape": 0.15, "loso_moe_median_ape": 0.15}
 """Issue #13 goals for the leave-one-source-out figures (fractions)."""
 
-_TABLE = re.compile(r"\s+(Table|Tab\.)\s*\d+[a-z]?\s*$", re.I)
+_TABLE = re.compile(r"\b(Table|Tab\.)\s*\d+[a-z]?\b", re.I)
+_PAREN = re.compile(r"\([^()]*\)")
 
 
 def source_group(source: str) -> str:
-    """The cross-validation group of a ``source`` value: the source without a trailing table number."""
-    return _TABLE.sub("", " ".join(source.split())) or "unknown"
+    """The cross-validation group of a ``source`` value: the document, without table numbers and
+    parenthetical qualifiers (nested ones included)."""
+    text = source
+    while True:
+        stripped = _PAREN.sub(" ", text)
+        if stripped == text:
+            break
+        text = stripped
+    return " ".join(_TABLE.sub(" ", text).split()) or "unknown"
 
 
 def subset(parsed: ParsedRows, sel: np.ndarray) -> ParsedRows:

@@ -15,11 +15,19 @@ def _rows(n: int) -> list[dict[str, str]]:
              "global_batch": "64", "gpu": "H100", "dp": "8"} for i in range(n)]  # fmt: skip
 
 
-def test_source_group_merges_tables_only():
+def test_source_group_is_one_document():
     assert source_group("torchtitan benchmarks Table 2") == "torchtitan benchmarks"
     assert source_group("torchtitan benchmarks  Table 6") == "torchtitan benchmarks"
-    assert source_group("Narayanan et al. SC21 Table 2 (PTD-P vs ZeRO-3)") == "Narayanan et al. SC21 Table 2 (PTD-P vs ZeRO-3)"
+    # one paper, two tables with different captions: one group
+    assert source_group("Narayanan et al. SC21 Table 2 (PTD-P vs ZeRO-3)") == "Narayanan et al. SC21"
+    assert source_group("Narayanan et al. SC21 (Megatron-LM PTD-P) Table 1") == "Narayanan et al. SC21"
+    assert source_group("NVIDIA DGX Cloud Benchmarking recipes (dgxc-benchmarking v24.11.1 (35a9aec))") \
+        == "NVIDIA DGX Cloud Benchmarking recipes"
+    assert source_group("NeMo Framework performance summary (NeMo 24.07, DGX-H100)") \
+        == source_group("NeMo Framework performance summary (NeMo 25.02, DGX-H100)")
+    assert source_group("NeMo long-sequence performance (NeMo 24.03.01, DGX-H100)") == "NeMo long-sequence performance"
     assert source_group("MosaicML llm-foundry") == "MosaicML llm-foundry"
+    assert source_group("Tablet study") == "Tablet study"
 
 
 def test_folds_never_see_their_group():
