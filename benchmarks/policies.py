@@ -76,22 +76,17 @@ def run_case(fleet: str, load: float, seed: int, policy: str, days: float) -> di
     t = time.perf_counter()
     res = simulate(scn, batches, policy, seed, days * 86400.0)
     wall = time.perf_counter() - t
-    m = policy_metrics(res.jobs, days * 86400.0, durations)
+    m = policy_metrics(res.jobs, days * 86400.0, durations, wait_targets_s=scn.capacity.wait_p95_slo_s,
+                       default_target_s=scn.scheduler.objective.default_wait_target_s)
     hero = res.summary.get("hero") or {}
     return {"fleet": fleet, "load": load, "seed": seed, "policy": policy, "wall_s": wall, "jobs": len(durations),
             "hero_progress": hero.get("progress"), **m.as_dict()}
 
 
 def _fmt(field: str, v: float) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    if field.endswith("_s"):
-        return f"{v:,.0f}"
-    if field in ("never_started", "preemptions"):
-        return f"{int(v):,}"
-    if field == "jain_slowdown":
-        return f"{v:.3f}"
-    return f"{v:,.0f}"
+    from colossus.sim.policy_metrics import format_metric
+
+    return format_metric(field, v)
 
 
 def _check(field: str, milp: float, best: float) -> bool:

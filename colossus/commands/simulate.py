@@ -286,6 +286,7 @@ def compare_cmd(scenario: str | None, policies: tuple[str, ...], trace: Path | N
     pols = policies or ("milp", "fifo", "backfill")
     from colossus.sim.compare_report import summarise_run, write_compare_report
 
+    targets = scn.capacity.wait_p95_slo_s if scn.capacity is not None else {}
     rows: dict[str, Any] = {}
     res = None
     replays: dict[str, Any] = {}
@@ -298,7 +299,8 @@ def compare_cmd(scenario: str | None, policies: tuple[str, ...], trace: Path | N
         replays[p] = add_replay(res, out_dir / p if out_dir is not None else None, trace)
         if out_dir is not None:
             _write_report(out_dir / p)
-        metrics[p], cdfs[p] = summarise_run(res.jobs, d * 86400.0)
+        metrics[p], cdfs[p] = summarise_run(res.jobs, d * 86400.0, wait_targets_s=targets,
+                                            default_target_s=scn.scheduler.objective.default_wait_target_s)
         s = res.summary
         rows[p] = {"divisions": {k: {"wait_p50_s": v["wait_p50_s"], "wait_p95_s": v["wait_p95_s"],
                                      "wait_p99_s": v["wait_p99_s"], "gpu_hours": v["gpu_hours"],
@@ -332,11 +334,10 @@ def compare_cmd(scenario: str | None, policies: tuple[str, ...], trace: Path | N
     for name in rows[pols[0]]["divisions"]:
         for key, label in (("wait_p50_s", "wait p50"), ("wait_p95_s", "wait p95"), ("wait_p99_s", "wait p99")):
             t.add_row(f"{name} {label}", *[_fmt_h(rows[p]["divisions"][name][key]) for p in pols])
-    from colossus.sim.policy_metrics import METRICS
+    from colossus.sim.policy_metrics import METRICS, format_metric
 
     for key, label, _better in METRICS:
-        t.add_row(label, *[f"{getattr(metrics[p], key):.3f}" if key == "jain_slowdown" else f"{getattr(metrics[p], key):,.0f}"
-                           for p in pols])
+        t.add_row(label, *[format_metric(key, getattr(metrics[p], key)) for p in pols])
     t.add_row("cluster utilisation", *[f"{(rows[p]['utilisation'] or 0):.1%}" for p in pols])
     t.add_row("hero progress", *[f"{rows[p]['hero_progress']:.1%}" if rows[p]["hero_progress"] is not None else "-" for p in pols])
     t.add_row("hero ETTR", *[f"{rows[p]['hero_ettr']:.3f}" if rows[p]["hero_ettr"] is not None else "-" for p in pols])

@@ -25,7 +25,13 @@ from typing import Any
 import numpy as np
 
 from colossus.fileio import atomic_path
-from colossus.sim.policy_metrics import METRICS, PolicyMetrics, censored_waits, policy_metrics
+from colossus.sim.policy_metrics import (
+    METRICS,
+    PolicyMetrics,
+    censored_waits,
+    format_metric,
+    policy_metrics,
+)
 
 __all__ = ["CDF_POINTS", "read_policy_replays", "render_compare_html", "summarise_run", "wait_cdf",
            "write_compare_report"]
@@ -58,17 +64,12 @@ def wait_cdf(jobs: Any, horizon_s: float) -> dict[str, tuple[np.ndarray, np.ndar
     return out
 
 
-def summarise_run(jobs: Any, horizon_s: float) -> tuple[PolicyMetrics, dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """The metrics and wait CDFs of one run (what the report keeps of it, so runs can be dropped)."""
-    return policy_metrics(jobs, horizon_s), wait_cdf(jobs, horizon_s)
-
-
-def _fmt(field: str, v: float | int | None) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    if field == "jain_slowdown":
-        return f"{v:.3f}"
-    return f"{v:,.0f}"
+def summarise_run(jobs: Any, horizon_s: float, *, wait_targets_s: Mapping[str, float] | None = None,
+                  default_target_s: float = 3600.0) -> tuple[PolicyMetrics, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """The metrics and wait CDFs of one run (what the report keeps of it, so runs can be dropped);
+    ``wait_targets_s`` / ``default_target_s`` as in :func:`~colossus.sim.policy_metrics.policy_metrics`."""
+    return (policy_metrics(jobs, horizon_s, wait_targets_s=wait_targets_s, default_target_s=default_target_s),
+            wait_cdf(jobs, horizon_s))
 
 
 def _table(rows: Mapping[str, PolicyMetrics]) -> str:
@@ -79,7 +80,7 @@ def _table(rows: Mapping[str, PolicyMetrics]) -> str:
         vals = [getattr(rows[p], field) for p in pols]
         finite = [v for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))]
         best = (min(finite) if better == "lower" else max(finite)) if finite else None
-        cells = "".join(f"<td class='{'best' if v == best and len(pols) > 1 else ''}'>{_fmt(field, v)}</td>" for v in vals)
+        cells = "".join(f"<td class='{'best' if v == best and len(pols) > 1 else ''}'>{format_metric(field, v)}</td>" for v in vals)
         body.append(f"<tr><th style='text-align:left'>{html.escape(label)} ({better} is better)</th>{cells}</tr>")
     return f"<table id='metrics'><tr><th>metric (background jobs)</th>{head}</tr>{''.join(body)}</table>"
 

@@ -15,6 +15,10 @@ Metrics (:class:`PolicyMetrics`):
   bounded slowdowns ``x_d``, in (0, 1] (1: every division waits alike relative to its jobs'
   lengths). A job's bounded slowdown is ``(wait + d) / d`` with ``d = max(duration, 60 s)``
   (Feitelson's bounded slowdown; the 60 s floor keeps seconds-long jobs from dominating).
+- ``slo_met_share``: share of jobs whose wait is within their division's wait target (its
+  ``capacity.wait_p95_slo_s``, else the default target), in [0, 1]: what a division is judged on.
+- ``wait_p95_rel``: p95 over jobs of wait / their division's wait target (1: the p95 job waits
+  exactly its target). Both are NaN when no targets are given.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["METRICS", "PolicyMetrics", "SLOWDOWN_FLOOR_S", "censored_waits", "jain_index", "policy_metrics"]
+__all__ = ["METRICS", "SLOWDOWN_FLOOR_S", "PolicyMetrics", "censored_waits", "format_metric", "jain_index", "policy_metrics"]
 
 SLOWDOWN_FLOOR_S = 60.0
 """Duration floor of the bounded slowdown, s."""
@@ -40,6 +44,8 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("preemptions", "preemptions", "lower"),
     ("lost_gpu_h", "lost GPU-hours", "lower"),
     ("jain_slowdown", "Jain index of division slowdowns", "higher"),
+    ("slo_met_share", "share of jobs within their division's wait target", "higher"),
+    ("wait_p95_rel", "p95 of wait / division wait target", "lower"),
 )
 """``(field, label, better)`` of every metric, in table order."""
 
@@ -57,9 +63,22 @@ class PolicyMetrics:
     jain_slowdown: float
     mean_slowdown: dict[str, float]
     """Division -> mean bounded slowdown of its jobs."""
+    slo_met_share: float = math.nan
+    wait_p95_rel: float = math.nan
 
     def as_dict(self) -> dict[str, float | int | dict[str, float]]:
         return {f: getattr(self, f) for f in self.__slots__}  # type: ignore[attr-defined]
+
+
+def format_metric(field: str, v: float | int | None) -> str:
+    """One metric of :data:`METRICS` as printed in tables ("-" for a missing value)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if field == "slo_met_share":
+        return f"{100.0 * v:.2f} %"
+    if field in ("jain_slowdown", "wait_p95_rel"):
+        return f"{v:.3f}"
+    return f"{v:,.0f}"
 
 
 def jain_index(x: np.ndarray) -> float:
@@ -82,7 +101,8 @@ def _p95(a: np.ndarray) -> float:
     return float(np.quantile(a, 0.95)) if a.size else 0.0
 
 
-def policy_metrics(jobs: pa.Table, horizon_s: float, durations_s: Mapping[str, float] | None = None) -> PolicyMetrics:
+def policy_metrics(jobs: pa.Table, horizon_s: float, durations_s: Mapping[str, float] | None = None, *,
+                   wait_targets_s: Mapping[str, float] | None = None, default_target_s: float = 3600.0) -> PolicyMetrics:
     """The metrics of one run.
 
     Parameters
@@ -97,6 +117,11 @@ def policy_metrics(jobs: pa.Table, horizon_s: float, durations_s: Mapping[str, f
         Job id -> uninterrupted run time, s (the trace's ``duration_s``), for the slowdowns.
         Without it (or for a job it lacks) a completed job's ``run_s`` is used and an unfinished
         job's duration is taken as unknown (the floor).
+    wait_targets_s : mapping, optional
+        Division -> wait target, s (``capacity.wait_p95_slo_s``), for ``slo_met_share`` and
+        ``wait_p95_rel``; divisions it lacks use ``default_target_s``. Without it both are NaN.
+    default_target_s : float
+        Wait target of divisions without one, s (``scheduler.objective.default_wait_target_s``).
     """
     bg = jobs.filter(pc.invert(jobs.column("is_hero")))
     wait = censored_waits(bg, horizon_s)
@@ -115,6 +140,12 @@ def policy_metrics(jobs: pa.Table, horizon_s: float, durations_s: Mapping[str, f
     div = np.asarray(bg.column("division").to_pylist(), dtype=object)
     names = sorted(set(div.tolist()))
     mean_slow = {n: float(slow[div == n].mean()) for n in names}
+    slo_met = rel_p95 = math.nan
+    if wait_targets_s is not None and len(bg):
+        target = np.fromiter((float(wait_targets_s.get(n, default_target_s)) for n in div.tolist()),
+                             dtype=np.float64, count=div.size)
+        rel = wait / target
+        slo_met, rel_p95 = float(np.mean(rel <= 1.0)), _p95(rel)
     return PolicyMetrics(
         wait_p95_small_s=_p95(wait[g <= 8]),
         wait_p95_large_s=_p95(wait[g >= 64]),
@@ -124,4 +155,6 @@ def policy_metrics(jobs: pa.Table, horizon_s: float, durations_s: Mapping[str, f
         lost_gpu_h=float(bg.column("gpu_s_lost").to_numpy().sum() / 3600.0),
         jain_slowdown=jain_index(np.asarray(list(mean_slow.values()))),
         mean_slowdown=mean_slow,
+        slo_met_share=slo_met,
+        wait_p95_rel=rel_p95,
     )

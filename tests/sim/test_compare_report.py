@@ -47,6 +47,11 @@ def test_metrics_by_hand():
     assert m.mean_slowdown["x"] == pytest.approx(((10 + 60) / 60 + (1000 + 600) / 600) / 2)
     assert m.mean_slowdown["y"] == pytest.approx(1.0)
     assert list(censored_waits(t, 1000.0)) == [10.0, 1000.0, 0.0, 0.0]
+    assert np.isnan(m.slo_met_share) and np.isnan(m.wait_p95_rel)  # no targets given
+    # against wait targets: x waits 10 s and 1,000 s on a 100 s target, y (no target) 0 s on the 50 s default
+    m2 = policy_metrics(t, 1000.0, wait_targets_s={"x": 100.0}, default_target_s=50.0)
+    assert m2.slo_met_share == pytest.approx(2 / 3)
+    assert m2.wait_p95_rel == pytest.approx(float(np.quantile([0.1, 10.0, 0.0], 0.95)))
 
 
 @settings(max_examples=60, deadline=None)
