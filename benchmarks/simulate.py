@@ -16,7 +16,8 @@ a minute, so jobs per wall second grow with jobs per round there.
 
 Measured 2026-12-07 (2-core shared host, load average 3-5; ``--no-philly --days 1 3 7 30``, one run each):
 1 day 11,195 jobs/s, 277 MB; 3 days 13,866 jobs/s, 281 MB; 7 days 9,663 jobs/s, 282 MB; 30 days
-2,731,668 jobs at 11,985 jobs/s (24,186 events/s), 339 MB (1.21x the 3-day peak). A 365-day run stopped
+2,731,668 jobs at 11,985 jobs/s (24,186 events/s), 339 MB (1.21x the 3-day peak). A quiet rerun of
+``--days 3 30`` (load average 0.2-1): 15,183 and 10,744 jobs/s, 261 and 320 MB (1.23x). A 365-day run stopped
 with Ctrl-C at day 66.6 (6.07 M jobs, 31 min under load average 5-10) peaked at 506 MB; from day ~65 the
 battery is drained, starts are held for power, the queue reaches 15-18k jobs and every round is a full
 MILP, so the year does not finish in hours (issue 16's notes).
