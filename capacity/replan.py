@@ -263,6 +263,16 @@ def plan_and_check(scn: Scenario, *, horizon_months: int | None = None, cfg: McC
     return PlanCheck(plan=first, mc=mc, replan=rp, iterations=tuple(iterations), unresolved=unresolved, sized=slo_sizing, stats=stats)
 
 
+def sizing_state(sizing: dict[str, Any]) -> str:
+    """How the SLO-sizing rounds of a :func:`sizing_to_dict` section ended, in words (CLI and report)."""
+    left = int(sizing.get("misses_left", len(sizing.get("unresolved") or [])))
+    if not left:
+        return "converged: every checked month meets its SLOs"
+    if sizing["converged"]:  # nothing left that a further round could raise
+        return f"stopped with {left} SLO miss(es) left that another round cannot fix: the plan cannot add capacity there"
+    return f"not converged: stopped at --max-iterations with {left} SLO miss(es) left"
+
+
 def sizing_to_dict(run: PlanCheck) -> dict[str, Any]:
     """The ``sizing`` section of ``plan.json``: the rounds, what each raised, and what stays unresolved and why.
 

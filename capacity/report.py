@@ -239,11 +239,9 @@ def write_plan_report(plan: Plan, mc: McResult | None, path: Path, *, title: str
     if sizing is not None and sizing.get("iterations"):
         rows = [[it["index"], f"{it['total_capex_usd'] / 1e9:.2f}", it["requirement_gpu_months"], it["unmet_gpu_months"],
                  it["misses_wait"], it["misses_overloaded"], len(it["raised"])] for it in sizing["iterations"]]  # fmt: skip
-        left = sizing.get("misses_left", len(sizing.get("unresolved") or []))
-        state = ("converged: every checked month meets its SLOs" if sizing["converged"] and not left else
-                 f"stopped: {left} SLO miss(es) remain that another round cannot fix (see below)" if sizing["converged"] else
-                 f"not converged: the round limit was reached with {left} SLO miss(es) left")  # fmt: skip
-        body = f"<p>{html.escape(sizing['method'])}; {html.escape(state)}.</p>" + _table(
+        from capacity.replan import sizing_state
+
+        body = f"<p>{html.escape(sizing['method'])}; {html.escape(sizing_state(sizing))}.</p>" + _table(
             ["round", "capex $B", "requirement GPU-months", "unmet GPU-months", "wait misses", "overloaded", "raised"], rows)
         if sizing.get("unresolved"):
             body += "<p>Misses the plan cannot fix, and why:</p>" + _table(

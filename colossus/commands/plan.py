@@ -53,26 +53,20 @@ def _print_plan(plan: Any, mc: Any, con: Any) -> None:
             con.print("Every checked month meets every division's p95 wait SLO, and no month is overloaded.")
 
 
-def _print_sizing(sizing: dict[str, Any] | None, con: Any, mc: Any = None) -> None:
+def _print_sizing(sizing: dict[str, Any] | None, con: Any) -> None:
     if not sizing:
         return
     its = sizing["iterations"]
     steps = "; ".join(f"round {it['index']}: {it['misses_wait']} wait + {it['misses_overloaded']} overloaded misses, "
                       f"capex ${it['total_capex_usd'] / 1e9:.2f}B" for it in its)  # fmt: skip
-    left = len(mc.slo_misses) if mc is not None else len(sizing["unresolved"])
+    from capacity.replan import sizing_state
+
     by: dict[str, int] = {}
     for u in sizing["unresolved"]:
         by[u["constraint"]] = by.get(u["constraint"], 0) + 1
-    why = ", ".join(f"{c} {n}" for c, n in by.items())
-    if not left:
-        state = "converged: every checked month meets its SLOs"
-    elif sizing["converged"]:  # nothing left that a further round could raise
-        state = f"stopped with {left} SLO miss(es) left that another round cannot fix: the plan cannot add capacity there"
-    else:
-        state = f"not converged: stopped at --max-iterations with {left} SLO miss(es) left"
-    con.print(f"SLO sizing: {len(its)} plan-and-check round(s) ({state}): {steps}.")
+    con.print(f"SLO sizing: {len(its)} plan-and-check round(s) ({sizing_state(sizing)}): {steps}.")
     if by:
-        con.print(f"  left missing, by the constraint that prevents it: {why}")
+        con.print("  left missing, by the constraint that prevents it: " + ", ".join(f"{c} {n}" for c, n in by.items()))
 
 
 def _print_replan(rp: Any, con: Any) -> None:
@@ -200,7 +194,7 @@ def plan_cmd(scenario: str | None, horizon_months: int | None, replications: int
         return
     if not quiet:
         _print_plan(plan, mc, con)
-        _print_sizing(sizing, con, mc)
+        _print_sizing(sizing, con)
         _print_replan(run.replan, con)
         con.print(f"Wrote {', '.join(str(p) for p in paths.values())} in {time.perf_counter() - t0:.1f} s.")
     _ = plan_document  # re-exported for library users
