@@ -78,7 +78,7 @@ def run_case(fleet: str, load: float, seed: int, policy: str, days: float) -> di
     t = time.perf_counter()
     res = simulate(scn, batches, policy, seed, days * 86400.0)
     wall = time.perf_counter() - t
-    m = policy_metrics(res.jobs, days * 86400.0, durations, wait_targets_s=scn.capacity.wait_p95_slo_s,
+    m = policy_metrics(res.jobs, days * 86400.0, durations, wait_targets_s=scn.wait_targets_s,
                        default_target_s=scn.scheduler.objective.default_wait_target_s)
     hero = res.summary.get("hero") or {}
     return {"fleet": fleet, "load": load, "seed": seed, "policy": policy, "wall_s": wall, "jobs": len(durations),
@@ -195,7 +195,6 @@ def main(argv: list[str] | None = None) -> int:
     pols = a.policies.split(",") if a.policies else policy_names()
     if "milp" not in pols:
         ap.error("--policies must include milp")
-    baselines = [p for p in pols if p != "milp"]
     if a.report_only:
         if a.jsonl is None:
             ap.error("--report-only needs --jsonl")

@@ -136,7 +136,7 @@ def make_scheduling_policy(policy_name: str, *, solver: str = "highs", time_limi
         return make_policy(policy_name)
     opts: dict[str, Any] = {}
     if scenario is not None:
-        opts = scenario.scheduler.milp_options(scenario.capacity.wait_p95_slo_s if scenario.capacity is not None else {})
+        opts = scenario.milp_options()
     opts.update(solver=solver, time_limit_s=time_limit_s)
     return make_policy("milp", **opts)
 

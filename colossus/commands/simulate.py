@@ -286,7 +286,7 @@ def compare_cmd(scenario: str | None, policies: tuple[str, ...], trace: Path | N
     pols = policies or ("milp", "fifo", "backfill")
     from colossus.sim.compare_report import summarise_run, write_compare_report
 
-    targets = scn.capacity.wait_p95_slo_s if scn.capacity is not None else {}
+    targets = scn.wait_targets_s
     rows: dict[str, Any] = {}
     res = None
     replays: dict[str, Any] = {}

@@ -168,7 +168,7 @@ def _cross_check(s: Scenario) -> str | None:
                 if div not in names:
                     return f"capacity.{key}.{div}: unknown division (known: {', '.join(names)})"
     try:
-        s.scheduler.objective.milp_weights(s.capacity.wait_p95_slo_s if s.capacity is not None else {})
+        s.scheduler.objective.milp_weights(s.wait_targets_s)
     except ValueError as exc:
         return str(exc).replace("MilpWeights.", "scheduler.objective.").replace("MilpWeights:", "scheduler.objective:")
     if s.scheduler.policy not in _policy_names():

@@ -376,6 +376,16 @@ class Scenario:
         """GPUs once every phase is online."""
         return sum(ph.arrays for ph in self.phases) * self.cluster.gpus_per_array
 
+    @property
+    def wait_targets_s(self) -> dict[str, float]:
+        """Division -> wait target, s: ``capacity.wait_p95_slo_s`` (empty without a capacity section)."""
+        return dict(self.capacity.wait_p95_slo_s) if self.capacity is not None else {}
+
+    def milp_options(self) -> dict[str, Any]:
+        """Keyword options of the ``milp`` policy for this scenario: :meth:`SchedulerSection.milp_options`
+        with the divisions' wait targets (what ``colossus simulate`` and ``colossus schedule`` both use)."""
+        return self.scheduler.milp_options(self.wait_targets_s)
+
     def starting_on(self, date: dt.date) -> Scenario:
         """This scenario simulated from ``date`` on: phases dated on or before it are online at
         t = 0 and the hero run (``hero.start_day`` counted from the new start) starts afresh.

@@ -68,9 +68,8 @@ def resolve_policy(policy: Any, scenario: Scenario) -> tuple[Any, str | None]:
         return policy, None
     from scheduler.policy import make_policy
 
-    s = scenario.scheduler
     if policy == "milp":
-        pol = make_policy(policy, **s.milp_options(scenario.capacity.wait_p95_slo_s if scenario.capacity else {}))
+        pol = make_policy(policy, **scenario.milp_options())
     else:
         pol = make_policy(policy)
     # the simulation never reads explanations and tries the all-fit fast path itself; a
