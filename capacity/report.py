@@ -300,25 +300,22 @@ def write_sim_report(results_dir: str | Path) -> Path:
         fig.update_layout(yaxis_title="wait, h", barmode="group")
         sections.append(("Waits per division", fig))
     if isinstance(summary.get("replay"), dict):
-        sections.append(_replay_section(summary["replay"]))
+        sections.append(_replay_section(summary["replay"], str(summary.get("policy") or "simulated")))
     sections.append(("Summary", f"<pre>{html.escape(json.dumps(summary, indent=2, default=str))}</pre>"))
     return _write(rd / "report.html", render_html(f"Simulation report: {rd.name}", sections))
 
 
-def _replay_section(replay: dict[str, Any]) -> tuple[str, Any]:
-    """Recorded vs simulated wait distributions per division (summary.json ``replay``, issue #14)."""
-    q = replay.get("quantiles", {})
-    levels = q.get("levels", [])
-    fig = go.Figure()
-    for i, (name, d) in enumerate((k, v) for k, v in q.items() if k != "levels"):
-        color = f"hsl({(i * 67) % 360}, 60%, 45%)"
-        for side, dash in (("recorded", "dot"), ("simulated", "solid")):
-            fig.add_trace(go.Scatter(x=[max(w, 1.0) / 3600.0 for w in d[side]], y=levels, mode="lines+markers",
-                                     name=f"{name} {side}", line={"color": color, "dash": dash}))  # fmt: skip
+def _replay_section(replay: dict[str, Any], policy: str) -> tuple[str, Any]:
+    """Recorded vs simulated wait distributions per division (summary.json ``replay``, issue #14),
+    drawn as ``colossus compare``'s report draws them (one panel per division)."""
+    from plotly.colors import qualitative
+
+    from colossus.sim.compare_report import replay_figure
+
+    fig = replay_figure({policy: replay}, list(qualitative.Plotly)) or go.Figure()
     tau = replay.get("kendall_tau_start_order")
-    fig.update_layout(xaxis_title="wait, h (log)", xaxis_type="log", yaxis_title="fraction of jobs",
-                      title=f"{replay.get('jobs_matched', 0):,} jobs; start-order Kendall tau "
-                            + (f"{tau:.3f}" if isinstance(tau, (int, float)) else "-"))  # fmt: skip
+    fig.update_layout(title=f"{replay.get('jobs_matched', 0):,} jobs; start-order Kendall tau "
+                            + (f"{tau:.3f}" if isinstance(tau, (int, float)) else "-"), margin={"t": 80})  # fmt: skip
     return ("Replay: recorded vs simulated waits", fig)
 
 

@@ -51,22 +51,19 @@ def add_replay(res: Any, out_dir: Path | None, trace: Path | None) -> dict[str, 
     return block
 
 
-def _h(s: float | None) -> str:
-    if s is None:
-        return "-"
-    return f"{s / 3600.0:,.2f} h" if s >= 3600 else f"{s:,.0f} s"
-
-
 def replay_cells(block: dict[str, Any], name: str, side: str) -> str:
     """``p50 / p95 / p99 / mean`` of one division (or ``all``) and side (recorded / simulated)."""
+    from colossus.sim.compare_report import wait_cells
+
     d = block["all"] if name == "all" else block["divisions"][name]
-    s = d[side]
-    return " / ".join(_h(s[k]) for k in ("p50_s", "p95_s", "p99_s", "mean_s"))
+    return wait_cells(d[side])
 
 
 def print_replay(block: dict[str, Any], title: str = "") -> None:
     """The side-by-side table: recorded and simulated wait p50 / p95 / p99 / mean per division."""
     from rich.table import Table
+
+    from colossus.sim.compare_report import format_wait
 
     t = Table(title=f"replay against what happened{': ' + title if title else ''} ({block['trace']})")
     for col in ("division", "jobs", "recorded p50", "simulated p50", "recorded p95", "simulated p95",
@@ -77,7 +74,7 @@ def print_replay(block: dict[str, Any], title: str = "") -> None:
         r, s = d["recorded"], d["simulated"]
         cells = []
         for k in ("p50_s", "p95_s", "p99_s", "mean_s"):
-            cells += [_h(r[k]), _h(s[k])]
+            cells += [format_wait(r[k]), format_wait(s[k])]
         t.add_row(name, f"{d['jobs']:,}", *cells, f"{d['censored']:,}")
     con = console()
     con.print(t)

@@ -33,8 +33,8 @@ from colossus.sim.policy_metrics import (
     policy_metrics,
 )
 
-__all__ = ["CDF_POINTS", "read_policy_replays", "render_compare_html", "summarise_run", "wait_cdf",
-           "write_compare_report"]
+__all__ = ["CDF_POINTS", "format_wait", "read_policy_replays", "render_compare_html", "replay_figure", "summarise_run",
+           "wait_cdf", "wait_cells", "write_compare_report"]
 
 CDF_POINTS = 400
 """Most points per drawn CDF (quantiles evenly spaced in probability; the report stays small)."""
@@ -85,14 +85,16 @@ def _table(rows: Mapping[str, PolicyMetrics]) -> str:
     return f"<table id='metrics'><tr><th>metric (background jobs)</th>{head}</tr>{''.join(body)}</table>"
 
 
-def _dur(s: float | None) -> str:
+def format_wait(s: float | None) -> str:
+    """A wait for a table: seconds below an hour, hours above ("-" when missing)."""
     if s is None or (isinstance(s, float) and math.isnan(s)):
         return "-"
     return f"{s / 3600.0:,.2f} h" if s >= 3600 else f"{s:,.0f} s"
 
 
-def _wait_cells(stats: Mapping[str, Any]) -> str:
-    return " / ".join(_dur(stats.get(k)) for k in ("p50_s", "p95_s", "p99_s", "mean_s"))
+def wait_cells(stats: Mapping[str, Any]) -> str:
+    """``p50 / p95 / p99 / mean`` of one side (recorded or simulated) of a replay block's entry."""
+    return " / ".join(format_wait(stats.get(k)) for k in ("p50_s", "p95_s", "p99_s", "mean_s"))
 
 
 def _replay_table(replays: Mapping[str, Mapping[str, Any]]) -> str:
@@ -108,9 +110,9 @@ def _replay_table(replays: Mapping[str, Mapping[str, Any]]) -> str:
         cells = []
         for p in pols:
             d = replays[p]["all"] if name == "all" else replays[p]["divisions"].get(name)
-            cells.append(f"<td>{_wait_cells(d['simulated'])}</td>" if d else "<td>-</td>")
+            cells.append(f"<td>{wait_cells(d['simulated'])}</td>" if d else "<td>-</td>")
         body.append(f"<tr><th style='text-align:left'>{html.escape(name)}</th><td>{rec['jobs']:,}</td>"
-                    f"<td class='rec'>{_wait_cells(rec['recorded'])}</td>{''.join(cells)}</tr>")
+                    f"<td class='rec'>{wait_cells(rec['recorded'])}</td>{''.join(cells)}</tr>")
     taus = [replays[p].get("kendall_tau_start_order") for p in pols]
     finite = [t for t in taus if isinstance(t, (int, float))]
     best = max(finite) if finite else None
@@ -123,7 +125,7 @@ def _replay_table(replays: Mapping[str, Mapping[str, Any]]) -> str:
             f"{''.join(body)}</table>")
 
 
-def _replay_figure(replays: Mapping[str, Mapping[str, Any]], colours: list[str]) -> Any:
+def replay_figure(replays: Mapping[str, Mapping[str, Any]], colours: list[str]) -> Any:
     """One panel per division: the recorded wait distribution (black, dotted) and each policy's
     simulated one, from the blocks' ``quantiles`` (fraction of jobs vs wait, log axis)."""
     import plotly.graph_objects as go
@@ -211,7 +213,7 @@ def render_compare_html(title: str, rows: Mapping[str, PolicyMetrics],
                   "simulator does not model (holds, --begin, dependencies). The start-order Kendall tau compares "
                   "the recorded and simulated order of starts (1 = the same order; the highest is marked).</p>",
                   _replay_table(blocks)]
-        rfig = _replay_figure(blocks, list(qualitative.Plotly))
+        rfig = replay_figure(blocks, list(qualitative.Plotly))
         if rfig is not None:
             parts.append("<div class='chart' id='replay-waits'>"
                          + rfig.to_html(full_html=False, include_plotlyjs=not divs, div_id="replay-chart",
