@@ -37,6 +37,13 @@ class Calibration:
     moe_bytes_per_kh : float
         MoE routing traffic (router, permute, unpermute, padding) per token per MoE layer in the
         forward pass, in units of k*h bytes (fitted, 4-32).
+    fp8_cast_bytes : float
+        HBM bytes per GEMM operand element that FP8 GEMMs add for quantisation, per token per GEMM:
+        forward input cast and its transposed copy, backward output-gradient cast and its transposed
+        copy (Transformer Engine; Hopper FP8 GEMMs take only TN layouts): ``(2 + 1) + 1`` bytes per
+        element of the input (width ``K``) and of the output gradient (width ``N``), so
+        ``4 (K + N)`` bytes per token per GEMM.  Memory-bound: small expert GEMMs (small ``K``,
+        ``N``) lose most of FP8's gain, large dense GEMMs a few per cent.
     hbm_eff : float
         Achievable fraction of HBM bandwidth for element-wise kernels.
     layer_overhead_s : float
@@ -78,6 +85,7 @@ class Calibration:
     attn_bwd_mult: float = 2.5
     mem_bytes_per_h: float = 30.0
     moe_bytes_per_kh: float = 4.0
+    fp8_cast_bytes: float = 4.0
     hbm_eff: float = 0.8
     layer_overhead_s: float = 1.0e-4
     nvlink_eff: float = 370.0 / 450.0

@@ -190,6 +190,8 @@ def evaluate(
     # MoE token permute/unpermute of k copies of each token
     mem_tok = _ACT_BYTES * (cal.mem_bytes_per_h * h + mats * f_act + fm * moe * cal.moe_bytes_per_kh * k * h)
     lm_flop_tok = 2.0 * h * V
+    # GEMM operand widths K + N per token per layer (QKV, projection, FFN fc1/fc2, k routed experts)
+    cast_tok = 2.0 * h + p_attn / h + (1.0 - fm) * (2.0 * h + mats * Fd) + fm * (k + sh) * (2.0 * h + mats * F)
 
     # ---- layout ------------------------------------------------------------------------------
     tc = t * c
@@ -214,6 +216,8 @@ def evaluate(
     core_passes = 1.0 + cal.attn_bwd_mult + (rc >= 1.0)
     t_core = core_passes * core_tok * tok_g / (hw["peak16"] * cal.eta_attn)
     t_mem = passes * mem_tok * tok_g / (hw["hbm_bw"] * cal.hbm_eff)
+    # FP8 quantisation traffic: every GEMM's input (K) and output gradient (N), per token per layer
+    t_mem = t_mem + is_fp8 * (1.0 + 0.5 * full) * cal.fp8_cast_bytes * cast_tok * tok_g / (hw["hbm_bw"] * cal.hbm_eff)
     # TP/SP: fwd 2 AG + 2 RS, bwd the same (+4 under full recompute), each (t-1)/t * tok*h*2 bytes
     tp_bw = xp.where(t <= dom, nvl, net)
     t_tp = (8.0 + 4.0 * full) * (t - 1.0) / t * (tok / c) * h * _ACT_BYTES / tp_bw * cal.tp_exposed

@@ -9,7 +9,7 @@ from colossus.hardware import get_gpu
 from colossus.steptime.calibration import DEFAULT
 from colossus.steptime.kernel import evaluate, hardware_arrays, model_arrays, model_flops_per_token
 from colossus.steptime.layout import Layout
-from colossus.steptime.models import get_model
+from colossus.steptime.models import REFERENCE_SHAPES, get_model
 
 
 def _run(model, gpu, cal=DEFAULT, **lay):
@@ -131,3 +131,22 @@ def test_ep_overlap_costs_sm_share_and_a_micro_batch_of_memory():
     assert moe_mod.overlapped_time(np, 3.0, 1.0, 0.15) == pytest.approx(3.15)
     assert moe_mod.overlapped_time(np, 1.0, 3.0, 0.15) == pytest.approx(3.0)
     assert moe_mod.overlapped_time(np, 2.0, 2.0, 0.0) == pytest.approx(2.0)
+
+
+def test_fp8_cast_traffic_hurts_small_expert_gemms_most():
+    """FP8 quantisation traffic is per operand element (``4 (K + N)`` bytes per token per GEMM), so
+    small experts (Qwen3-30B-A3B: h 2048, F 768) gain far less from FP8 than a large dense model."""
+    gpu = get_gpu("H100")
+
+    def gain(model, **lay):
+        return _run(model, gpu, precision="bf16", **lay)["step_time_s"] / _run(model, gpu, precision="fp8", **lay)["step_time_s"]
+
+    dense = gain(get_model("llama-3-70b"), tp=8, pp=4, dp=8, global_batch=256)
+    qwen = REFERENCE_SHAPES["qwen3-30b-a3b"]
+    small = gain(qwen, tp=1, pp=1, dp=8, ep=8, global_batch=256)
+    assert 1.0 < small < dense
+    no_cast = DEFAULT.with_values(fp8_cast_bytes=0.0)
+    lay = dict(tp=1, pp=1, dp=8, ep=8, global_batch=256, precision="fp8")
+    assert _run(qwen, gpu, no_cast, **lay)["step_time_s"] < _run(qwen, gpu, **lay)["step_time_s"]
+    bf = dict(lay, precision="bf16")
+    assert _run(qwen, gpu, no_cast, **bf)["step_time_s"] == pytest.approx(_run(qwen, gpu, **bf)["step_time_s"])
