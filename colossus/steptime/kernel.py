@@ -200,6 +200,9 @@ def evaluate(
     tok_g = tok / tc  # tokens-equivalent per GPU (TP shards width, CP shards sequence)
     Ls = xp.ceil(L / (p * v)) * v  # layers on the slowest stage
     is_fp8 = (prec == 2.0) & (hw["peak8"] > hw["peak16"])
+    # expert tensor parallelism (colossus.steptime.moe.expert_grid): etp < t folds TP ranks into EP
+    etp, ep_stride = moe_mod.expert_grid(xp, etp=xp.asarray(layout.get("etp", 0.0), dtype=f8), t=t, c=c, d=d, e=e)
+    fold = (etp < t).astype(f8)
     gemm_rate = xp.where(is_fp8, hw["peak8"] * cal.eta_gemm_fp8, hw["peak16"] * cal.eta_gemm_bf16)
     full = (rc == 2.0).astype(f8)
     passes = 3.0 + full  # fwd + bwd (2x) + full-recompute fwd
@@ -209,7 +212,8 @@ def evaluate(
     # routed-expert GEMMs run as grouped GEMMs whose efficiency falls with tokens per expert;
     # load imbalance (slowest expert / mean, 1 = force-balanced) stretches them
     exp_tok = fm * moe * 2.0 * mats * h * F * k  # routed-expert fwd FLOPs per token per layer
-    tpe = moe_mod.tokens_per_expert(tokens=tok / c, k=k, e=e, experts=E)
+    # each expert (sharded etp ways) sees the tokens of etp SP shards from each of e ranks
+    tpe = moe_mod.tokens_per_expert(tokens=tok / c * etp / t, k=k, e=e, experts=E)
     g_eff = moe_mod.grouped_gemm_efficiency(tpe, cal.grouped_gemm_half_tokens)
     flop_eq = (g_tok - exp_tok) * tok_g + exp_tok * tok_g * cal.moe_imbalance / g_eff
     t_gemm = passes * (flop_eq + calls * cal.gemm_call_flop) / gemm_rate
@@ -220,14 +224,17 @@ def evaluate(
     t_mem = t_mem + is_fp8 * (1.0 + 0.5 * full) * cal.fp8_cast_bytes * cast_tok * tok_g / (hw["hbm_bw"] * cal.hbm_eff)
     # TP/SP: fwd 2 AG + 2 RS, bwd the same (+4 under full recompute), each (t-1)/t * tok*h*2 bytes
     tp_bw = xp.where(t <= dom, nvl, net)
+    # folded experts (etp < t) work on their own SP shard: the MoE block's AG + RS go (half of a layer's)
     t_tp = (8.0 + 4.0 * full) * (t - 1.0) / t * (tok / c) * h * _ACT_BYTES / tp_bw * cal.tp_exposed
+    t_tp = t_tp * (1.0 - 0.5 * fm * moe * fold)
     # CP ring: K,V of the other c-1 chunks, fwd once, bwd twice (K,V + dK,dV); hidden by the core
     cp_bw = xp.where(tc <= dom, nvl, net)
     t_cp_raw = 3.0 * (c - 1.0) / c * tok * (2.0 * G * dh / t) * _ACT_BYTES / cp_bw
     t_cp = xp.maximum(t_cp_raw - t_core, 0.0)
     # EP all-to-all, hierarchical (colossus.steptime.moe): once per remote node over the network,
-    # then NVLink; EP ranks are t*c apart, so t*c*e ranks span the group
-    remote, local = moe_mod.a2a_copies(xp, k=k, e=e, ranks_per_node=xp.maximum(dom / tc, 1.0), node_limit=model["nl"])
+    # then NVLink; EP ranks are ep_stride apart (t*c, or etp when folded)
+    remote, local = moe_mod.a2a_copies(xp, k=k, e=e, ranks_per_node=xp.maximum(dom / ep_stride, 1.0),
+                                       node_limit=model["nl"])
     per_copy = moe_mod.a2a_bytes_per_copy(xp, h=h, fp8_dispatch=is_fp8, full_recompute=full)
     t_ep = fm * moe * tok_g * per_copy * (remote / net + local / nvl)
     # a2a/compute overlap (DualPipe / 1F1B-overlap schedules): another micro-batch's compute hides
@@ -252,9 +259,9 @@ def evaluate(
     # ---- parameters on the fullest stage -----------------------------------------------------
     emb = V * h * xp.where(p > 1.0, 1.0, 2.0)
     pd_loc = (Ls * p_layer_dense + emb) / t  # dense params per GPU
-    pe_loc = Ls * p_layer_exp / (t * e)  # routed-expert params per GPU
+    pe_loc = Ls * p_layer_exp / (etp * e)  # routed-expert params per GPU
     dc = d * c
-    edc = xp.maximum(dc / e, 1.0)
+    edc = xp.maximum(t * dc / (etp * e), 1.0)  # expert data-parallel degree
     # ---- data parallel (distributed optimizer): RS fp32 grads + AG bf16 params ---------------
     # DP/FSDP group spanning nodes: its g = dom/(t c) members per node share the node's g NICs, and
     # each node ingests the gathered buffer once (hierarchical NCCL), so bus bandwidth ~ g * NIC
@@ -275,7 +282,7 @@ def evaluate(
     g_bytes = xp.where(stage >= 3.0, 2.0, 4.0)
     state = pd_loc * mem_mod.state_bytes_per_param(xp, stage, dc, weight_bytes=w_bytes, grad_bytes=g_bytes)
     state = state + pe_loc * mem_mod.state_bytes_per_param(xp, stage, edc, weight_bytes=w_bytes, grad_bytes=g_bytes)
-    gathered = mem_mod.fsdp_gathered_bytes(p_layer_dense + p_layer_exp / e, t, weight_bytes=w_bytes)
+    gathered = mem_mod.fsdp_gathered_bytes(p_layer_dense + p_layer_exp * t / (etp * e), t, weight_bytes=w_bytes)
     state = state + xp.where(stage >= 3.0, gathered, 0.0)
     act_args = dict(h=h, heads=H, kv_heads=G, d_head=dh, ffn=f_act, ffn_mats=mats, s=s, t=t,
                     dropout=0.0, scores_stored=0.0, routed_tokens=fm * moe * k)  # fmt: skip

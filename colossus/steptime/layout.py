@@ -18,7 +18,7 @@ class Layout:
     ----------
     tp, pp, dp, cp, ep : int
         Tensor, pipeline, data, context and expert parallel degrees (GPUs = tp pp dp cp; EP is
-        nested inside dp cp, Megatron style).
+        nested inside dp cp, Megatron style, or inside tp dp cp when ``etp`` < tp).
     vpp : int
         Virtual pipeline chunks per stage (1 = plain 1F1B).
     micro_batch : int
@@ -37,6 +37,13 @@ class Layout:
     zero : int
         ZeRO stage when ``fsdp`` is false: 0 plain DDP, 1 optimizer states sharded over DP
         (Megatron distributed optimizer, the default), 2 gradients too, 3 parameters too.
+    etp : int
+        Expert tensor-parallel degree (Megatron ``--expert-tensor-parallel-size``): 0 = the
+        default, ``tp`` (experts sharded like the dense layers; EP ranks ``tp cp`` apart), or the
+        largest the EP degree allows when ``ep`` > ``dp cp`` (then ``etp ep`` must fit in ``tp dp
+        cp``).  ``etp`` < ``tp`` is MoE parallel folding: the expert grid folds TP ranks into EP,
+        EP ranks are ``etp`` apart (consecutive for 1, so an EP group fills a node before it
+        spans the next) and each expert is sharded ``etp`` ways.
     """
 
     tp: int = 1
@@ -52,6 +59,7 @@ class Layout:
     fsdp: bool = False
     ep_overlap: bool = False
     zero: int = 1
+    etp: int = 0
 
     def __post_init__(self) -> None:
         for f in ("tp", "pp", "dp", "cp", "ep", "vpp", "micro_batch", "global_batch"):
@@ -61,6 +69,8 @@ class Layout:
             raise ValueError(f"layout: recompute {self.recompute!r} not in {sorted(RECOMPUTES)}")
         if self.zero not in (0, 1, 2, 3):
             raise ValueError(f"layout: zero must be a ZeRO stage 0-3, got {self.zero}")
+        if self.etp < 0 or (self.etp > 0 and self.tp % self.etp):
+            raise ValueError(f"layout: etp must be 0 (default) or a divisor of tp={self.tp}, got {self.etp}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"layout: precision {self.precision!r} not in {sorted(PRECISIONS)}")
 
@@ -80,7 +90,8 @@ class Layout:
                 "vpp": self.vpp, "mb": self.micro_batch, "gb": self.global_batch,
                 "recompute": float(RECOMPUTES[self.recompute]),
                 "precision": float(PRECISIONS[self.precision]), "fsdp": float(self.fsdp),
-                "zero": float(3 if self.fsdp else self.zero), "ep_overlap": float(self.ep_overlap)}  # fmt: skip
+                "zero": float(3 if self.fsdp else self.zero), "ep_overlap": float(self.ep_overlap),
+                "etp": float(self.etp)}  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """Field values."""
@@ -91,13 +102,14 @@ class Layout:
         s += f",mb={self.micro_batch},gb={self.global_batch},recompute={self.recompute}"
         s += f",precision={self.precision},fsdp={str(self.fsdp).lower()}"
         s += ",ep_overlap=true" if self.ep_overlap else ""
+        s += f",etp={self.etp}" if self.etp else ""
         return s if self.fsdp or self.zero == 1 else s + f",zero={self.zero}"
 
 
 _KEYS = {"tp": "tp", "pp": "pp", "dp": "dp", "cp": "cp", "ep": "ep", "vpp": "vpp", "vp": "vpp",
          "mb": "micro_batch", "micro_batch": "micro_batch", "gb": "global_batch",
          "global_batch": "global_batch", "recompute": "recompute", "precision": "precision",
-         "fsdp": "fsdp", "zero": "zero", "ep_overlap": "ep_overlap"}  # fmt: skip
+         "fsdp": "fsdp", "zero": "zero", "ep_overlap": "ep_overlap", "etp": "etp"}  # fmt: skip
 
 
 def parse_layout(text: str, base: Layout | None = None) -> Layout:

@@ -19,6 +19,15 @@
   1024 tokens per expert run as slowly as Qwen3-30B-A3B's small ones at 2048-4096), so only the
   tokens per expert are kept.
 * :func:`tokens_per_expert` -- rows of each local expert GEMM for one micro-batch.
+* :func:`expert_grid` -- expert tensor parallelism and where the EP ranks sit.  Megatron shards
+  experts like the dense layers by default (``etp`` = ``tp``; EP is carved out of ``dp cp`` and
+  its ranks are ``tp cp`` apart).  With ``--expert-tensor-parallel-size`` below ``tp`` (MoE
+  parallel folding, Megatron-Core MoE report arXiv 2603.07685) the expert grid is laid over the
+  same GPUs as ``etp x ep x edp``: EP ranks are ``etp`` apart, so EP 8 with ``etp`` 1 stays inside
+  one 8-GPU node even at TP 2; each expert then sees its own ranks' sequence-parallel shards
+  (no TP all-gather before the experts) and is sharded ``etp`` ways.  When ``ep`` exceeds
+  ``dp cp`` the default cannot hold (``etp ep edp = tp dp cp``), so the default becomes the
+  largest ``etp`` that fits.
 * :func:`overlapped_time` -- a compute phase and an all-to-all run together, the communication
   kernels holding a share of the SMs (DeepSeek-V3 §3.2.2: 20 of 132).
 """
@@ -27,7 +36,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["a2a_bytes_per_copy", "a2a_copies", "grouped_gemm_efficiency", "overlapped_time",
+__all__ = ["a2a_bytes_per_copy", "a2a_copies", "expert_grid", "grouped_gemm_efficiency", "overlapped_time",
            "tokens_per_expert"]
 
 
@@ -66,6 +75,27 @@ def a2a_bytes_per_copy(xp: Any, *, h: Any, fp8_dispatch: Any, full_recompute: An
 def tokens_per_expert(*, tokens: Any, k: Any, e: Any, experts: Any) -> Any:
     """Rows of each local expert GEMM: ``e`` ranks' ``tokens`` x ``k`` copies over ``experts``."""
     return tokens * k * e / experts
+
+
+def expert_grid(xp: Any, *, etp: Any, t: Any, c: Any, d: Any, e: Any) -> tuple[Any, Any]:
+    """Expert tensor-parallel degree and the rank distance between EP ranks.
+
+    Parameters
+    ----------
+    etp : array
+        Stated expert tensor-parallel degree; 0 = Megatron's default (``t``, or
+        ``max(t c d / e, 1)`` when that is smaller: ``etp e`` must fit in ``t c d``).
+    t, c, d, e : array
+        Tensor, context, data and expert parallel degrees.
+
+    Returns
+    -------
+    (etp, stride) : arrays
+        The degree used, and how many ranks apart consecutive EP ranks are: ``t c`` for the
+        default grid (EP inside ``dp cp``), ``etp`` when folded (``etp`` < ``t``).
+    """
+    etp = xp.where(etp > 0.0, etp, xp.minimum(t, xp.maximum(t * c * d / e, 1.0)))
+    return etp, xp.where(etp < t, etp, t * c)
 
 
 def grouped_gemm_efficiency(m_tokens: Any, m_half: float) -> Any:

@@ -33,6 +33,8 @@ fsdp            false
 zero            1 (Megatron distributed optimizer: optimizer states sharded over DP);
                 0 plain DDP, 2 also gradients, 3 also parameters (= ``fsdp`` true)
 ep_overlap      false (MoE all-to-all not overlapped with compute)
+etp             Megatron's default expert tensor parallelism: tp, or as large as ep allows
+                when ep > dp cp (see :class:`colossus.steptime.layout.Layout`)
 =============== =====================================================================
 
 A row that cannot be modelled (missing required column, unknown GPU, non-numeric or impossible
@@ -190,6 +192,7 @@ def _parse_one(row: Mapping[str, str]) -> tuple[ModelSpec, GpuSpec, dict[str, fl
         "gb": _num(row, "global_batch"), "recompute": float(RECOMPUTES[rc]),
         "precision": float(PRECISIONS[prec]), "fsdp": float(_bool(row, "fsdp")),
         "zero": float(zero or 1), "ep_overlap": float(_bool(row, "ep_overlap")),
+        "etp": _num(row, "etp", 0.0) if (row.get("etp") or "").strip() else 0.0,
     }  # fmt: skip
     if lay["ep"] > max(experts, 1):
         raise ValueError(f"column 'ep': {lay['ep']:g} exceeds moe_experts {experts}")
@@ -215,7 +218,8 @@ def parse_rows(rows: Sequence[Mapping[str, str]]) -> ParsedRows:
         gpus.append(gpu)
         lays.append(lay)
         ns.append(n)
-    keys = ("tp", "pp", "dp", "cp", "ep", "vpp", "mb", "gb", "recompute", "precision", "fsdp", "zero", "ep_overlap")
+    keys = ("tp", "pp", "dp", "cp", "ep", "vpp", "mb", "gb", "recompute", "precision", "fsdp", "zero", "ep_overlap",
+            "etp")
     layout = {k: np.array([lay[k] for lay in lays], dtype=np.float64) for k in keys}
     known = np.array([(rows[i].get("recompute") or "").strip().lower() in RECOMPUTES for i in idx], dtype=bool)
     return ParsedRows(index=np.array(idx, dtype=np.int64), models=models, gpus=gpus,

@@ -150,3 +150,31 @@ def test_fp8_cast_traffic_hurts_small_expert_gemms_most():
     assert _run(qwen, gpu, no_cast, **lay)["step_time_s"] < _run(qwen, gpu, **lay)["step_time_s"]
     bf = dict(lay, precision="bf16")
     assert _run(qwen, gpu, no_cast, **bf)["step_time_s"] == pytest.approx(_run(qwen, gpu, **bf)["step_time_s"])
+
+
+def test_expert_grid_default_and_folding():
+    """Megatron's default expert TP is tp (EP ranks tp*cp apart); when ep > dp*cp the default must fold
+    (etp*ep*edp = tp*cp*dp); a stated etp < tp folds TP ranks into EP (EP ranks etp apart)."""
+    grid = lambda **kw: tuple(float(v) for v in moe_mod.expert_grid(np, **{k: np.float64(v) for k, v in kw.items()}))  # noqa: E731
+    assert grid(etp=0, t=4, c=2, d=8, e=8) == (4.0, 8.0)  # default: etp = tp, stride tp*cp
+    assert grid(etp=0, t=2, c=1, d=16, e=32) == (1.0, 1.0)  # EP32 > DP16: forced to fold
+    assert grid(etp=1, t=2, c=1, d=128, e=8) == (1.0, 1.0)  # stated ETP 1
+    assert grid(etp=2, t=2, c=1, d=128, e=8) == (2.0, 2.0)  # stated etp = tp: the default grid
+
+
+def test_folded_experts_keep_ep_inside_a_node_and_change_nothing_when_etp_is_tp():
+    """Qwen3-235B at TP2 EP8 (Megatron MoE Model Zoo, 'intra-node EP'): with ETP 1 the EP group is 8
+    consecutive GPUs (no network all-to-all), with the default grid it spans two nodes."""
+    m, gpu = REFERENCE_SHAPES["qwen3-235b-a22b"], get_gpu("H100")
+    lay = dict(tp=2, pp=8, dp=16, ep=8, vpp=4, micro_batch=1, global_batch=2048)
+    default, folded, same = _run(m, gpu, **lay), _run(m, gpu, etp=1, **lay), _run(m, gpu, etp=2, **lay)
+    assert folded["ep_comm_s"] < default["ep_comm_s"] and folded["tp_comm_s"] < default["tp_comm_s"]
+    assert same == default
+    # experts are no longer TP-sharded: more expert weights per GPU
+    assert folded["memory_bytes"] > default["memory_bytes"]
+    # the layout string and parser carry etp
+    from colossus.steptime.layout import Layout, parse_layout
+
+    assert "etp=1" in str(Layout(etp=1, tp=2, ep=8, dp=8)) and parse_layout("tp=2,etp=1").etp == 1
+    with pytest.raises(ValueError, match="etp"):
+        Layout(tp=4, etp=3)
