@@ -194,6 +194,8 @@ class RoundInput:
             spares = choose_spares(free, view.node_pool, view.pool_hall, spec.gpn, view.hot_spare_nodes, pref)
             free[spares] = 0
         cap = level_capacity(free, view.node_pool, view.num_pools, spec)
+        if view.start_budget_gpus is not None:  # a start budget caps every level (whole units of it)
+            cap = np.minimum(cap, (int(view.start_budget_gpus) // spec.levels) * spec.levels)
         return cls(
             view=view, pending=pending, running=running, now_s=float(now_s), spec=spec, ids=ids,
             gpus=gpus, div=div, prio=prio, submit=submit, dur=dur, hero=hero,
@@ -362,6 +364,10 @@ def greedy_admit(
     a_f, a_m = ri.a_f.T, ri.a_m.T
     lending = bool(ri.reserve.sum() > 0)
     for pos, j in enumerate(order.tolist()):
+        if used[0] >= cap[0]:  # no GPU left (e.g. a start budget spent): nothing further can fit
+            if strict:
+                fifo_blocked[order[pos + 1 :]] = True
+            break
         d = ri.div[j]
         placed = False
         quota_hit = False

@@ -110,6 +110,10 @@ class ClusterView:
         Whole free nodes to keep idle as hot spares for the hero run.
     node_rack : (num_nodes,) int, optional
         Rack index of each node (informational).
+    start_budget_gpus : int, optional
+        Most GPUs that may start this round, whatever is free (e.g. what the site's power
+        headroom can feed: a simulation under a power cap sets it). GPUs freed by the round's
+        own preemptions come on top. None: no limit beyond the free GPUs.
     """
 
     free_gpus: np.ndarray
@@ -120,6 +124,7 @@ class ClusterView:
     pool_sku: tuple[str, ...] | None = None
     hot_spare_nodes: int = 0
     node_rack: np.ndarray | None = None
+    start_budget_gpus: int | None = None
 
     def __post_init__(self) -> None:
         free = np.ascontiguousarray(self.free_gpus, dtype=np.int64)
@@ -145,6 +150,8 @@ class ClusterView:
             raise ValueError("division names must be unique")
         if self.hot_spare_nodes < 0:
             raise ValueError("hot_spare_nodes must be >= 0")
+        if self.start_budget_gpus is not None and self.start_budget_gpus < 0:
+            raise ValueError("start_budget_gpus must be >= 0 (or None for no limit)")
 
     @property
     def num_nodes(self) -> int:
@@ -168,6 +175,7 @@ class ClusterView:
             free_gpus=free_gpus, node_pool=self.node_pool, pool_hall=self.pool_hall,
             divisions=self.divisions, gpus_per_node=self.gpus_per_node, pool_sku=self.pool_sku,
             hot_spare_nodes=self.hot_spare_nodes, node_rack=self.node_rack,
+            start_budget_gpus=self.start_budget_gpus,
         )
 
 

@@ -101,6 +101,33 @@ class PowerState:
             self.soc_mwh = min(self.battery_mwh, self.soc_mwh + min(-excess, self.battery_mw) * dt / _H)
         self.t_s = now_s
 
+    def soc_at(self, now_s: float) -> float:
+        """The battery's state of charge at ``now_s`` (MWh), without integrating to it."""
+        dt = now_s - self.t_s
+        if dt <= 0:
+            return self.soc_mwh
+        excess = self.draw_mw - self.grid_at(self.t_s)
+        if excess > 1e-9:
+            return max(0.0, self.soc_mwh - min(excess, self.battery_mw) * dt / _H)
+        if excess < 0 and self.soc_mwh < self.battery_mwh:
+            return min(self.battery_mwh, self.soc_mwh + min(-excess, self.battery_mw) * dt / _H)
+        return self.soc_mwh
+
+    def start_budget_gpus(self, now_s: float) -> int | None:
+        """Most GPUs that may turn busy at ``now_s`` under the available power, or None when not enforced.
+
+        The headroom (grid cap, plus the battery's power while it holds energy, minus the draw)
+        over the largest per-GPU busy delta of any SKU, rounded down: every start set within it
+        is admitted by :meth:`admits`, whatever SKUs its GPUs are on.
+        """
+        if not self.enforce:
+            return None
+        avail = self.grid_at(now_s) + (self.battery_mw if self.soc_at(now_s) > 1e-9 else 0.0)
+        dmax = max(self.busy_delta_list) if self.busy_delta_list else 0.0
+        if dmax <= 0:
+            return None
+        return max(0, int((avail - self.draw_mw + 1e-9) / dmax))
+
     def available_mw(self) -> float:
         """What may be drawn now: the grid cap, plus the battery's power while it holds energy."""
         return self.grid_at(self.t_s) + (self.battery_mw if self.soc_mwh > 1e-9 else 0.0)

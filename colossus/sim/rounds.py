@@ -3,7 +3,10 @@
 A mixin of :class:`colossus.sim.engine._Sim` (it uses the loop's state and helpers). A round
 first asks :func:`scheduler._round.admit_if_all_fit` whether every pending job fits now; else
 the policy runs on the full snapshot, with the running jobs from the columnar running set
-(:mod:`colossus.sim.running`). Starts are then gated on power, highest priority first.
+(:mod:`colossus.sim.running`). Under an enforced power cap the policy is told how many GPUs
+the power headroom can feed (``ClusterView.start_budget_gpus``, when fewer than are free), so it
+chooses what to start within the power as it does within the GPUs; starts are then still gated
+on power, highest priority first (a no-op within the budget, kept as the exact check per SKU).
 """
 
 from __future__ import annotations
@@ -47,9 +50,13 @@ class RoundsMixin:
             for i, d in enumerate(self.sc.divisions))
         spares = self.sc.hero.hot_spare_nodes if (self.sc.hero and self.hero is not None
                                                   and self.hero.state == "running") else 0
-        return ClusterView(free_gpus=cl.free_gpus(), node_pool=cl.node_pool, pool_hall=cl.pool_hall,
+        free = cl.free_gpus()
+        budget = self.power.start_budget_gpus(now)
+        if budget is not None and budget >= int(free.sum()):
+            budget = None  # the power can feed every free GPU: no limit (the view is as without a cap)
+        return ClusterView(free_gpus=free, node_pool=cl.node_pool, pool_hall=cl.pool_hall,
                            divisions=divs, gpus_per_node=cl.gpus_per_node, pool_sku=cl.pool_sku,
-                           hot_spare_nodes=spares)
+                           hot_spare_nodes=spares, start_budget_gpus=budget)
 
     def _round_useful(self) -> bool:
         """Whether a round could change anything (skipping it is then exact, not an approximation).
@@ -60,11 +67,16 @@ class RoundsMixin:
         cannot start anything while no GPU is free, so such rounds are skipped too. Nor can any
         policy start a job whose division would pass its cap (guarantee + borrow limit): when every
         pending job is held so, the round is skipped (no division with demand is below its
-        guarantee then, so nothing may be preempted either).
+        guarantee then, so nothing may be preempted either). Under an enforced power cap, while
+        the headroom cannot feed one more busy GPU nothing can start without a preemption, so
+        such a round runs only on the periodic tick of a policy that preempts (a preemption's
+        freed power is what its preemptor then uses).
         """
         if not (self.force_round or self.new_arrivals or self.new_capacity):
             return False
         if self._all_quota_held():
+            return False
+        if self.power.start_budget_gpus(self.env.now) == 0 and not (self.may_preempt and self.force_round):
             return False
         if not self.may_preempt and not self.force_round:
             spares = self.sc.hero.hot_spare_nodes if (self.sc.hero and self.hero is not None
