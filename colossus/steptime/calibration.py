@@ -136,19 +136,19 @@ FIT_PARAMS: dict[str, tuple[float, float]] = {k: (lo, hi) for k, (lo, hi, _) in 
 
 # --- BEGIN FITTED (written by python -m colossus.steptime.fit; do not edit by hand) ---
 _FITTED: dict[str, float] = {
-    'eta_gemm_bf16': 0.7743890155332139,
-    'eta_gemm_fp8': 0.6948647818220787,
-    'gemm_call_flop': 4723203390.764607,
-    'eta_attn': 0.31734082195490226,
-    'mem_bytes_per_h': 28.872296144254914,
-    'moe_bytes_per_kh': 16.31176647217732,
-    'grouped_gemm_half_tokens': 1021.6820135328127,
-    'layer_overhead_s': 0.0008890072105622647,
-    'net_eff': 0.7260891307454415,
-    'tp_exposed': 0.7512533980691373,
-    'dp_overlap': 0.9664761332238615,
-    'fsdp_overlap': 0.015699625692680512,
-    'step_overhead_s': 0.07168030850438173,
+    'eta_gemm_bf16': 0.7335814935706443,
+    'eta_gemm_fp8': 0.6764279454838027,
+    'gemm_call_flop': 9609209256.351757,
+    'eta_attn': 0.3172794628974986,
+    'mem_bytes_per_h': 19.94752131288661,
+    'moe_bytes_per_kh': 16.19777419047803,
+    'grouped_gemm_half_tokens': 1023.8947799049813,
+    'layer_overhead_s': 0.0007317827402216648,
+    'net_eff': 0.8666668387897993,
+    'tp_exposed': 0.6516003306469418,
+    'dp_overlap': 0.9536742443787358,
+    'fsdp_overlap': 0.006291406229628731,
+    'step_overhead_s': 0.0867070393242323,
 }
 # --- END FITTED ---
 
