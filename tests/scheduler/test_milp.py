@@ -115,6 +115,38 @@ def test_fallback_when_solver_missing(monkeypatch):
     assert d.record.fallback_used and d.record.fallback_reason == "time_limit_no_solution"
 
 
+def test_round_deadline_falls_back_to_value_order(monkeypatch):
+    """A round budget too short for the solve still gives a valid decision, within the budget
+    plus the fill, from the solver's incumbent or the greedy pass in value order."""
+    view, pending, running, now = random_snapshot(np.random.default_rng(4), num_pools=8, nodes_per_pool=16, n_pending=2000,
+                                                  occupancy=0.8, max_gpus=512)
+    d = MilpPolicy(time_limit_s=0.01).schedule(view, pending, running, now)
+    check_decision(view, pending, running, d)
+    assert d.starts
+    assert d.record.status in ("optimal", "deadline_feasible", "deadline_no_solution", "deadline_poor_incumbent",
+                               "time_limit_feasible", "time_limit_no_solution", "skipped_all_fit")
+    assert d.record.fallback_used == (d.record.status not in ("optimal", "deadline_feasible", "time_limit_feasible", "skipped_all_fit"))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_linear_packing_cost_within_its_bound(monkeypatch, seed):
+    """Dropping the packing rows for a per-GPU cost (when the free GPUs of partly used nodes and
+    arrays are few) changes the optimum by at most that bound."""
+    view, pending, running, now = random_snapshot(np.random.default_rng(seed), num_pools=4, nodes_per_pool=16, n_pending=400,
+                                                  occupancy=0.7, max_gpus=256)
+    objs = {}
+    for lin in (False, True):
+        monkeypatch.setattr(MilpPolicy, "_linear_frag_ok", lambda self, ri, v, lin=lin: lin)
+        d = MilpPolicy(gap_rel=1e-6).schedule(view, pending, running, now)
+        check_decision(view, pending, running, d)
+        if d.record.status == "skipped_all_fit":
+            pytest.skip("no solve needed")
+        objs[lin] = d.record.objective
+    free = view.free_gpus
+    bound = MilpWeights().w_frag_node / 8 * float(free[(free > 0) & (free < 8)].sum()) + MilpWeights().w_frag_array / 128 * float(free.sum())
+    assert abs(objs[True] - objs[False]) <= bound + 1e-6 * abs(objs[False]) + 1e-6
+
+
 def test_cbc_solver_gives_same_objective():
     view, pending, running, now = random_snapshot(np.random.default_rng(5), num_pools=2, nodes_per_pool=8, n_pending=60, occupancy=0.5)
     a = make_policy("milp", solver="highs", gap_rel=1e-6).schedule(view, pending, running, now)
