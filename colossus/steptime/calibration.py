@@ -136,19 +136,19 @@ FIT_PARAMS: dict[str, tuple[float, float]] = {k: (lo, hi) for k, (lo, hi, _) in 
 
 # --- BEGIN FITTED (written by python -m colossus.steptime.fit; do not edit by hand) ---
 _FITTED: dict[str, float] = {
-    'eta_gemm_bf16': 0.7335814935706443,
-    'eta_gemm_fp8': 0.6764279454838027,
-    'gemm_call_flop': 9609209256.351757,
-    'eta_attn': 0.3172794628974986,
-    'mem_bytes_per_h': 19.94752131288661,
-    'moe_bytes_per_kh': 16.19777419047803,
-    'grouped_gemm_half_tokens': 1023.8947799049813,
-    'layer_overhead_s': 0.0007317827402216648,
-    'net_eff': 0.8666668387897993,
-    'tp_exposed': 0.6516003306469418,
-    'dp_overlap': 0.9536742443787358,
-    'fsdp_overlap': 0.006291406229628731,
-    'step_overhead_s': 0.0867070393242323,
+    'eta_gemm_bf16': 0.7272391352618738,
+    'eta_gemm_fp8': 0.6649432614645396,
+    'gemm_call_flop': 9770023615.452295,
+    'eta_attn': 0.3181984911291902,
+    'mem_bytes_per_h': 18.80291576608036,
+    'moe_bytes_per_kh': 15.959187587627046,
+    'grouped_gemm_half_tokens': 1022.5391796397553,
+    'layer_overhead_s': 0.0007453650501825698,
+    'net_eff': 0.876155675470901,
+    'tp_exposed': 0.5774803834388721,
+    'dp_overlap': 0.9670216368104033,
+    'fsdp_overlap': 0.01656818651391965,
+    'step_overhead_s': 0.09615819586513896,
 }
 # --- END FITTED ---
 
