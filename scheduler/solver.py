@@ -64,21 +64,22 @@ def quiet_stdout() -> Iterator[None]:
         os.close(saved)
 
 
-def _solve_highs(prob: pulp.LpProblem, time_limit_s: float, gap_rel: float, threads: int) -> SolveResult:
+def _solve_highs(prob: pulp.LpProblem, time_limit_s: float, gap_rel: float, threads: int, presolve: bool = True) -> SolveResult:
     t = time.perf_counter()
-    s = pulp.HiGHS(msg=False, timeLimit=time_limit_s, gapRel=gap_rel, threads=threads, presolve="on")
+    s = pulp.HiGHS(msg=False, timeLimit=time_limit_s, gapRel=gap_rel, threads=threads, presolve="on" if presolve else "off")
     with quiet_stdout():
         prob.solve(s)
     return _highs_result(prob.solverModel, time.perf_counter() - t)
 
 
-def _solve_highs_deadline(prob: pulp.LpProblem, deadline_s: float, time_limit_s: float, gap_rel: float, threads: int) -> SolveResult:
+def _solve_highs_deadline(prob: pulp.LpProblem, deadline_s: float, time_limit_s: float, gap_rel: float, threads: int,
+                          presolve: bool = True) -> SolveResult:
     """HiGHS in a worker thread; at ``deadline_s`` return its incumbent (see the module docstring)."""
     import highspy
 
     t = time.perf_counter()
     limit = max(0.01, min(time_limit_s, deadline_s - t))
-    s = pulp.HiGHS(msg=False, timeLimit=limit, gapRel=gap_rel, threads=threads, presolve="on")
+    s = pulp.HiGHS(msg=False, timeLimit=limit, gapRel=gap_rel, threads=threads, presolve="on" if presolve else "off")
     with quiet_stdout():
         s.createAndConfigureSolver(prob)
     s.buildSolverModel(prob)
@@ -167,11 +168,12 @@ def _solve_cbc(prob: pulp.LpProblem, time_limit_s: float, gap_rel: float, thread
 
 
 def solve(prob: pulp.LpProblem, *, solver: str = "highs", time_limit_s: float = 2.0, gap_rel: float = 1e-3, threads: int = 1,
-          deadline_s: float | None = None) -> SolveResult:
+          deadline_s: float | None = None, presolve: bool = True) -> SolveResult:
     """Solve ``prob``; HiGHS first (unless ``solver='cbc'``), CBC when HiGHS is missing or errors.
 
     ``deadline_s`` (a ``time.perf_counter()`` instant) bounds a HiGHS solve's wall time, see the
-    module docstring; CBC gets ``time_limit_s`` cut to the time left before it.
+    module docstring; CBC gets ``time_limit_s`` cut to the time left before it. ``presolve``:
+    HiGHS's presolve on or off (CBC always presolves).
     """
     if solver not in ("highs", "cbc"):
         raise ValueError(f"unknown solver {solver!r}; choices: highs, cbc")
@@ -180,8 +182,8 @@ def solve(prob: pulp.LpProblem, *, solver: str = "highs", time_limit_s: float = 
     if solver == "highs":
         try:
             if deadline_s is not None:
-                return _solve_highs_deadline(prob, deadline_s, time_limit_s, gap_rel, threads)
-            return _solve_highs(prob, time_limit_s, gap_rel, threads)
+                return _solve_highs_deadline(prob, deadline_s, time_limit_s, gap_rel, threads, presolve)
+            return _solve_highs(prob, time_limit_s, gap_rel, threads, presolve)
         except (ImportError, pulp.PulpSolverError, AttributeError, RuntimeError):
             pass
     try:
