@@ -68,20 +68,24 @@ checks it against ``MilpWeights()``, so keep the format.
     at most ``preempt_lost_cap_s`` (rounded up to a whole unit so running jobs aggregate into few
     victim types). Preemption only frees GPUs for starts inside a starving guarantee, worth
     ``w_guarantee + v`` per GPU, so at the defaults it pays only while ``L`` is below about
-    ``(8 + v) / 4`` hours: about 2.75 h for a job that has waited ``preempt_after`` (2) targets
-    (``v`` about 3), about 4.3 h at the cap (``v`` about 9.1); a victim whose ``L`` reaches
-    ``preempt_lost_cap_s`` (cost 26 or more) is never preempted at the default weights.
+    ``(8 + v) / 4`` hours: about 4.3 h for a job that has waited ``preempt_after`` (8) targets,
+    the cap (``v`` about 9.1); a victim whose ``L`` reaches ``preempt_lost_cap_s`` (cost 26 or
+    more) is never preempted at the default weights.
 ``preempt_lost_cap_s`` = 21600.0 -- seconds
     Run time counted as lost at most (6 h): an ASSUMPTION for the time since the victim's last
     checkpoint, which the scheduler does not know.
-``preempt_after`` = 2.0 -- wait targets
+``preempt_after`` = 8.0 -- wait targets
     A division below its guarantee may preempt only when one of its waiting jobs has waited
     at least this many wait targets (preemption is for starving guarantees, not for speed).
-``reserve_after`` = 4.0 -- wait targets
+    At the cap: on the policy matrix (benchmarks/policies.py) earlier preemptions lost more
+    work, and re-queued their victims ahead of waiting gang jobs, than they saved in waits.
+``reserve_after`` = 8.0 -- wait targets
     A big gang job (``>= reserve_min_gpus``, a policy / ``[scheduler]`` setting) gets an EASY
     reservation once it has waited this many wait targets: the most overdue one, rank order
     breaking ties. Before that it competes on value like any job, so reservations do not idle
-    capacity for jobs that are not late.
+    capacity for jobs that are not late. At the cap: on the policy matrix an earlier
+    reservation held back every long job for one gang job, which cost more jobs never started
+    and more gang-job waits than it saved.
 ``default_wait_target_s`` = 3600.0 -- seconds
     Wait target of divisions without one in ``wait_targets_s``. Must be > 0.
 ``wait_targets_s`` = {} -- seconds per division name
@@ -123,8 +127,8 @@ class MilpWeights:
     preempt_base: float = 2.0
     preempt_per_gpu_h: float = 4.0
     preempt_lost_cap_s: float = 21600.0
-    preempt_after: float = 2.0
-    reserve_after: float = 4.0
+    preempt_after: float = 8.0
+    reserve_after: float = 8.0
     default_wait_target_s: float = DEFAULT_WAIT_TARGET_S
     wait_targets_s: Mapping[str, float] = field(default_factory=dict)
     """Division name -> wait target, s (divisions not named use ``default_wait_target_s``)."""

@@ -251,8 +251,8 @@ class ObjectiveSection:
     preempt_base: Annotated[NonNegFloat, _d("Cost per GPU of any preemption.")] = 2.0
     preempt_per_gpu_h: Annotated[NonNegFloat, _d("Cost per GPU-hour of work a preemption loses.")] = 4.0
     preempt_lost_cap_s: Annotated[NonNegFloat, _d("Run time counted as lost by a preemption at most, s.")] = 21600.0
-    preempt_after: Annotated[NonNegFloat, _d("Wait targets a division's job must wait before its guarantee may preempt.")] = 2.0
-    reserve_after: Annotated[NonNegFloat, _d("Wait targets a big gang job waits before it gets a reservation.")] = 4.0
+    preempt_after: Annotated[NonNegFloat, _d("Wait targets a division's job must wait before its guarantee may preempt.")] = 8.0
+    reserve_after: Annotated[NonNegFloat, _d("Wait targets a big gang job waits before it gets a reservation.")] = 8.0
     default_wait_target_s: Annotated[PosFloat, _d("Wait target of divisions without capacity.wait_p95_slo_s, s.")] = 3600.0
 
     def milp_weights(self, wait_targets_s: dict[str, float]) -> Any:

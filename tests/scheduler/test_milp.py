@@ -11,6 +11,10 @@ from scheduler.objective import MilpWeights
 from scheduler.synthetic import random_snapshot
 from scheduler.types import DivisionState, PendingJob, RunningJob
 
+PRE2 = MilpWeights(preempt_after=2.0)
+"""The preemption tests use a guarantee that starves after 2 wait targets (the default waits
+until the cap, 8), so their jobs need not wait 8 h."""
+
 
 @pytest.mark.parametrize("seed", range(6))
 def test_aggregated_within_one_percent_of_exact(seed):
@@ -41,7 +45,7 @@ def test_guarantee_honoured_by_preempting_borrowed_gpus(make_view):
                           start_time_s=6_400.0, preemptible=(k != 0), restart_cost_s=1000.0 * k) for k in range(4)]
     pending = [PendingJob(job_id="a1", division="a", num_gpus=16, submit_time_s=50.0),
                PendingJob(job_id="a2", division="a", num_gpus=16, submit_time_s=60.0)]
-    d = make_policy("milp").schedule(view, pending, running, 10_000.0)
+    d = make_policy("milp", weights=PRE2).schedule(view, pending, running, 10_000.0)
     check_decision(view, pending, running, d)
     assert set(d.starts) == {"a1", "a2"}
     assert len(d.preemptions) == 2
@@ -60,14 +64,14 @@ def test_preemption_only_when_it_pays(make_view):
 
     pending = [PendingJob(job_id="a1", division="a", num_gpus=16, submit_time_s=50.0)]
     # victims ran 5.5 h: ~5.7 GPU-hours lost per GPU costs more than the overdue start gains
-    d = make_policy("milp", min_runtime_s=600).schedule(view, pending, running(-10_000.0), 10_000.0)
+    d = make_policy("milp", min_runtime_s=600, weights=PRE2).schedule(view, pending, running(-10_000.0), 10_000.0)
     assert not d.preemptions and not d.starts
-    # victims ran 1 h, but a1 waited only 0.5 h (< 2 wait targets): no preemption either
+    # victims ran 1 h, but a1 waited only 0.5 h (< preempt_after = 2 wait targets): no preemption either
     late = [PendingJob(job_id="a1", division="a", num_gpus=16, submit_time_s=8_200.0)]
-    d = make_policy("milp", min_runtime_s=600).schedule(view, late, running(6_400.0), 10_000.0)
+    d = make_policy("milp", min_runtime_s=600, weights=PRE2).schedule(view, late, running(6_400.0), 10_000.0)
     assert not d.preemptions
     # victims ran 1 h and a1 is overdue: it pays
-    d = make_policy("milp", min_runtime_s=600).schedule(view, pending, running(6_400.0), 10_000.0)
+    d = make_policy("milp", min_runtime_s=600, weights=PRE2).schedule(view, pending, running(6_400.0), 10_000.0)
     assert len(d.preemptions) == 1 and "a1" in d.starts
 
 
@@ -76,11 +80,11 @@ def test_no_preemption_below_min_runtime_or_into_guarantee(make_view):
     running = [RunningJob(job_id=f"b{n}", division="b", num_gpus=8, allocation=((n, 8),), start_time_s=9_900.0)
                for n in range(8)]
     pending = [PendingJob(job_id="a1", division="a", num_gpus=16)]
-    d = make_policy("milp", min_runtime_s=600).schedule(view, pending, running, 10_000.0)
+    d = make_policy("milp", min_runtime_s=600, weights=PRE2).schedule(view, pending, running, 10_000.0)
     assert not d.preemptions and not d.starts
     # b at its guarantee: nothing to reclaim
     running2 = [RunningJob(job_id=f"b{n}", division="b" if n < 4 else "a", num_gpus=8, allocation=((n, 8),)) for n in range(8)]
-    d2 = make_policy("milp").schedule(view, [PendingJob(job_id="a2", division="a", num_gpus=8)], running2, 10_000.0)
+    d2 = make_policy("milp", weights=PRE2).schedule(view, [PendingJob(job_id="a2", division="a", num_gpus=8)], running2, 10_000.0)
     assert not d2.preemptions
 
 
@@ -90,7 +94,7 @@ def test_no_preemption_loop(make_view):
     running = [RunningJob(job_id=f"b{k}", division="b", num_gpus=16, allocation=((2 * k, 8), (2 * k + 1, 8)), start_time_s=6_400.0)
                for k in range(4)]
     pending = [PendingJob(job_id="a1", division="a", num_gpus=16), PendingJob(job_id="a0", division="a", num_gpus=16)]
-    pol = make_policy("milp")
+    pol = make_policy("milp", weights=PRE2)
     d = pol.schedule(view, pending, running, 10_000.0)
     assert set(d.starts) == {"a0", "a1"}
     victims = set(d.preempted_ids)
@@ -182,7 +186,7 @@ def test_big_job_reservation_and_no_shape(make_view):
         PendingJob(job_id="short", division="a", num_gpus=8, priority=0, submit_time_s=2.0, expected_duration_s=500.0),
         PendingJob(job_id="huge", division="a", num_gpus=4096, submit_time_s=3.0),
     ]
-    # not overdue yet (default reserve_after = 4 wait targets): no reservation, nothing idles
+    # not overdue yet (default reserve_after = 8 wait targets): no reservation, nothing idles
     d0 = make_policy("milp", reserve_min_gpus=64).schedule(view, pending, running, 100.0)
     check_decision(view, pending, running, d0)
     assert {"short", "long"} <= set(d0.starts) and not d0.reservations

@@ -38,7 +38,7 @@ def test_memphis_weights_match_the_documented_defaults_and_reach_the_policy():
         ("w_wait = 1.0 ", "w_wait = -1.0 ", "w_wait"),
         ("w_job = 0.5 ", "w_jobs = 0.5 ", "w_jobs"),
         ("w_frag_node = 0.5 ", "w_frag_node = 7.9 ", "w_frag_node"),
-        ("reserve_after = 4.0 ", 'reserve_after = "soon" ', "reserve_after"),
+        ("reserve_after = 8.0 ", 'reserve_after = "soon" ', "reserve_after"),
     ],
 )
 def test_bad_weights_name_the_key_and_file(tmp_path, old, new, key):
@@ -116,9 +116,9 @@ def test_wait_cap_below_an_after_threshold_is_rejected(key):
 @pytest.mark.parametrize(
     ("old", "new", "key"),
     [
-        ("wait_cap = 8.0 ", "wait_cap = 3.0 ", "scheduler.objective.reserve_after"),  # below reserve_after = 4
-        ("wait_cap = 8.0 ", "wait_cap = 1.0 ", "scheduler.objective.preempt_after"),  # below preempt_after = 2 too
-        ("reserve_after = 4.0 ", "reserve_after = 9.0 ", "scheduler.objective.reserve_after"),
+        ("wait_cap = 8.0 ", "wait_cap = 3.0 ", "scheduler.objective.preempt_after"),  # below preempt_after = 8 (checked first)
+        ("wait_cap = 8.0 ", "wait_cap = 7.5 ", "scheduler.objective.preempt_after"),  # below reserve_after = 8 too
+        ("reserve_after = 8.0 ", "reserve_after = 9.0 ", "scheduler.objective.reserve_after"),
     ],
 )
 def test_scenario_wait_cap_below_an_after_threshold_names_key_and_file(tmp_path, old, new, key):

@@ -75,7 +75,7 @@ def test_scenario_weights_change_the_decision(tmp_path):
     assert [x["job_id"] for x in out["reservations"]] == ["big"] and out["reservations"][0]["start_s"] == 1000.0
     assert "short" in out["starts"] and "long" not in out["starts"]
     assert out["explanations"]["long"]["reason"] == "reservation"
-    # the scenario as it ships (reserve_after 4 wait targets, 1 h default target, job 100 s old): no reservation
+    # the scenario as it ships (reserve_after 8 wait targets, 1 h default target, job 100 s old): no reservation
     r = CliRunner().invoke(cli, ["schedule", str(snap), "--json", "--scenario", str(SLURM4)])
     assert r.exit_code == 0, r.output
     assert not json.loads(r.stdout)["reservations"]
@@ -89,7 +89,7 @@ def test_scenario_settings_reach_the_policy_as_in_the_simulator(tmp_path, monkey
 
     cli = _cli()
     text = MEMPHIS.read_text(encoding="utf-8")
-    for old, new in (("w_job = 0.5 ", "w_job = 0.25 "), ("preempt_after = 2.0 ", "preempt_after = 3.0 ")):
+    for old, new in (("w_job = 0.5 ", "w_job = 0.25 "), ("preempt_after = 8.0 ", "preempt_after = 3.0 ")):
         assert old in text
         text = text.replace(old, new, 1)
     path = tmp_path / "memphis_w.toml"
@@ -133,7 +133,7 @@ def test_bad_scenario_exit_2_one_line(tmp_path):
     p.write_text(text, encoding="utf-8")
     r = CliRunner().invoke(cli, ["schedule", str(SMALL), "--scenario", str(p)])
     assert r.exit_code == 2, r.output
-    assert r.stderr.startswith("error: ") and str(p) in r.stderr and "scheduler.objective.reserve_after" in r.stderr
+    assert r.stderr.startswith("error: ") and str(p) in r.stderr and "scheduler.objective.preempt_after" in r.stderr
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
 
 
