@@ -25,7 +25,15 @@ p95 within the goal in 24/24 cases; large-job p95 in 14/24 (fairshare is better 
 jobs, whose 2 h wait target and hero-filled guarantee put them behind the other divisions); never started
 20/24; useful GPU-hours 23/24; strictly better than every baseline in 10/12 contended cases. The goal is
 not met yet. Against the divisions' own wait targets milp is level with the best baseline or better: share
-of jobs within target milp - best in [-0.12, +1.28] points, p95 of wait/target in [-0.597, +0.011].
+of jobs within target milp - best in [-0.12, +1.28] points, p95 of wait/target in [-0.597, 0.011].
+
+Rerun 2026-12-07 after the round deadline, HiGHS presolve off and ``preempt_after`` / ``reserve_after`` at
+the wait cap (708 s on a host shared with other simulations, 2 workers): small-job p95 24/24; large-job p95
+15/24; never started 19/24; useful GPU-hours 23/24; strictly better in 11/12 contended cases -- still not
+met. The same code with the old ``preempt_after = 2`` / ``reserve_after = 4`` gave 14, 19, 23 and 10/12. The
+misses are p95s over ~100 gang jobs in phase1 (the 5th-6th longest wait decides) and Grok Main/Voice's
+gang jobs on all200k at load >= 0.9; single-case sweeps of w_job, w_priority, w_fairshare, the wait targets,
+a size-scaled age and counting the hero apart from its division's guarantee moved cases both ways.
 """
 
 from __future__ import annotations
