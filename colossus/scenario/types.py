@@ -271,7 +271,7 @@ class SchedulerSection:
     round_s: Annotated[PosFloat, _d("Periodic scheduling tick, s.")] = 300.0
     min_interval_s: Annotated[NonNegFloat, _d("Minimum time between event-triggered rounds, s.")] = 30.0
     solver: Annotated[Literal["highs", "cbc"], _d("MILP solver.")] = "highs"
-    time_limit_s: Annotated[PosFloat, _d("Solver time limit per round, s.")] = 10.0
+    time_limit_s: Annotated[PosFloat, _d("Wall-clock budget of one milp round, s (model, solve and fill; the solve stops at a deadline inside it and keeps its best solution, see scheduler.milp).")] = 10.0
     gap: Annotated[Fraction, _d("Relative MIP gap.")] = 0.01
     threads: Annotated[PosInt, _d("Solver threads.")] = 1
     preempt_min_runtime_s: Annotated[NonNegFloat, _d("A job is preemptible only after running this long, s.")] = 7200.0
