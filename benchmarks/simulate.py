@@ -14,13 +14,19 @@ at 200k GPUs; peak RSS of 30 days within 1.25x of 3 days, and <= 2 GB for 365 da
 is phase 1 (100,352 H100, ~90k of them the Grok 3 run, ~5k jobs/day): rounds run at most once
 a minute, so jobs per wall second grow with jobs per round there.
 
-Measured 2026-12-07 (2-core shared host, load average 3-5; ``--no-philly --days 1 3 7 30``, one run each):
-1 day 11,195 jobs/s, 277 MB; 3 days 13,866 jobs/s, 281 MB; 7 days 9,663 jobs/s, 282 MB; 30 days
-2,731,668 jobs at 11,985 jobs/s (24,186 events/s), 339 MB (1.21x the 3-day peak). A quiet rerun of
-``--days 3 30`` (load average 0.2-1): 15,183 and 10,744 jobs/s, 261 and 320 MB (1.23x). A 365-day run stopped
-with Ctrl-C at day 66.6 (6.07 M jobs, 31 min under load average 5-10) peaked at 506 MB; from day ~65 the
-battery is drained, starts are held for power, the queue reaches 15-18k jobs and every round is a full
-MILP, so the year does not finish in hours (issue 16's notes).
+Measured 2026-12-07 on a quiet 2-core host (load average < 1; ``--no-philly --days 1 3 7 30`` and reruns of
+``--days 3 30`` / ``--days 7 30``): 1 day 14,825 jobs/s, 238 MB; 3 days 15,519-17,840 jobs/s, 256-261 MB; 7 days
+11,793-15,127 jobs/s, 252-269 MB; 30 days (2,731,668 jobs) 9,351 / 10,376 / 12,912 / 12,046 / 10,946 jobs/s over
+five runs (the host's speed varies by a third between runs), peak RSS 308-321 MB before the per-division summary
+pass and 300 MB after it (1.15x the 3-day peak of the same invocation).
+
+A 365-day run (``--long``; measured as ``/usr/bin/time -v colossus simulate --start-date 2024-12-03 --days 365
+--out DIR`` at commit 00ec565 under load average 4-5): 32,912,183 jobs, 1 h 05 min wall, 8,584 jobs/s, peak RSS
+1,288 MB (at the end, exact percentiles over 33 M jobs, then held for all divisions at once; the per-division
+pass came later and holds one division's at a time), complete. It
+finishes because rounds are power-aware: once the battery is empty under the 300 MW grid, the policy is offered
+only the GPUs the headroom can feed (``ClusterView.start_budget_gpus``), instead of choosing thousands of starts
+a minute that the power gate refused.
 
 Then it replays ../shared/data/traces/philly/philly.csv (imported with
 traces.importers.philly.import_philly_csv, each VC hash mapped to its own division by

@@ -9,6 +9,7 @@ every job is held).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -72,39 +73,49 @@ _SUMMARY_COLS = ["division", "is_hero", "state", "submit_time_s", "first_start_s
                  "gpu_s_useful", "gpu_s_lost", "interruptions", "preemptions"]
 
 
-def _divisions(pieces: Any, names: list[str], end_s: float, online_gh: float) -> tuple[dict[str, Any], dict[str, int], float]:
-    """Per-division figures from the jobs table given in pieces; also state counts and GPU-s allocated."""
-    acc: dict[str, dict[str, Any]] = {n: {"w": [], "hero": [], "c": [], "jobs": 0, "completed": 0, "running": 0,
+_WAIT_COLS = ["division", "is_hero", "submit_time_s", "first_start_s", "jct_s"]
+
+
+def _waits(piece: Any, end_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Division and observed wait of each job in ``piece``, s. A job never started by the end counts
+    its wait so far (a lower bound) instead of being dropped, so a division whose jobs never start
+    cannot report short waits."""
+    div = np.asarray(piece.column("division").to_numpy(zero_copy_only=False), dtype=object)
+    submit, first = piece.column("submit_time_s").to_numpy(), piece.column("first_start_s").to_numpy()
+    return div, np.where(np.isnan(first), np.maximum(0.0, end_s - submit), first - submit)
+
+
+def _divisions(pieces: Callable[[list[str]], Iterable[Any]], names: list[str], end_s: float,
+               online_gh: float) -> tuple[dict[str, Any], dict[str, int], float]:
+    """Per-division figures from the jobs table; also state counts and GPU-s allocated.
+
+    ``pieces(columns)`` iterates over the table's pieces (row groups when streamed), afresh on
+    each call. One pass sums the counts and GPU-seconds; then each division's waits and JCTs are
+    gathered in a pass of their own, so the per-job arrays behind the exact percentiles (17 B a
+    job) are held for one division at a time, not for the whole run.
+    """
+    acc: dict[str, dict[str, Any]] = {n: {"jobs": 0, "completed": 0, "running": 0,
                                           "pending": 0, "censored": 0, "alloc": 0.0, "useful": 0.0, "lost": 0.0,
                                           "pre": 0, "inter": 0} for n in names}
     alloc_total = 0.0
-    for piece in pieces:
+    for piece in pieces(_SUMMARY_COLS):
         col = {c: piece.column(c) for c in _SUMMARY_COLS}
         div = np.asarray(col["division"].to_numpy(zero_copy_only=False), dtype=object)
         state = np.asarray(col["state"].to_numpy(zero_copy_only=False), dtype=object)
-        nonhero = ~col["is_hero"].to_numpy(zero_copy_only=False).astype(bool)
-        submit = col["submit_time_s"].to_numpy()
-        first = col["first_start_s"].to_numpy()
-        jct = col["jct_s"].to_numpy()
+        unstarted = np.isnan(col["first_start_s"].to_numpy())
         alloc_s = col["gpu_s_allocated"].to_numpy()
         useful_s = col["gpu_s_useful"].to_numpy()
         lost = col["gpu_s_lost"].to_numpy()
         inter = col["interruptions"].to_numpy()
         pre = col["preemptions"].to_numpy()
-        # never started by the end: count the wait so far (a lower bound) instead of dropping
-        # the job, so a division whose jobs never start cannot report short waits
-        wait_obs = np.where(np.isnan(first), np.maximum(0.0, end_s - submit), first - submit)
         alloc_total += float(alloc_s.sum())
         for name in names:
             m = div == name
             a = acc[name]
-            a["w"].append(wait_obs[m])
-            a["hero"].append(~nonhero[m])  # one byte a job, not a second copy of the waits
-            a["c"].append(jct[m & ~np.isnan(jct)])
             a["jobs"] += int(m.sum())
             for s in ("completed", "running", "pending"):
                 a[s] += int(np.sum(m & (state == s)))
-            a["censored"] += int(np.sum(m & np.isnan(first)))
+            a["censored"] += int(np.sum(m & unstarted))
             a["alloc"] += float(alloc_s[m].sum())
             a["useful"] += float(useful_s[m].sum())
             a["lost"] += float(lost[m].sum())
@@ -114,9 +125,16 @@ def _divisions(pieces: Any, names: list[str], end_s: float, online_gh: float) ->
     counts = {"completed": 0, "running": 0, "pending": 0}
     for name in names:
         a = acc[name]
-        # pop each division's pieces as they are joined, so they are freed one division at a time
-        w, hero, c = (np.concatenate(p) if (p := a.pop(k)) else np.zeros(0) for k in ("w", "hero", "c"))
-        w_nh = w[~hero.astype(bool)] if hero.any() else w
+        parts: dict[str, list[np.ndarray]] = {"w": [], "hero": [], "c": []}
+        for piece in pieces(_WAIT_COLS):
+            div, wait_obs = _waits(piece, end_s)
+            m = div == name
+            jct = piece.column("jct_s").to_numpy()
+            parts["w"].append(wait_obs[m])
+            parts["hero"].append(piece.column("is_hero").to_numpy(zero_copy_only=False).astype(bool)[m])
+            parts["c"].append(jct[m & ~np.isnan(jct)])
+        w, hero, c = (np.concatenate(p) if (p := parts.pop(k)) else np.zeros(0) for k in ("w", "hero", "c"))
+        w_nh = w[~hero] if hero.any() else w
         del hero
         gh = a["alloc"] / 3600.0
         for s in counts:
@@ -195,9 +213,12 @@ def build_results(sim: Any, policy: Any, seed: int, end_s: float, wall_s: float,
     tables: dict[str, pa.Table] = {}
     if sink.tmp is None:  # memory: build the tables once, summarise from them
         tables = {name: sink.table(name) for name in ("jobs", "timeseries", "rounds")}
-        pieces: Any = [tables["jobs"]]
+        jobs = tables["jobs"]
+
+        def pieces(cols: list[str]) -> Iterable[Any]:
+            return [jobs.select(cols)]
     else:
-        pieces = sink.job_batches(_SUMMARY_COLS)
+        pieces = sink.job_batches
     divisions, counts, alloc_total = _divisions(pieces, sim.div_names, end_s, online_gh)
     n = sink.n_jobs
     summary = {
