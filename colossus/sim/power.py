@@ -68,9 +68,12 @@ class PowerState:
     blocked_starts: int = 0
     busy_delta_list: list[float] = field(default_factory=list)
     """``busy_delta_mw`` as Python floats (scalar lookups on the hot path)."""
+    busy_delta_max_mw: float = 0.0
+    """The largest per-GPU busy delta of any SKU (what a start budget is counted in)."""
 
     def __post_init__(self) -> None:
         self.busy_delta_list = [float(x) for x in self.busy_delta_mw]
+        self.busy_delta_max_mw = max(self.busy_delta_list, default=0.0)
         if not self.grid_mw or len(self.grid_t_s) != len(self.grid_mw):
             raise ValueError("grid_t_s and grid_mw must be non-empty and of one length")
 
@@ -122,11 +125,10 @@ class PowerState:
         """
         if not self.enforce:
             return None
-        avail = self.grid_at(now_s) + (self.battery_mw if self.soc_at(now_s) > 1e-9 else 0.0)
-        dmax = max(self.busy_delta_list) if self.busy_delta_list else 0.0
-        if dmax <= 0:
+        if self.busy_delta_max_mw <= 0:
             return None
-        return max(0, int((avail - self.draw_mw + 1e-9) / dmax))
+        avail = self.grid_at(now_s) + (self.battery_mw if self.soc_at(now_s) > 1e-9 else 0.0)
+        return max(0, int((avail - self.draw_mw + 1e-9) / self.busy_delta_max_mw))
 
     def available_mw(self) -> float:
         """What may be drawn now: the grid cap, plus the battery's power while it holds energy."""
