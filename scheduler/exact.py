@@ -118,7 +118,7 @@ def solve_exact(view: ClusterView, pending: Sequence[PendingJob], running: Seque
         cand = ri.rank[placeable[ri.rank]]
         rel = relative_waits(ri, w8)
         res, forced, cand = policy._reservation(ri, cand, rel)
-        m = policy._aggregate(ri, cand, res, forced, rel)
+        m = policy._aggregate(ri, cand, res, forced, rel, job_values(ri, policy.weights, rel))
         victims = sorted(j for jobs in m["rtype_jobs"] for j in jobs)
         starved = m["starved"]
     else:

@@ -220,6 +220,7 @@ class MilpPolicy(AllFitFirst):
         cand = ri.rank[placeable[ri.rank]]
 
         rel = relative_waits(ri, self.weights)
+        vals = job_values(ri, self.weights, rel)  # value per GPU of each job, once per round
         res, forced, cand = self._reservation(ri, cand, rel)
 
         # fast path: everything fits
@@ -228,7 +229,7 @@ class MilpPolicy(AllFitFirst):
                                 record={"solver": "none", "status": "skipped_all_fit"}, t0=t0)
 
         t_build = time.perf_counter()
-        model = self._aggregate(ri, cand, res, forced, rel)
+        model = self._aggregate(ri, cand, res, forced, rel, vals)
         key = model["key"]
         if self.skip_unchanged and self._cache.get("key") == key:
             sol = self._cache["sol"]
@@ -236,8 +237,8 @@ class MilpPolicy(AllFitFirst):
                    "objective": self._cache["objective"], "build_s": time.perf_counter() - t_build}
         else:
             # greedy admission in value order: a bound for the packing rows' linearisation, and the fallback
-            greedy = greedy_admit(ri, self._value_order(ri, cand, rel, first=forced), reservation=res)
-            prob, xs, ys, ps, obj_terms, offset = self._build(ri, model, linear_frag=self._linear_frag_ok(ri, self._greedy_value(ri, greedy, rel)))
+            greedy = greedy_admit(ri, self._value_order(ri, cand, vals, first=forced), reservation=res)
+            prob, xs, ys, ps, obj_terms, offset = self._build(ri, model, linear_frag=self._linear_frag_ok(ri, self._greedy_value(ri, greedy, vals)))
             build_s = time.perf_counter() - t_build
             deadline = t0 + self.time_limit_s - min(self.finish_reserve_s, 0.25 * self.time_limit_s)
             r = solve(prob, solver=self.solver, time_limit_s=self.time_limit_s, gap_rel=self.gap_rel, threads=self.threads,
@@ -281,7 +282,7 @@ class MilpPolicy(AllFitFirst):
                 freed += n_p * gpus * (np.asarray(ri.spec.levels) <= credit)
                 freed_div[dv] += n_p * gpus
         if self.work_conserving:
-            extra, extra_min = self._fill(ri, cand, admitted, use_min, res, rel, freed=freed, freed_div=freed_div)
+            extra, extra_min = self._fill(ri, cand, admitted, use_min, res, vals, freed=freed, freed_div=freed_div)
             if extra:
                 admitted.extend(extra)
                 use_min.extend(extra_min)
@@ -306,7 +307,7 @@ class MilpPolicy(AllFitFirst):
         return plan_reservation(ri, h, ri.free), -1, cand[cand != h]
 
     def _fill(self, ri: RoundInput, cand: np.ndarray, admitted: list[int], use_min: list[bool],
-              res: ReservationPlan | None, rel: np.ndarray, *, freed: np.ndarray | None = None,
+              res: ReservationPlan | None, vals: np.ndarray, *, freed: np.ndarray | None = None,
               freed_div: np.ndarray | None = None) -> tuple[list[int], list[bool]]:
         """Greedy pass over the candidates the solution left waiting, in value order: each one
         that still fits the capacity left (and the reservation's spare capacity, the caps and
@@ -325,7 +326,7 @@ class MilpPolicy(AllFitFirst):
         left = ri.cap - used + (freed if freed is not None else 0)
         if not np.any(left > 0):
             return [], []
-        order = self._value_order(ri, rest, rel)
+        order = self._value_order(ri, rest, vals)
         if res is not None and adm.size:
             lg = res.long[adm]
             spent = (np.where(um[lg], res.cost_min[:, adm[lg]], res.cost[:, adm[lg]]).sum(axis=1)
@@ -337,24 +338,24 @@ class MilpPolicy(AllFitFirst):
         g = greedy_admit(ri2, order, reservation=res, cap=left)
         return g.admitted, g.use_min
 
-    def _value_order(self, ri: RoundInput, cand: np.ndarray, rel: np.ndarray, *, first: int = -1) -> np.ndarray:
+    def _value_order(self, ri: RoundInput, cand: np.ndarray, vals: np.ndarray, *, first: int = -1) -> np.ndarray:
         """``cand`` by value per GPU (the per-job term spread over the job's GPUs), descending;
         ties keep ``cand``'s order; job ``first`` (the forced head, if >= 0) leads."""
-        per_gpu = job_values(ri, self.weights, rel) + self.weights.w_job / ri.shape_f
+        per_gpu = vals + self.weights.w_job / ri.shape_f
         order = cand[np.lexsort((np.arange(cand.size), -per_gpu[cand]))]
         return order if first < 0 else np.concatenate(([first], order[order != first]))
 
-    def _greedy_value(self, ri: RoundInput, g: GreedyResult, rel: np.ndarray) -> float:
+    def _greedy_value(self, ri: RoundInput, g: GreedyResult, vals: np.ndarray) -> float:
         """Objective value of a greedy admission without its guarantee and packing terms."""
         adm = np.asarray(g.admitted, np.int64)
         if not adm.size:
             return 0.0
         um = np.asarray(g.use_min, bool)
         gpus = np.where(um, ri.shape_m[adm] * ELASTIC_DISCOUNT, ri.shape_f[adm])
-        return float((job_values(ri, self.weights, rel)[adm] * gpus).sum() + self.weights.w_job * adm.size)
+        return float((vals[adm] * gpus).sum() + self.weights.w_job * adm.size)
 
-    def _aggregate(self, ri: RoundInput, cand: np.ndarray, res: ReservationPlan | None, forced: int, rel: np.ndarray) -> dict:
-        vals = job_values(ri, self.weights, rel)
+    def _aggregate(self, ri: RoundInput, cand: np.ndarray, res: ReservationPlan | None, forced: int, rel: np.ndarray,
+                   vals: np.ndarray) -> dict:
         long = res.long.astype(np.int64) if res is not None else np.zeros(ri.n, np.int64)
         is_forced = np.zeros(ri.n, np.int64)
         if forced >= 0:
@@ -544,11 +545,7 @@ class MilpPolicy(AllFitFirst):
                 prob += affine(terms) <= float(m["res"].extra[k]), f"reserve{k}"
         # packing: GPUs of small starts beyond the free GPUs of partly used nodes / arrays break
         # whole ones (cost per broken node / array, see scheduler.objective)
-        free = ri.free
-        partial_node = float(free[(free > 0) & (free < gpn)].sum())
-        pool_free = np.bincount(ri.view.node_pool, weights=free, minlength=ri.view.num_pools)
-        whole_pool = pool_free >= ri.view.nodes_per_pool * gpn
-        partial_arr = float(pool_free[~whole_pool].sum())
+        partial_node, partial_arr = _partial_free(ri)
         for name, terms, have, unit, wgt in (("frag_node", frag_node, partial_node, gpn, w8.w_frag_node),
                                              ("frag_arr", frag_arr, partial_arr, pool_gpus, w8.w_frag_array)):
             if terms and wgt > 0 and sum(c * v.upBound for v, c in terms) > have:
@@ -573,9 +570,17 @@ class MilpPolicy(AllFitFirst):
         ``value_lb``, a feasible solution's value. The two dense packing rows make HiGHS's root
         cut separation run for seconds on 1,000-type rounds; without them it solves in a
         fraction of that."""
-        free, gpn, w8 = ri.free, ri.spec.gpn, self.weights
-        partial_node = float(free[(free > 0) & (free < gpn)].sum())
-        pool_free = np.bincount(ri.view.node_pool, weights=free, minlength=ri.view.num_pools)
-        partial_arr = float(pool_free[pool_free < ri.view.nodes_per_pool * gpn].sum())
+        gpn, w8 = ri.spec.gpn, self.weights
+        partial_node, partial_arr = _partial_free(ri)
         err = w8.w_frag_node / gpn * partial_node + w8.w_frag_array / (gpn * ri.spec.nodes_per_pool) * partial_arr
         return err <= 0.25 * self.gap_rel * value_lb
+
+
+def _partial_free(ri: RoundInput) -> tuple[float, float]:
+    """Free GPUs in partly used nodes and in partly used arrays (pools): what sub-node and
+    sub-array starts can take without breaking a whole one."""
+    free, gpn = ri.free, ri.spec.gpn
+    partial_node = float(free[(free > 0) & (free < gpn)].sum())
+    pool_free = np.bincount(ri.view.node_pool, weights=free, minlength=ri.view.num_pools)
+    partial_arr = float(pool_free[pool_free < ri.view.nodes_per_pool * gpn].sum())
+    return partial_node, partial_arr
