@@ -87,7 +87,7 @@ def run_case(fleet: str, load: float, seed: int, policy: str, days: float) -> di
     res = simulate(scn, batches, policy, seed, days * 86400.0)
     wall = time.perf_counter() - t
     m = policy_metrics(res.jobs, days * 86400.0, durations, wait_targets_s=scn.wait_targets_s,
-                       default_target_s=scn.scheduler.objective.default_wait_target_s)
+                       default_target_s=scn.scheduler.objective.default_wait_target_s, grace_s=scn.scheduler.round_s)
     hero = res.summary.get("hero") or {}
     return {"fleet": fleet, "load": load, "seed": seed, "policy": policy, "wall_s": wall, "jobs": len(durations),
             "hero_progress": hero.get("progress"), **m.as_dict()}

@@ -300,7 +300,8 @@ def compare_cmd(scenario: str | None, policies: tuple[str, ...], trace: Path | N
         if out_dir is not None:
             _write_report(out_dir / p)
         metrics[p], cdfs[p] = summarise_run(res.jobs, d * 86400.0, wait_targets_s=targets,
-                                            default_target_s=scn.scheduler.objective.default_wait_target_s)
+                                            default_target_s=scn.scheduler.objective.default_wait_target_s,
+                                            grace_s=scn.scheduler.round_s)
         s = res.summary
         rows[p] = {"divisions": {k: {"wait_p50_s": v["wait_p50_s"], "wait_p95_s": v["wait_p95_s"],
                                      "wait_p99_s": v["wait_p99_s"], "gpu_hours": v["gpu_hours"],

@@ -65,10 +65,10 @@ def wait_cdf(jobs: Any, horizon_s: float) -> dict[str, tuple[np.ndarray, np.ndar
 
 
 def summarise_run(jobs: Any, horizon_s: float, *, wait_targets_s: Mapping[str, float] | None = None,
-                  default_target_s: float = 3600.0) -> tuple[PolicyMetrics, dict[str, tuple[np.ndarray, np.ndarray]]]:
+                  default_target_s: float = 3600.0, grace_s: float = 0.0) -> tuple[PolicyMetrics, dict[str, tuple[np.ndarray, np.ndarray]]]:
     """The metrics and wait CDFs of one run (what the report keeps of it, so runs can be dropped);
-    ``wait_targets_s`` / ``default_target_s`` as in :func:`~colossus.sim.policy_metrics.policy_metrics`."""
-    return (policy_metrics(jobs, horizon_s, wait_targets_s=wait_targets_s, default_target_s=default_target_s),
+    ``wait_targets_s`` / ``default_target_s`` / ``grace_s`` as in :func:`~colossus.sim.policy_metrics.policy_metrics`."""
+    return (policy_metrics(jobs, horizon_s, wait_targets_s=wait_targets_s, default_target_s=default_target_s, grace_s=grace_s),
             wait_cdf(jobs, horizon_s))
 
 
@@ -178,7 +178,9 @@ def render_compare_html(title: str, rows: Mapping[str, PolicyMetrics],
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
              "<h2>Metrics</h2>", _table(rows),
              "<p class='note'>Background jobs only (the hero run is protected by every policy). A job never "
-             "started by the horizon counts with its wait up to the horizon. Useful GPU-hours exclude work lost "
+             "started by the horizon counts with its wait up to the horizon; \"jobs never started\" leaves out the jobs "
+             "submitted within the scheduler's periodic round interval (<code>round_s</code>) of the horizon, which "
+             "had no round in which to start. Useful GPU-hours exclude work lost "
              "to preemptions and failures. Jain index of the divisions' mean bounded slowdowns "
              "((wait + d) / d, d = max(run time, 60 s)): 1 means every division waits alike.</p>",
              "<h2>Wait distributions per division (CDF)</h2>"]

@@ -54,6 +54,24 @@ def test_metrics_by_hand():
     assert m2.wait_p95_rel == pytest.approx(float(np.quantile([0.1, 10.0, 0.0], 0.95)))
 
 
+def test_never_started_grace_leaves_out_jobs_submitted_at_the_horizon():
+    nan = float("nan")
+    t = _jobs_table([
+        _row("old", "x", 1, 0.0, nan),      # waited the whole horizon: starved
+        _row("edge", "x", 1, 700.0, nan),   # submitted exactly grace before the horizon: counts
+        _row("late", "x", 64, 950.0, nan),  # submitted 50 s before the horizon: had no round to start in
+        _row("ran", "x", 1, 0.0, 5.0),
+    ])
+    assert policy_metrics(t, 1000.0).never_started == 3
+    m = policy_metrics(t, 1000.0, grace_s=300.0)
+    assert m.never_started == 2
+    # its wait still counts (censored at the horizon) in the p95s
+    assert m.wait_p95_large_s == pytest.approx(50.0)
+    assert policy_metrics(t, 1000.0, grace_s=2000.0).never_started == 0
+    with pytest.raises(ValueError, match="grace_s"):
+        policy_metrics(t, 1000.0, grace_s=-1.0)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.floats(0.1, 1e4), min_size=1, max_size=8), st.floats(0.1, 100.0))
 def test_jain_index_theory(x, c):
