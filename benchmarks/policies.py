@@ -19,6 +19,13 @@ and one verdict line per goal of issue #11:
     python benchmarks/policies.py --jsonl runs.jsonl --report-only  # the table and verdicts of the runs kept so far
     python benchmarks/policies.py --quick            # phase1 + all200k at load 1.0, seed 0
     python benchmarks/policies.py --loads 1.1 --fleets phase1 --seeds 1 --days 0.5
+    python benchmarks/policies.py --phases 3        # each case at 3 round spacings: medians, and the noise floor
+
+``jobs never started`` leaves out jobs submitted within ``scheduler.round_s`` of the horizon (see
+:mod:`colossus.sim.policy_metrics`). ``--phases K`` reruns every case with the scheduler's
+``min_interval_s`` scaled evenly within +-3 %: nothing changes but the instants rounds fall at, so
+how far a metric moves across those runs is the noise floor of a per-case verdict, which the run
+prints; the verdicts then compare per-case medians.
 
 Measured 2026-12-07 (full matrix, 0.5 day: 367 s on 2 quiet cores, 1,530 s on a shared host): small-job
 p95 within the goal in 24/24 cases; large-job p95 in 14/24 (fairshare is better on Grok Main/Voice's gang
@@ -59,6 +66,8 @@ CONTENDED_LOAD = 1.0
 WAIT_REL, WAIT_ABS_S = 0.10, 60.0
 NEVER_REL = 0.10
 USEFUL_REL = 0.99
+PHASE_SPAN = 0.03
+"""``--phases K`` runs every case at K round spacings in ``min_interval_s * [1 - span, 1 + span]``."""
 
 
 def _scenario(fleet: str, load: float):
@@ -72,13 +81,31 @@ def _scenario(fleet: str, load: float):
     return dataclasses.replace(scn, workload=scn.workload.model_copy(update={"offered_load_share": load}))
 
 
-def run_case(fleet: str, load: float, seed: int, policy: str, days: float) -> dict:
-    """One simulation; returns its metrics and wall time (runs in a worker process)."""
+def phase_factors(k: int) -> list[float]:
+    """``k`` scale factors of the scheduler's ``min_interval_s``, evenly in [1 - PHASE_SPAN, 1 + PHASE_SPAN]
+    (1.0 alone for ``k = 1``; 1.0 among them for odd ``k``)."""
+    if k < 1:
+        raise ValueError("--phases must be >= 1")
+    if k == 1:
+        return [1.0]
+    return [round(1.0 - PHASE_SPAN + 2.0 * PHASE_SPAN * i / (k - 1), 6) for i in range(k)]
+
+
+def run_case(fleet: str, load: float, seed: int, policy: str, days: float, phase: float = 1.0) -> dict:
+    """One simulation; returns its metrics and wall time (runs in a worker process).
+
+    ``phase`` scales the scheduler's ``min_interval_s`` (the spacing of event-driven rounds): the
+    same workload and policy, with rounds falling at slightly other instants.
+    """
+    import dataclasses
+
     from colossus.sim import simulate
     from colossus.sim.policy_metrics import policy_metrics
     from colossus.sim.workload import workload_batches
 
     scn = _scenario(fleet, load)
+    if phase != 1.0:
+        scn = dataclasses.replace(scn, scheduler=dataclasses.replace(scn.scheduler, min_interval_s=scn.scheduler.min_interval_s * phase))
     batches = list(workload_batches(scn, days, seed))
     durations: dict[str, float] = {}
     for b in batches:
@@ -89,7 +116,7 @@ def run_case(fleet: str, load: float, seed: int, policy: str, days: float) -> di
     m = policy_metrics(res.jobs, days * 86400.0, durations, wait_targets_s=scn.wait_targets_s,
                        default_target_s=scn.scheduler.objective.default_wait_target_s, grace_s=scn.scheduler.round_s)
     hero = res.summary.get("hero") or {}
-    return {"fleet": fleet, "load": load, "seed": seed, "policy": policy, "wall_s": wall, "jobs": len(durations),
+    return {"fleet": fleet, "load": load, "seed": seed, "policy": policy, "phase": phase, "wall_s": wall, "jobs": len(durations),
             "hero_progress": hero.get("progress"), **m.as_dict()}
 
 
@@ -110,6 +137,31 @@ def _check(field: str, milp: float, best: float) -> bool:
 
 
 GOAL_FIELDS = ("wait_p95_small_s", "wait_p95_large_s", "never_started", "useful_gpu_h")
+
+
+def aggregate_phases(runs: list[dict]) -> tuple[dict[tuple, dict], dict[str, dict[str, float]]]:
+    """Per (fleet, load, seed, policy): the median of every metric over its phase runs; and per goal
+    metric and policy, the median over cases of the spread across phases, ``(max - min) / max(|median|, 1)``."""
+    import numpy as np
+
+    from colossus.sim.policy_metrics import METRICS
+
+    by: dict[tuple, list[dict]] = {}
+    for r in runs:
+        by.setdefault((r["fleet"], r["load"], r["seed"], r["policy"]), []).append(r)
+    rows: dict[tuple, dict] = {}
+    spread: dict[str, dict[str, list[float]]] = {k: {} for k in GOAL_FIELDS}
+    for key, rs in by.items():
+        agg = dict(rs[0])
+        for k, _, _ in METRICS:
+            vals = np.asarray([float(r[k]) for r in rs], dtype=np.float64)
+            agg[k] = float(np.median(vals))
+            if k in spread and len(rs) > 1:
+                spread[k].setdefault(key[3], []).append(float((vals.max() - vals.min()) / max(abs(agg[k]), 1.0)))
+        agg["wall_s"] = float(sum(r["wall_s"] for r in rs))
+        agg["phases"] = len(rs)
+        rows[key] = agg
+    return rows, {k: {p: float(np.median(v)) for p, v in per.items()} for k, per in spread.items()}
 
 
 def report(rows: dict[tuple, dict], fleets: list[str], loads: list[float], seeds: list[int], pols: list[str]) -> None:
@@ -178,6 +230,15 @@ def report(rows: dict[tuple, dict], fleets: list[str], loads: list[float], seeds
               f"{'MET' if all(strict) else 'NOT MET'} ({sum(strict)}/{len(strict)} cases)")
 
 
+def _print_spread(spread: dict[str, dict[str, float]]) -> None:
+    """The noise floor: how far each goal metric moves across round spacings alone (``--phases`` > 1)."""
+    if not any(spread.values()):
+        return
+    print("\nnoise floor (--phases): median over cases of (max - min) / median across round spacings")
+    for k, per in spread.items():
+        print(f"  {k}: " + ", ".join(f"{p} {v:.1%}" for p, v in sorted(per.items())))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--days", type=float, default=0.5, help="simulated days per run (default 0.5: ~6 min for the matrix on 2 quiet cores)")
@@ -187,6 +248,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--policies", default=None, help="policies, comma-separated (default: every registered one)")
     ap.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     ap.add_argument("--quick", action="store_true", help="load 1.0 on both fleets, seed 0 (for iteration)")
+    ap.add_argument("--phases", type=int, default=1,
+                    help="run every case K times with the scheduler's min_interval_s scaled evenly within +-3 %% "
+                         "and compare the medians (default 1; K x the run time). Prints how far each metric "
+                         "moves with nothing but the round instants: the benchmark's noise floor")
     ap.add_argument("--jsonl", default=None, help="also append every run's figures to this JSON-lines file as it ends")
     ap.add_argument("--report-only", action="store_true",
                     help="run nothing: print the table and verdicts from --jsonl (cases every policy finished)")
@@ -203,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     pols = a.policies.split(",") if a.policies else policy_names()
     if "milp" not in pols:
         ap.error("--policies must include milp")
+    if a.phases < 1:
+        ap.error("--phases: must be >= 1")
+    phases = phase_factors(a.phases)
     if a.report_only:
         if a.jsonl is None:
             ap.error("--report-only needs --jsonl")
@@ -210,28 +278,36 @@ def main(argv: list[str] | None = None) -> int:
         with open(a.jsonl, encoding="utf-8") as fh:
             for line in fh:
                 r = json.loads(line)
-                saved[(r["fleet"], r["load"], r["seed"], r["policy"])] = r
-        report(saved, fleets, loads, seeds, pols)
+                saved[(r["fleet"], r["load"], r["seed"], r["policy"], r.get("phase", 1.0))] = r
+        rows, spread = aggregate_phases(list(saved.values()))
+        report(rows, fleets, loads, seeds, pols)
+        _print_spread(spread)
         return 0
-    tasks = [(f, ld, s, p, a.days) for s in seeds for f in fleets for ld in loads for p in pols]  # seed 0 of every case first
-    print(f"{len(tasks)} runs: fleets {fleets} x loads {loads} x seeds {seeds} x policies {pols}, "
-          f"{a.days:g} simulated day(s) each, {a.workers} workers (host shared: wall times are noisy)", flush=True)
+    tasks = [(f, ld, s, p, a.days, ph) for s in seeds for f in fleets for ld in loads for p in pols for ph in phases]  # seed 0 of every case first
+    print(f"{len(tasks)} runs: fleets {fleets} x loads {loads} x seeds {seeds} x policies {pols} x round spacings "
+          f"{phases} (min_interval_s factors), {a.days:g} simulated day(s) each, {a.workers} workers "
+          f"(host shared: wall times are noisy)", flush=True)
     t0 = time.perf_counter()
-    rows: dict[tuple, dict] = {}
+    runs: list[dict] = []
     from colossus.sim.policy_metrics import METRICS
 
     with ProcessPoolExecutor(max_workers=max(1, a.workers)) as ex:
         futs = [ex.submit(run_case, *t) for t in tasks]
         for fut in as_completed(futs):  # progress as runs end (the table below is in a fixed order)
             r = fut.result()
-            rows[(r["fleet"], r["load"], r["seed"], r["policy"])] = r
-            print(f"  done {len(rows)}/{len(tasks)}: {r['fleet']} load {r['load']:g} seed {r['seed']} {r['policy']}: "
+            runs.append(r)
+            ph = f" phase {r['phase']:g}" if len(phases) > 1 else ""
+            print(f"  done {len(runs)}/{len(tasks)}: {r['fleet']} load {r['load']:g} seed {r['seed']} {r['policy']}{ph}: "
                   + ", ".join(f"{k}={_fmt(k, r[k])}" for k, _, _ in METRICS) + f" ({r['wall_s']:.0f} s)", flush=True)
             if a.jsonl is not None:
                 with open(a.jsonl, "a", encoding="utf-8") as fh:
                     fh.write(json.dumps({k: v for k, v in r.items()}) + "\n")
 
+    rows, spread = aggregate_phases(runs)
+    if len(phases) > 1:
+        print(f"\nper case and policy: the median over the {len(phases)} round spacings")
     report(rows, fleets, loads, seeds, pols)
+    _print_spread(spread)
     print(f"total wall {time.perf_counter() - t0:.0f} s on {os.cpu_count()} CPUs")
     return 0
 
