@@ -6,8 +6,9 @@ own binaries and the placement is explicit: sub-node jobs choose a node, one-nod
 whole-node jobs of up to one array choose a pool, pool-spanning jobs take an integer number of
 whole nodes per pool, and per node ``sum(sub-node GPUs) + 8 * whole(n) <= free(n)``. Elastic
 jobs choose their full or their minimum shape. With ``policy`` given, its preemption rules
-(the same eligible victims, one binary each, freeing their actual nodes, at the same cost) and
-its reservation (the same head and per-level budget for long jobs) are modelled too. The
+(the same eligible victims, one binary each, freeing their actual nodes, at the same cost), its
+reservation (the same head and per-level budget for long jobs) and its ``keep_order`` (the same
+jobs of the value order's head must start) are modelled too. The
 packing cost is left out of both (the exact placement makes it a different quantity).
 Small instances only.
 """
@@ -21,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pulp
 
-from scheduler._round import RoundInput
-from scheduler.milp import ELASTIC_DISCOUNT, MilpPolicy, job_values, relative_waits
+from scheduler._round import RoundInput, greedy_admit
+from scheduler.milp import ELASTIC_DISCOUNT, MilpPolicy, job_values, order_head, relative_waits
 from scheduler.objective import MilpWeights
 from scheduler.solver import affine, solve
 from scheduler.types import ClusterView, Decision, PendingJob, RunningJob
@@ -118,12 +119,19 @@ def solve_exact(view: ClusterView, pending: Sequence[PendingJob], running: Seque
         cand = ri.rank[placeable[ri.rank]]
         rel = relative_waits(ri, w8)
         res, forced, cand = policy._reservation(ri, cand, rel)
-        m = policy._aggregate(ri, cand, res, forced, rel, job_values(ri, policy.weights, rel))
+        pvals = job_values(ri, policy.weights, rel)
+        m = policy._aggregate(ri, cand, res, forced, rel, pvals)
         victims = sorted(j for jobs in m["rtype_jobs"] for j in jobs)
         starved = m["starved"]
+        if policy.keep_order and not (policy.preemption and starved.any()):  # the same head of the value order must start
+            order = policy._value_order(ri, cand, pvals, first=forced)
+            must = order_head(order, greedy_admit(ri, order, reservation=res), ri.n)
+        else:
+            must = np.zeros(ri.n, dtype=bool)
     else:
         cand = ri.rank
         starved = np.zeros(ri.usage.size, dtype=bool)
+        must = np.zeros(ri.n, dtype=bool)
     in_cand = np.zeros(ri.n, dtype=bool)
     in_cand[cand] = True
     whole = np.flatnonzero(free == gpn) if not victims else np.arange(free.size)
@@ -178,6 +186,8 @@ def solve_exact(view: ClusterView, pending: Sequence[PendingJob], running: Seque
             prob += affine([(zf, 1.0), (zm, 1.0)]) <= 1, f"elastic{j}"
         if j == forced:
             prob += affine([(z, 1.0) for z, _ in zs[j]]) >= 1, "head"
+        elif must[j]:
+            prob += affine([(z, 1.0) for z, _ in zs[j]]) >= 1, f"must{j}"
     for n, terms in enumerate(node_terms):
         if terms:
             prob += affine(terms) <= float(node_free[n]), f"node{n}"

@@ -81,6 +81,16 @@ time use the reserved GPUs freely (backfill inside the MILP); jobs still running
 (``long``) may use only capacity it will not need (``E_l``, with conservative per-level costs
 ``B``). Before ``reserve_after`` a big job competes on value and nothing is held for it.
 
+The order's head (``keep_order``, on by default): the jobs a pass in value order
+(:meth:`MilpPolicy._value_order`: value per GPU plus ``w_job`` over the job's GPUs) starts
+before the first job that does not fit must start (``x_t + y_t >= H_t``, ``H_t`` the type's
+jobs in that head; jobs held only by a division's cap do not end it); the solve optimises the
+rest -- backfill, packing, guarantees. Without it the knapsack traded an old mid-size job for a
+set of later small ones that packed a few more GPUs, round after round: on the policy matrix
+(benchmarks/policies.py --phases 3, all200k load 1.0 seed 2) 185-397 jobs never started, mostly
+8-256 GPU jobs waiting 25-60 min, against 57-63 under fairshare. Rounds in which a guarantee
+starves (preemption on) keep no head: they are the preemption's.
+
 Work conservation: after the solve, :meth:`MilpPolicy._fill` starts, in value order, every
 candidate the solution left waiting that still fits the capacity left -- counting the GPUs the
 round's preemptions free -- without breaking the reservation's spare capacity, a borrow cap or
@@ -125,7 +135,7 @@ from scheduler.policy import register_policy
 from scheduler.solver import affine, solve
 from scheduler.types import ClusterView, Decision, PendingJob, RunningJob
 
-__all__ = ["V_GUARANTEE", "MilpPolicy", "job_values", "relative_waits"]
+__all__ = ["V_GUARANTEE", "MilpPolicy", "job_values", "order_head", "relative_waits"]
 
 V_GUARANTEE = MilpWeights().w_guarantee
 ELASTIC_DISCOUNT = 0.95
@@ -184,6 +194,12 @@ class MilpPolicy(AllFitFirst):
         Jobs at least this big get the reservation.
     skip_unchanged : bool
         Reuse last round's solution when the model is identical.
+    keep_order : bool
+        The head of the queue is never traded for packing: the jobs a pass in value order starts
+        before the first job that does not fit (jobs held only by a division's cap are passed
+        over) must start; the solve optimises the rest. Off: the plain knapsack, which on the
+        policy matrix left mid-size jobs waiting behind later small ones that packed better
+        (see the module docstring).
     """
 
     name: str = "milp"
@@ -198,6 +214,7 @@ class MilpPolicy(AllFitFirst):
     reservation: bool = True
     reserve_min_gpus: int = 256
     skip_unchanged: bool = True
+    keep_order: bool = True
     weights: MilpWeights = field(default_factory=MilpWeights)
     """Objective weights and wait targets (:mod:`scheduler.objective`)."""
     work_conserving: bool = True
@@ -230,14 +247,20 @@ class MilpPolicy(AllFitFirst):
 
         t_build = time.perf_counter()
         model = self._aggregate(ri, cand, res, forced, rel, vals)
+        # greedy admission in value order: the order's head (kept), a bound for the packing
+        # rows' linearisation, and the fallback
+        order = self._value_order(ri, cand, vals, first=forced)
+        greedy = greedy_admit(ri, order, reservation=res)
+        if self.keep_order and not (self.preemption and model["starved"].any()):  # a starving guarantee's round is the preemption's
+            head = order_head(order, greedy, ri.n)
+            model["must"] = np.array([int(head[jobs].sum()) for jobs in model["type_jobs"]], dtype=np.int64)
+            model["key"] = hashlib.sha256((model["key"] + "|must" + model["must"].tobytes().hex()).encode()).hexdigest()
         key = model["key"]
         if self.skip_unchanged and self._cache.get("key") == key:
             sol = self._cache["sol"]
             rec = {"solver": self._cache["solver"], "status": "skipped_unchanged", "n_types": model["n_types"],
                    "objective": self._cache["objective"], "build_s": time.perf_counter() - t_build}
         else:
-            # greedy admission in value order: a bound for the packing rows' linearisation, and the fallback
-            greedy = greedy_admit(ri, self._value_order(ri, cand, vals, first=forced), reservation=res)
             prob, xs, ys, ps, obj_terms, offset = self._build(ri, model, linear_frag=self._linear_frag_ok(ri, self._greedy_value(ri, greedy, vals)))
             build_s = time.perf_counter() - t_build
             deadline = t0 + self.time_limit_s - min(self.finish_reserve_s, 0.25 * self.time_limit_s)
@@ -495,6 +518,8 @@ class MilpPolicy(AllFitFirst):
                         res_terms[k].append((y, float(res.cost_min[k, j])))
             if j == m["forced"]:
                 prob += affine([(x, 1.0)] + ([(y, 1.0)] if y is not None else [])) >= 1, "head"
+            if "must" in m and m["must"][t] > 0:  # the order's head (keep_order)
+                prob += affine([(x, 1.0)] + ([(y, 1.0)] if y is not None else [])) >= int(m["must"][t]), f"must{t}"
         # preemption
         ps = []
         div_freed: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in range(ndiv)]
@@ -574,6 +599,19 @@ class MilpPolicy(AllFitFirst):
         partial_node, partial_arr = _partial_free(ri)
         err = w8.w_frag_node / gpn * partial_node + w8.w_frag_array / (gpn * ri.spec.nodes_per_pool) * partial_arr
         return err <= 0.25 * self.gap_rel * value_lb
+
+
+def order_head(order: np.ndarray, greedy: GreedyResult, n: int) -> np.ndarray:
+    """(n,) bool: the jobs ``greedy`` (a pass over ``order``) admitted before the first job of
+    ``order`` it could not start for capacity; jobs it passed over only for their division's cap
+    do not end the head. With ``keep_order`` these must start in the MILP's solution."""
+    admitted = np.zeros(n, dtype=bool)
+    admitted[greedy.admitted] = True
+    stop = ~admitted[order] & ~greedy.quota_blocked[order]
+    k = int(np.argmax(stop)) if stop.any() else order.size
+    head = np.zeros(n, dtype=bool)
+    head[order[:k][admitted[order[:k]]]] = True
+    return head
 
 
 def _partial_free(ri: RoundInput) -> tuple[float, float]:
