@@ -183,6 +183,9 @@ def report(rows: dict[tuple, dict], fleets: list[str], loads: list[float], seeds
                     cells += [f"{r['hero_progress']:.4f}" if r["hero_progress"] is not None else "-", f"{r['jobs']:,}",
                               f"{r['wall_s']:.1f}"]
                     print(" | ".join(cells))
+    if not baselines:  # e.g. --policies milp, to add to a --jsonl holding the baselines' runs
+        print("\nno baseline in this run: nothing to compare (--report-only --jsonl with every policy compares)")
+        return
     cases = [(f, ld, s) for f in fleets for ld in loads for s in seeds if all((f, ld, s, p) in rows for p in pols)]
     print(f"\nmilp against the best baseline ({', '.join(baselines)}) over {len(cases)} cases:")
     ok_by_field: dict[str, list[bool]] = {}
