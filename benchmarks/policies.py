@@ -41,6 +41,15 @@ met. The same code with the old ``preempt_after = 2`` / ``reserve_after = 4`` ga
 misses are p95s over ~100 gang jobs in phase1 (the 5th-6th longest wait decides) and Grok Main/Voice's
 gang jobs on all200k at load >= 0.9; single-case sweeps of w_job, w_priority, w_fairshare, the wait targets,
 a size-scaled age and counting the hero apart from its division's guarantee moved cases both ways.
+
+Rerun 2026-12-07 with ``jobs never started`` leaving out the last ``round_s`` of submissions and
+``--phases 3`` (per-case medians over 3 round spacings; the baselines' 216 runs took 1,129 s with a CI
+run beside them). Before the change below: 24/24, 15/24, 17/24, 23/24, strict 11/12. The milp round
+then kept the head of its value order (``keep_order``) and got ``w_fairshare = 8``: its 72 runs
+(``--phases 3 --policies milp`` added to the same --jsonl, then ``--report-only``) give small-job p95
+24/24; large-job p95 17/24; never started 19/24; useful GPU-hours 23/24; strictly better in 10/12
+contended cases -- still not met. Noise floor (median over cases of the spread across spacings): p95
+waits 6-9 %, never started 0-20 % by policy, useful GPU-hours <= 0.4 %.
 """
 
 from __future__ import annotations

@@ -20,7 +20,10 @@ Measured 2026-12-07 before the deadline and the linearisation, on 2 quiet cores:
 p99 3.465 s (6/50 solves at HiGHS's 2 s limit, overrunning it to ~3.3 s in root cut separation).
 After them and with presolve off, on the same 2 cores under load (load average ~2 from other
 simulations): p50 0.450 s, p99 1.902 s, 48 solves optimal and 2 at the deadline, HiGHS gap p50
-0.00000, max 0.00263; exact-model gap 0.00013 (unchanged).
+0.00000, max 0.00263; exact-model gap 0.00013 (unchanged). With the value order's head kept
+(``keep_order``) and ``w_fairshare = 8``, on 2 quiet cores (`--sizes 10k_200k --rounds 50`, 22 s):
+p50 0.240 s, p99 0.712 s, 50/50 optimal, HiGHS gap p50 0.00004, max 0.00067; exact-model gap
+(the exact model keeps the same head) worst 0.00020.
 
     python benchmarks/scheduler.py                 # 50 rounds per size
     python benchmarks/scheduler.py --rounds 10 --sizes 10k_200k
