@@ -49,8 +49,9 @@ then kept the head of its value order (``keep_order``) and got ``w_fairshare = 8
 (``--phases 3 --policies milp`` added to the same --jsonl, then ``--report-only``) give small-job p95
 24/24; large-job p95 17/24; never started 19/24; useful GPU-hours 23/24; strictly better in 10/12
 contended cases -- still not met. The plain single-spacing run of the final code (all 4 policies, 412 s
-quiet) gives 24, 16, 18, 23/24 and strict 9/12 (before: 24, 15, 18, 23 and 11/12). Noise floor (median over cases of the spread across spacings): p95
-waits 6-9 %, never started 0-20 % by policy, useful GPU-hours <= 0.4 %.
+quiet) gives 24, 16, 18, 23/24 and strict 9/12 (before: 24, 15, 18, 23 and 11/12). Noise floor (median
+over cases of the spread across spacings): p95 waits 6-9 %, never started 0-20 % by policy, useful
+GPU-hours <= 0.4 %.
 """
 
 from __future__ import annotations

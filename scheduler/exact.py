@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pulp
 
-from scheduler._round import RoundInput, greedy_admit
-from scheduler.milp import ELASTIC_DISCOUNT, MilpPolicy, job_values, order_head, relative_waits
+from scheduler._round import RoundInput
+from scheduler.milp import ELASTIC_DISCOUNT, MilpPolicy, job_values, relative_waits
 from scheduler.objective import MilpWeights
 from scheduler.solver import affine, solve
 from scheduler.types import ClusterView, Decision, PendingJob, RunningJob
@@ -119,15 +119,11 @@ def solve_exact(view: ClusterView, pending: Sequence[PendingJob], running: Seque
         cand = ri.rank[placeable[ri.rank]]
         rel = relative_waits(ri, w8)
         res, forced, cand = policy._reservation(ri, cand, rel)
-        pvals = job_values(ri, policy.weights, rel)
-        m = policy._aggregate(ri, cand, res, forced, rel, pvals)
+        starved = policy._starved(ri, cand, rel)
+        _, head = policy._order_head(ri, cand, vals, res, forced, starved)  # the same jobs must start
+        m = policy._aggregate(ri, cand, res, forced, rel, vals, starved=starved)
         victims = sorted(j for jobs in m["rtype_jobs"] for j in jobs)
-        starved = m["starved"]
-        if policy.keep_order and not (policy.preemption and starved.any()):  # the same head of the value order must start
-            order = policy._value_order(ri, cand, pvals, first=forced)
-            must = order_head(order, greedy_admit(ri, order, reservation=res), ri.n)
-        else:
-            must = np.zeros(ri.n, dtype=bool)
+        must = head if head is not None else np.zeros(ri.n, dtype=bool)
     else:
         cand = ri.rank
         starved = np.zeros(ri.usage.size, dtype=bool)

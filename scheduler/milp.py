@@ -246,15 +246,11 @@ class MilpPolicy(AllFitFirst):
                                 record={"solver": "none", "status": "skipped_all_fit"}, t0=t0)
 
         t_build = time.perf_counter()
-        model = self._aggregate(ri, cand, res, forced, rel, vals)
+        starved = self._starved(ri, cand, rel)
         # greedy admission in value order: the order's head (kept), a bound for the packing
         # rows' linearisation, and the fallback
-        order = self._value_order(ri, cand, vals, first=forced)
-        greedy = greedy_admit(ri, order, reservation=res)
-        if self.keep_order and not (self.preemption and model["starved"].any()):  # a starving guarantee's round is the preemption's
-            head = order_head(order, greedy, ri.n)
-            model["must"] = np.array([int(head[jobs].sum()) for jobs in model["type_jobs"]], dtype=np.int64)
-            model["key"] = hashlib.sha256((model["key"] + "|must" + model["must"].tobytes().hex()).encode()).hexdigest()
+        greedy, head = self._order_head(ri, cand, vals, res, forced, starved)
+        model = self._aggregate(ri, cand, res, forced, rel, vals, starved=starved, head=head)
         key = model["key"]
         if self.skip_unchanged and self._cache.get("key") == key:
             sol = self._cache["sol"]
@@ -377,8 +373,27 @@ class MilpPolicy(AllFitFirst):
         gpus = np.where(um, ri.shape_m[adm] * ELASTIC_DISCOUNT, ri.shape_f[adm])
         return float((vals[adm] * gpus).sum() + self.weights.w_job * adm.size)
 
+    def _starved(self, ri: RoundInput, cand: np.ndarray, rel: np.ndarray) -> np.ndarray:
+        """(n_divisions,) bool: below its guarantee with a candidate that has waited
+        ``preempt_after`` wait targets (a *starving* guarantee: only it may preempt)."""
+        overdue = cand[rel[cand] >= self.weights.preempt_after]
+        return (ri.usage < ri.guar) & (np.bincount(ri.div[overdue], minlength=ri.usage.size) > 0)
+
+    def _order_head(self, ri: RoundInput, cand: np.ndarray, vals: np.ndarray, res: ReservationPlan | None, forced: int,
+                    starved: np.ndarray) -> tuple[GreedyResult, np.ndarray | None]:
+        """``(greedy pass in value order, its head or None)``: the head (:func:`order_head`) must
+        start with ``keep_order``, except in a round where a guarantee starves and preemption is on
+        (that round is the preemption's)."""
+        order = self._value_order(ri, cand, vals, first=forced)
+        greedy = greedy_admit(ri, order, reservation=res)
+        keep = self.keep_order and not (self.preemption and starved.any())
+        return greedy, (order_head(order, greedy, ri.n) if keep else None)
+
     def _aggregate(self, ri: RoundInput, cand: np.ndarray, res: ReservationPlan | None, forced: int, rel: np.ndarray,
-                   vals: np.ndarray) -> dict:
+                   vals: np.ndarray, *, starved: np.ndarray | None = None, head: np.ndarray | None = None) -> dict:
+        """The model's data: job types, running (victim) types and the round's key. ``starved``:
+        :meth:`_starved` when the caller has it; ``head``: jobs that must start (their count per
+        type becomes a lower bound, see ``keep_order``)."""
         long = res.long.astype(np.int64) if res is not None else np.zeros(ri.n, np.int64)
         is_forced = np.zeros(ri.n, np.int64)
         if forced >= 0:
@@ -400,7 +415,9 @@ class MilpPolicy(AllFitFirst):
         rkeys = np.zeros((0, 5), np.int64)
         # preemption only for a division below its guarantee whose jobs have waited preempt_after targets
         overdue = cand[rel[cand] >= self.weights.preempt_after]
-        deficit = (ri.usage < ri.guar) & (np.bincount(ri.div[overdue], minlength=ri.usage.size) > 0)
+        deficit = self._starved(ri, cand, rel) if starved is None else starved
+        must = (np.add.reduceat(head[cand_sorted].astype(np.int64), bounds[:-1]) if head is not None and counts.size
+                else None)
         if self.preemption and deficit.any() and len(ri.running):
             over = ri.usage > ri.guar
             el = np.flatnonzero(ri.r_preemptible & ~ri.r_hero & over[ri.r_div]
@@ -451,13 +468,13 @@ class MilpPolicy(AllFitFirst):
         rcounts = np.array([len(j) for j in rtype_jobs], dtype=np.int64)
         h = hashlib.sha256()
         for a in (keys, counts, rkeys, rcounts, ri.cap, ri.usage, ri.div_cap, ri.reserve, ri.guar, ri.weight,
-                  np.unique(ri.prio), np.round(type_vals, 1), deficit):
+                  np.unique(ri.prio), np.round(type_vals, 1), deficit, must if must is not None else np.zeros(0, np.int64)):
             h.update(np.ascontiguousarray(a).tobytes())
             h.update(b"|")
         if res is not None:
             for a in (res.levels, res.extra):
                 h.update(np.ascontiguousarray(a).tobytes())
-        return {"keys": keys, "counts": counts, "first": first, "type_jobs": type_jobs, "vals": type_vals, "starved": deficit,
+        return {"keys": keys, "counts": counts, "first": first, "type_jobs": type_jobs, "vals": type_vals, "starved": deficit, "must": must,
                 "rkeys": rkeys, "rcounts": rcounts, "rtype_jobs": rtype_jobs, "res": res, "forced": forced,
                 "n_types": int(keys.shape[0]), "key": h.hexdigest()}
 
@@ -518,7 +535,7 @@ class MilpPolicy(AllFitFirst):
                         res_terms[k].append((y, float(res.cost_min[k, j])))
             if j == m["forced"]:
                 prob += affine([(x, 1.0)] + ([(y, 1.0)] if y is not None else [])) >= 1, "head"
-            if "must" in m and m["must"][t] > 0:  # the order's head (keep_order)
+            if m["must"] is not None and m["must"][t] > 0:  # the order's head (keep_order)
                 prob += affine([(x, 1.0)] + ([(y, 1.0)] if y is not None else [])) >= int(m["must"][t]), f"must{t}"
         # preemption
         ps = []
