@@ -23,7 +23,9 @@ simulations): p50 0.450 s, p99 1.902 s, 48 solves optimal and 2 at the deadline,
 0.00000, max 0.00263; exact-model gap 0.00013 (unchanged). With the value order's head kept
 (``keep_order``) and ``w_fairshare = 8``, on 2 quiet cores (`--sizes 10k_200k --rounds 50`, 22 s):
 p50 0.240 s, p99 0.712 s, 50/50 optimal, HiGHS gap p50 0.00004, max 0.00067; exact-model gap
-(the exact model keeps the same head) worst 0.00020.
+(the exact model keeps the same head) worst 0.00020. Keeping every start of the value order's
+pass, with ``w_wait = 0.25`` and ``w_job = 0.1`` (same command, 2 quiet cores): p50 0.224 s, p99
+0.833 s, 50/50 optimal, HiGHS gap p50 0.00000, max 0.00096; exact-model gap worst 0.00030.
 
     python benchmarks/scheduler.py                 # 50 rounds per size
     python benchmarks/scheduler.py --rounds 10 --sizes 10k_200k

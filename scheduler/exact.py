@@ -7,8 +7,8 @@ whole-node jobs of up to one array choose a pool, pool-spanning jobs take an int
 whole nodes per pool, and per node ``sum(sub-node GPUs) + 8 * whole(n) <= free(n)``. Elastic
 jobs choose their full or their minimum shape. With ``policy`` given, its preemption rules
 (the same eligible victims, one binary each, freeing their actual nodes, at the same cost), its
-reservation (the same head and per-level budget for long jobs) and its ``keep_order`` (the same
-jobs of the value order's head must start) are modelled too. The
+reservation (the same head and per-level budget for long jobs) and its ``keep_order`` (the jobs
+its pass in value order starts must start) are modelled too. The
 packing cost is left out of both (the exact placement makes it a different quantity).
 Small instances only.
 """
@@ -120,7 +120,7 @@ def solve_exact(view: ClusterView, pending: Sequence[PendingJob], running: Seque
         rel = relative_waits(ri, w8)
         res, forced, cand = policy._reservation(ri, cand, rel)
         starved = policy._starved(ri, cand, rel)
-        _, head = policy._order_head(ri, cand, vals, res, forced, starved)  # the same jobs must start
+        _, head = policy._kept_starts(ri, cand, vals, res, forced, starved)  # the same jobs must start
         m = policy._aggregate(ri, cand, res, forced, rel, vals, starved=starved)
         victims = sorted(j for jobs in m["rtype_jobs"] for j in jobs)
         must = head if head is not None else np.zeros(ri.n, dtype=bool)

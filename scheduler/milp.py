@@ -50,7 +50,7 @@ Values per GPU (:func:`job_values`): ``v_t`` is the mean over the type's jobs of
 ``r_j = min(wait_cap, wait_j / target_d)`` the job's wait relative to its division's wait target
 (``wait_targets_s``, from the scenario's ``capacity.wait_p95_slo_s``, else
 ``default_wait_target_s``). Types are split by geometric wait bucket
-(:func:`scheduler.objective.wait_bucket`), so old jobs outbid new ones and are not starved; the
+(:func:`scheduler.objective.wait_bucket`), so inside a division old jobs outbid new ones; the
 per-job term ``w_job`` favours more starts among equally old jobs; within a type jobs start in
 rank order (priority, then submit time). ``q_d`` earns ``w_guarantee`` per GPU started inside a
 division's unused guarantee. Packing: ``G_N`` / ``G_A`` are the GPUs of a node / of an array
@@ -81,15 +81,22 @@ time use the reserved GPUs freely (backfill inside the MILP); jobs still running
 (``long``) may use only capacity it will not need (``E_l``, with conservative per-level costs
 ``B``). Before ``reserve_after`` a big job competes on value and nothing is held for it.
 
-The order's head (``keep_order``, on by default): the jobs a pass in value order
-(:meth:`MilpPolicy._value_order`: value per GPU plus ``w_job`` over the job's GPUs) starts
-before the first job that does not fit must start (``x_t + y_t >= H_t``, ``H_t`` the type's
-jobs in that head; jobs held only by a division's cap do not end it); the solve optimises the
-rest -- backfill, packing, guarantees. Without it the knapsack traded an old mid-size job for a
-set of later small ones that packed a few more GPUs, round after round: on the policy matrix
-(benchmarks/policies.py --phases 3, all200k load 1.0 seed 2) 185-397 jobs never started, mostly
-8-256 GPU jobs waiting 25-60 min, against 57-63 under fairshare. Rounds in which a guarantee
-starves (preemption on) keep no head: they are the preemption's.
+The value order's starts are kept (``keep_order``, on by default): every job that a pass in
+value order (:meth:`MilpPolicy._value_order`: value per GPU plus ``w_job`` over the job's GPUs;
+every job that fits starts, as under Slurm's fair share) starts must start (``x_t + y_t >=
+H_t``, ``H_t`` the type's jobs the pass started). The objective is then lexicographic in
+effect: first the value order, then what the solve can add on top -- starts made room for by
+an elastic job at its minimum shape, and, in rounds where a guarantee starves (preemption on,
+no order kept), which running jobs to preempt and what to start in their place. Measured on
+the policy matrix (benchmarks/policies.py --phases 3): the free knapsack changed the pass's
+decision in about half the rounds it solved (all200k load 1.0 seed 2, default weights: 142 of
+287, 579 of the pass's starts dropped for 363 others that packed a few more GPUs; large-job p95
+3,220 s and 72 jobs never started, against 2,410 s and 58 with the order kept) and left old
+mid-size and gang jobs waiting behind later small ones (before the weights below: large-job p95
+within the goal in 15 of 24 cases, never started 17); keeping only the pass's prefix up to its
+first job that does not fit gave 17 and 19; keeping all of its starts, with ``w_wait = 0.25``
+and ``w_job = 0.1``, 21 and 23. The solve then adds starts in a handful of rounds (4 of those
+287).
 
 Work conservation: after the solve, :meth:`MilpPolicy._fill` starts, in value order, every
 candidate the solution left waiting that still fits the capacity left -- counting the GPUs the
@@ -135,7 +142,7 @@ from scheduler.policy import register_policy
 from scheduler.solver import affine, solve
 from scheduler.types import ClusterView, Decision, PendingJob, RunningJob
 
-__all__ = ["V_GUARANTEE", "MilpPolicy", "job_values", "order_head", "relative_waits"]
+__all__ = ["V_GUARANTEE", "MilpPolicy", "job_values", "relative_waits"]
 
 V_GUARANTEE = MilpWeights().w_guarantee
 ELASTIC_DISCOUNT = 0.95
@@ -195,11 +202,11 @@ class MilpPolicy(AllFitFirst):
     skip_unchanged : bool
         Reuse last round's solution when the model is identical.
     keep_order : bool
-        The head of the queue is never traded for packing: the jobs a pass in value order starts
-        before the first job that does not fit (jobs held only by a division's cap are passed
-        over) must start; the solve optimises the rest. Off: the plain knapsack, which on the
-        policy matrix left mid-size jobs waiting behind later small ones that packed better
-        (see the module docstring).
+        The value order is never traded for packing: every job a pass in value order starts (each
+        job that fits, in that order) must start; the solve adds what it can on top (elastic
+        shapes) and decides preemption in rounds where a guarantee starves. Off: the plain
+        knapsack, which on the policy matrix left mid-size and gang jobs waiting behind later
+        small ones that packed better (see the module docstring).
     """
 
     name: str = "milp"
@@ -247,9 +254,9 @@ class MilpPolicy(AllFitFirst):
 
         t_build = time.perf_counter()
         starved = self._starved(ri, cand, rel)
-        # greedy admission in value order: the order's head (kept), a bound for the packing
-        # rows' linearisation, and the fallback
-        greedy, head = self._order_head(ri, cand, vals, res, forced, starved)
+        # greedy admission in value order: its starts (kept), a bound for the packing rows'
+        # linearisation, and the fallback
+        greedy, head = self._kept_starts(ri, cand, vals, res, forced, starved)
         model = self._aggregate(ri, cand, res, forced, rel, vals, starved=starved, head=head)
         key = model["key"]
         if self.skip_unchanged and self._cache.get("key") == key:
@@ -379,21 +386,24 @@ class MilpPolicy(AllFitFirst):
         overdue = cand[rel[cand] >= self.weights.preempt_after]
         return (ri.usage < ri.guar) & (np.bincount(ri.div[overdue], minlength=ri.usage.size) > 0)
 
-    def _order_head(self, ri: RoundInput, cand: np.ndarray, vals: np.ndarray, res: ReservationPlan | None, forced: int,
-                    starved: np.ndarray) -> tuple[GreedyResult, np.ndarray | None]:
-        """``(greedy pass in value order, its head or None)``: the head (:func:`order_head`) must
-        start with ``keep_order``, except in a round where a guarantee starves and preemption is on
-        (that round is the preemption's)."""
+    def _kept_starts(self, ri: RoundInput, cand: np.ndarray, vals: np.ndarray, res: ReservationPlan | None, forced: int,
+                     starved: np.ndarray) -> tuple[GreedyResult, np.ndarray | None]:
+        """``(greedy pass in value order, (n,) bool of the jobs it starts, or None)``: with
+        ``keep_order`` those jobs must start, except in a round where a guarantee starves and
+        preemption is on (that round is the preemption's: None)."""
         order = self._value_order(ri, cand, vals, first=forced)
         greedy = greedy_admit(ri, order, reservation=res)
-        keep = self.keep_order and not (self.preemption and starved.any())
-        return greedy, (order_head(order, greedy, ri.n) if keep else None)
+        if not self.keep_order or (self.preemption and starved.any()):
+            return greedy, None
+        kept = np.zeros(ri.n, dtype=bool)
+        kept[greedy.admitted] = True
+        return greedy, kept
 
     def _aggregate(self, ri: RoundInput, cand: np.ndarray, res: ReservationPlan | None, forced: int, rel: np.ndarray,
                    vals: np.ndarray, *, starved: np.ndarray | None = None, head: np.ndarray | None = None) -> dict:
         """The model's data: job types, running (victim) types and the round's key. ``starved``:
         :meth:`_starved` when the caller has it; ``head``: jobs that must start (their count per
-        type becomes a lower bound, see ``keep_order``)."""
+        type becomes a lower bound: :meth:`_kept_starts`, see ``keep_order``)."""
         long = res.long.astype(np.int64) if res is not None else np.zeros(ri.n, np.int64)
         is_forced = np.zeros(ri.n, np.int64)
         if forced >= 0:
@@ -535,7 +545,7 @@ class MilpPolicy(AllFitFirst):
                         res_terms[k].append((y, float(res.cost_min[k, j])))
             if j == m["forced"]:
                 prob += affine([(x, 1.0)] + ([(y, 1.0)] if y is not None else [])) >= 1, "head"
-            if m["must"] is not None and m["must"][t] > 0:  # the order's head (keep_order)
+            if m["must"] is not None and m["must"][t] > 0:  # the value order's starts (keep_order)
                 prob += affine([(x, 1.0)] + ([(y, 1.0)] if y is not None else [])) >= int(m["must"][t]), f"must{t}"
         # preemption
         ps = []
@@ -616,19 +626,6 @@ class MilpPolicy(AllFitFirst):
         partial_node, partial_arr = _partial_free(ri)
         err = w8.w_frag_node / gpn * partial_node + w8.w_frag_array / (gpn * ri.spec.nodes_per_pool) * partial_arr
         return err <= 0.25 * self.gap_rel * value_lb
-
-
-def order_head(order: np.ndarray, greedy: GreedyResult, n: int) -> np.ndarray:
-    """(n,) bool: the jobs ``greedy`` (a pass over ``order``) admitted before the first job of
-    ``order`` it could not start for capacity; jobs it passed over only for their division's cap
-    do not end the head. With ``keep_order`` these must start in the MILP's solution."""
-    admitted = np.zeros(n, dtype=bool)
-    admitted[greedy.admitted] = True
-    stop = ~admitted[order] & ~greedy.quota_blocked[order]
-    k = int(np.argmax(stop)) if stop.any() else order.size
-    head = np.zeros(n, dtype=bool)
-    head[order[:k][admitted[order[:k]]]] = True
-    return head
 
 
 def _partial_free(ri: RoundInput) -> tuple[float, float]:

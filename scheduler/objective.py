@@ -23,22 +23,30 @@ the built-in memphis scenario ships exactly these defaults), the wait targets co
 ``capacity.wait_p95_slo_s``. tests/scheduler/test_scenario_weights.py parses this list and
 checks it against ``MilpWeights()``, so keep the format.
 
-``w_wait`` = 1.0 -- value units per GPU per wait target waited
+``w_wait`` = 0.25 -- value units per GPU per wait target waited
     Extra value per GPU per unit of *relative wait* ``r = wait / target``, where ``target`` is
     the job's division's wait target (``wait_targets_s``, else ``default_wait_target_s``). A
-    job that has waited one target is worth 2 per GPU instead of 1, so old jobs outbid new
-    ones of any size and are not starved.
+    job that has waited one target is worth 1.25 per GPU instead of 1: inside a division old
+    jobs outbid new ones of any size and are not starved; across divisions the fair-share term
+    leads (a factor gap of 0.25 is worth the capped age, 2 units), as under Slurm's fair share.
+    Measured on the policy matrix (benchmarks/policies.py --phases 3, with ``keep_order``): at
+    1.0 age overrode fair share between divisions and Grok Main/Voice's gang jobs (2 h target,
+    the lowest factor) waited behind the 1 h divisions' jobs -- large-job p95 within the goal in
+    17 of 24 cases; at 0.25, 21 (0.1: 21, but one contended case fewer strictly better; 0: gang
+    jobs starved at load 1.1, p95 13,000 s against fairshare's 7,500).
 ``wait_cap`` = 8.0 -- wait targets
     ``r`` is capped here (a job 100 targets late is not worth 100x; it keeps the lead anyway).
     Must be at least ``preempt_after`` and ``reserve_after`` (a capped ``r`` below them would
     silently switch preemption or reservations off; :class:`MilpWeights` rejects it).
-``w_job`` = 0.5 -- value units per job started
+``w_job`` = 0.1 -- value units per job started
     Per *job*, not per GPU: among equally old jobs, more starts beat one big start -- what the
-    per-job wait metrics reward. Small against the wait term, so a big job one target late
-    outbids fresh small ones.
+    per-job wait metrics reward (0.1 per GPU for a 1-GPU job: 0.4 wait targets). Without it
+    (0, with ``w_wait = 0``) the order is Slurm's fair share and the MILP's small-job p95 on
+    all200k at load 1.1 seed 0 was fairshare's, 5,756 s, against 57 s at 0.1; at 0.5 small jobs
+    outbid gang jobs of their division that had waited up to 2 targets longer.
 ``w_priority`` = 0.1 -- value units per GPU at the top priority rank
     The job's rank among the priorities pending this round, scaled to [0, 1] (lowest 0,
-    highest 1). Small: ranks break ties, age decides.
+    highest 1). Small: ranks break ties, age decides after 0.4 wait targets.
 ``w_division`` = 0.0 -- value units per GPU at the largest division weight
     The division's weight over the largest weight. Off: division weights act through the
     guarantees.
@@ -46,12 +54,12 @@ checks it against ``MilpWeights()``, so keep the format.
     Slurm's classic fair-share factor ``2**(-U/S)`` of the job's division (``U`` its share of
     all divisions' decayed usage, ``S`` its share of their guarantees, a division without one
     counting its weight). Factors of divisions differ by 0.2-0.5 under load, worth 1.6-4 units
-    per GPU: across divisions the heavy user tends to go last, as under Slurm's fair share, while
+    per GPU: across divisions the heavy user goes last, as under Slurm's fair share, while
     within a division age decides. Kept below ``w_guarantee``: at 20 a division above its
     guarantee outbid a starving one and the next round preempted it back (the no-reclaim-back
-    property test). On the policy matrix (benchmarks/policies.py --phases 3, with
-    ``keep_order``) 8 gave large-job p95 within the goal in 17 of 24 cases and never-started in
-    19, against 15 and 17 at 0.
+    property test). On the policy matrix (benchmarks/policies.py --phases 3, with the order's
+    prefix kept and ``w_wait = 1``) 8 gave large-job p95 within the goal in 17 of 24 cases and
+    never-started in 19, against 15 and 17 at 0.
 ``w_guarantee`` = 10.0 -- value units per GPU
     Per GPU started inside its division's unused guarantee (``q_d``): a division below its
     guarantee with work waiting outbids one above it, and only starts inside a *starving*
@@ -74,11 +82,10 @@ checks it against ``MilpWeights()``, so keep the format.
     at most ``preempt_lost_cap_s`` (rounded up to a whole unit so running jobs aggregate into few
     victim types). Preemption only frees GPUs for starts inside a starving guarantee, worth
     ``w_guarantee + v`` per GPU, so at the defaults it pays only while ``L`` is below about
-    ``(8 + v) / 4`` hours, ``v`` the best waiting job's value per GPU: about 9.1 plus
+    ``(8 + v) / 4`` hours, ``v`` the best waiting job's value per GPU: about 3.1 plus
     ``w_fairshare`` times its division's fair-share factor for a job that has waited
-    ``preempt_after`` (8) targets, so about 4.3 h at a factor near 0 and 6.3 h at 1; a victim
-    whose ``L`` reaches ``preempt_lost_cap_s`` (cost 26 or more) is preempted only for a
-    division whose factor is above about 0.8.
+    ``preempt_after`` (8) targets, so about 2.8 h at a factor near 0 and 4.8 h at 1; a victim
+    whose ``L`` reaches ``preempt_lost_cap_s`` (cost 26 or more) is never preempted.
 ``preempt_lost_cap_s`` = 21600.0 -- seconds
     Run time counted as lost at most (6 h): an ASSUMPTION for the time since the victim's last
     checkpoint, which the scheduler does not know.
@@ -123,9 +130,9 @@ DEFAULT_WAIT_TARGET_S = 3600.0
 class MilpWeights:
     """Weights of the MILP objective (see the module docstring for meaning and defaults)."""
 
-    w_wait: float = 1.0
+    w_wait: float = 0.25
     wait_cap: float = 8.0
-    w_job: float = 0.5
+    w_job: float = 0.1
     w_priority: float = 0.1
     w_division: float = 0.0
     w_fairshare: float = 8.0

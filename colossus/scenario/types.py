@@ -239,9 +239,9 @@ class ObjectiveSection:
     :mod:`scheduler.objective`). One value unit is one GPU started by a fresh job."""
 
     __pydantic_config__ = _CFG
-    w_wait: Annotated[NonNegFloat, _d("Value per GPU per wait target waited.")] = 1.0
+    w_wait: Annotated[NonNegFloat, _d("Value per GPU per wait target waited.")] = 0.25
     wait_cap: Annotated[NonNegFloat, _d("Cap on a job's wait over its target.")] = 8.0
-    w_job: Annotated[NonNegFloat, _d("Value per job started.")] = 0.5
+    w_job: Annotated[NonNegFloat, _d("Value per job started.")] = 0.1
     w_priority: Annotated[NonNegFloat, _d("Value per GPU of the top priority rank (ranks scaled to 0..1).")] = 0.1
     w_division: Annotated[NonNegFloat, _d("Value per GPU of the largest division weight (weights scaled to 0..1).")] = 0.0
     w_fairshare: Annotated[NonNegFloat, _d("Value per GPU of a fair-share factor of 1 (Slurm 2**(-U/S)).")] = 8.0

@@ -162,12 +162,12 @@ def test_milp_work_conserving(snap, reservation):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(snap=snapshots(age=(1.0, 8.0)))
-def test_milp_keeps_the_head_of_the_value_order(snap):
-    """keep_order: every job a pass in value order starts before its first job that does not fit
-    starts in the MILP's decision too (the head of the queue is not traded for packing); the rest
-    is the solver's, so the decision's objective is at least the greedy pass's."""
+def test_milp_keeps_the_starts_of_the_value_order(snap):
+    """keep_order: every job a pass in value order starts (each job that fits, in that order)
+    starts in the MILP's decision too, at its full or its minimum shape (the order is not traded
+    for packing); the solve may only add starts on top."""
     from scheduler._round import RoundInput, greedy_admit
-    from scheduler.milp import job_values, order_head, relative_waits
+    from scheduler.milp import job_values, relative_waits
 
     view, pending, running, now = snap
     pol = make_policy("milp", preemption=False, reservation=False, gap_rel=1e-6)
@@ -179,15 +179,10 @@ def test_milp_keeps_the_head_of_the_value_order(snap):
     placeable = np.all(np.minimum(ri.a_f, ri.a_m) <= drained[:, None], axis=0)
     cand = ri.rank[placeable[ri.rank]]
     vals = job_values(ri, pol.weights, relative_waits(ri, pol.weights))
-    order = pol._value_order(ri, cand, vals)
-    g = greedy_admit(ri, order)
-    head = order_head(order, g, ri.n)
-    missing = [ri.ids[j] for j in np.flatnonzero(head) if ri.ids[j] not in d.starts]
+    g = greedy_admit(ri, pol._value_order(ri, cand, vals))
+    missing = [ri.ids[j] for j in g.admitted if ri.ids[j] not in d.starts]
     assert not missing, missing
-    # the head is a prefix of the order, and nothing in it was skipped for capacity
-    pos = np.flatnonzero(head[order])
-    if pos.size:
-        assert all(j in set(g.admitted) or g.quota_blocked[j] for j in order[: pos[-1] + 1].tolist())
+    assert len(d.starts) >= len(g.admitted)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

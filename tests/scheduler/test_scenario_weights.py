@@ -35,8 +35,8 @@ def test_memphis_weights_match_the_documented_defaults_and_reach_the_policy():
 @pytest.mark.parametrize(
     ("old", "new", "key"),
     [
-        ("w_wait = 1.0 ", "w_wait = -1.0 ", "w_wait"),
-        ("w_job = 0.5 ", "w_jobs = 0.5 ", "w_jobs"),
+        ("w_wait = 0.25 ", "w_wait = -1.0 ", "w_wait"),
+        ("w_job = 0.1 ", "w_jobs = 0.1 ", "w_jobs"),
         ("w_frag_node = 0.5 ", "w_frag_node = 7.9 ", "w_frag_node"),
         ("reserve_after = 8.0 ", 'reserve_after = "soon" ', "reserve_after"),
     ],

@@ -89,7 +89,7 @@ def test_scenario_settings_reach_the_policy_as_in_the_simulator(tmp_path, monkey
 
     cli = _cli()
     text = MEMPHIS.read_text(encoding="utf-8")
-    for old, new in (("w_job = 0.5 ", "w_job = 0.25 "), ("preempt_after = 8.0 ", "preempt_after = 3.0 ")):
+    for old, new in (("w_job = 0.1 ", "w_job = 0.25 "), ("preempt_after = 8.0 ", "preempt_after = 3.0 ")):
         assert old in text
         text = text.replace(old, new, 1)
     path = tmp_path / "memphis_w.toml"
