@@ -52,6 +52,18 @@ contended cases -- still not met. The plain single-spacing run of the final code
 quiet) gives 24, 16, 18, 23/24 and strict 9/12 (before: 24, 15, 18, 23 and 11/12). Noise floor (median
 over cases of the spread across spacings): p95 waits 6-9 %, never started 0-20 % by policy, useful
 GPU-hours <= 0.4 %.
+
+Rerun 2026-12-07 after the milp round kept every start of its pass in value order (not only the prefix
+up to the first job that does not fit) with ``w_wait = 0.25`` and ``w_job = 0.1``: ``--phases 3`` (its
+72 milp runs against the same stored baselines) gives small-job p95 24/24; large-job p95 21/24; never
+started 23/24; useful GPU-hours 23/24; strictly better in 11/12 contended cases. The plain single-spacing
+run (all 4 policies, 368 s on 2 quiet cores) gives 24, 21, 22, 23/24 and 11/12. Still not met: phase1
+1.1 seed 0 trades one 2048-GPU job against later gang jobs (backfill's reservation starts it and
+delivers 3.6 % more GPU-hours, but its large-job p95 is 3,696 s against fairshare's 621; the milp
+sides with the waits), and three misses within the noise floor (phase1 0.9 seed 1 large-job p95 over
+98 gang jobs, phase1 1.0 seed 1 never started 23 against 20, all200k 1.0 large-job p95 on one seed).
+Several strict wins are by seconds (small-job p95 57.6 against 58.5 s); the material ones are the
+three all200k load 1.1 cases, all200k 1.0 seed 2 and phase1 1.0 seeds 0 and 2.
 """
 
 from __future__ import annotations
