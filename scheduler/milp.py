@@ -92,8 +92,8 @@ the policy matrix (benchmarks/policies.py --phases 3): the free knapsack changed
 decision in about half the rounds it solved (all200k load 1.0 seed 2, default weights: 142 of
 287, 579 of the pass's starts dropped for 363 others that packed a few more GPUs; large-job p95
 3,220 s and 72 jobs never started, against 2,410 s and 58 with the order kept) and left old
-mid-size and gang jobs waiting behind later small ones (before the weights below: large-job p95
-within the goal in 15 of 24 cases, never started 17); keeping only the pass's prefix up to its
+mid-size and gang jobs waiting behind later small ones (with the weights of before: large-job
+p95 within the goal in 15 of 24 cases, never started 17); keeping only the pass's prefix up to its
 first job that does not fit gave 17 and 19; keeping all of its starts, with ``w_wait = 0.25``
 and ``w_job = 0.1``, 21 and 23. The solve then adds starts in a handful of rounds (4 of those
 287).

@@ -27,13 +27,15 @@ checks it against ``MilpWeights()``, so keep the format.
     Extra value per GPU per unit of *relative wait* ``r = wait / target``, where ``target`` is
     the job's division's wait target (``wait_targets_s``, else ``default_wait_target_s``). A
     job that has waited one target is worth 1.25 per GPU instead of 1: inside a division old
-    jobs outbid new ones of any size and are not starved; across divisions the fair-share term
-    leads (a factor gap of 0.25 is worth the capped age, 2 units), as under Slurm's fair share.
-    Measured on the policy matrix (benchmarks/policies.py --phases 3, with ``keep_order``): at
-    1.0 age overrode fair share between divisions and Grok Main/Voice's gang jobs (2 h target,
-    the lowest factor) waited behind the 1 h divisions' jobs -- large-job p95 within the goal in
-    17 of 24 cases; at 0.25, 21 (0.1: 21, but one contended case fewer strictly better; 0: gang
-    jobs starved at load 1.1, p95 13,000 s against fairshare's 7,500).
+    jobs outbid new ones (of any size once 0.4 targets older) and are not starved; across
+    divisions the fair-share term leads (a factor gap of 0.25 is worth the capped age, 2 units),
+    as under Slurm's fair share. Measured on the policy matrix (benchmarks/policies.py
+    --phases 3): at 1.0 (with the order's prefix kept) age overrode fair share between divisions
+    and Grok Main/Voice's gang jobs (2 h target, the lowest factor) waited behind the 1 h
+    divisions' jobs -- large-job p95 within the goal in 17 of 24 cases; with every start of the
+    order kept and ``w_job = 0.1``, 21 at 0.25 (0.1: 21 too, with one contended case fewer
+    strictly better). Without age (0; one run, all200k load 1.1 seed 0) gang jobs starved:
+    p95 12,834 s against fairshare's 7,483.
 ``wait_cap`` = 8.0 -- wait targets
     ``r`` is capped here (a job 100 targets late is not worth 100x; it keeps the lead anyway).
     Must be at least ``preempt_after`` and ``reserve_after`` (a capped ``r`` below them would
