@@ -44,8 +44,8 @@ checks it against ``MilpWeights()``, so keep the format.
     Per *job*, not per GPU: among equally old jobs, more starts beat one big start -- what the
     per-job wait metrics reward (0.1 per GPU for a 1-GPU job: 0.4 wait targets). Without it
     (0, with ``w_wait = 0``) the order is Slurm's fair share and the MILP's small-job p95 on
-    all200k at load 1.1 seed 0 was fairshare's, 5,756 s, against 57 s at 0.1; at 0.5 small jobs
-    outbid gang jobs of their division that had waited up to 2 targets longer.
+    all200k at load 1.1 seed 0 was fairshare's, 5,756 s, against 57 s at 0.1 (one run each); at
+    0.5 a fresh 1-GPU job would outbid its division's gang jobs that have waited 2 targets.
 ``w_priority`` = 0.1 -- value units per GPU at the top priority rank
     The job's rank among the priorities pending this round, scaled to [0, 1] (lowest 0,
     highest 1). Small: ranks break ties, age decides after 0.4 wait targets.
