@@ -120,10 +120,10 @@ def solve_exact(view: ClusterView, pending: Sequence[PendingJob], running: Seque
         rel = relative_waits(ri, w8)
         res, forced, cand = policy._reservation(ri, cand, rel)
         starved = policy._starved(ri, cand, rel)
-        _, head = policy._kept_starts(ri, cand, vals, res, forced, starved)  # the same jobs must start
+        _, kept = policy._kept_starts(ri, cand, vals, res, forced, starved)  # the same jobs must start
         m = policy._aggregate(ri, cand, res, forced, rel, vals, starved=starved)
         victims = sorted(j for jobs in m["rtype_jobs"] for j in jobs)
-        must = head if head is not None else np.zeros(ri.n, dtype=bool)
+        must = kept if kept is not None else np.zeros(ri.n, dtype=bool)
     else:
         cand = ri.rank
         starved = np.zeros(ri.usage.size, dtype=bool)

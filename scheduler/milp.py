@@ -257,8 +257,8 @@ class MilpPolicy(AllFitFirst):
         starved = self._starved(ri, cand, rel)
         # greedy admission in value order: its starts (kept), a bound for the packing rows'
         # linearisation, and the fallback
-        greedy, head = self._kept_starts(ri, cand, vals, res, forced, starved)
-        model = self._aggregate(ri, cand, res, forced, rel, vals, starved=starved, head=head)
+        greedy, kept = self._kept_starts(ri, cand, vals, res, forced, starved)
+        model = self._aggregate(ri, cand, res, forced, rel, vals, starved=starved, kept=kept)
         key = model["key"]
         if self.skip_unchanged and self._cache.get("key") == key:
             sol = self._cache["sol"]
@@ -401,9 +401,9 @@ class MilpPolicy(AllFitFirst):
         return greedy, kept
 
     def _aggregate(self, ri: RoundInput, cand: np.ndarray, res: ReservationPlan | None, forced: int, rel: np.ndarray,
-                   vals: np.ndarray, *, starved: np.ndarray | None = None, head: np.ndarray | None = None) -> dict:
+                   vals: np.ndarray, *, starved: np.ndarray | None = None, kept: np.ndarray | None = None) -> dict:
         """The model's data: job types, running (victim) types and the round's key. ``starved``:
-        :meth:`_starved` when the caller has it; ``head``: jobs that must start (their count per
+        :meth:`_starved` when the caller has it; ``kept``: jobs that must start (their count per
         type becomes a lower bound: :meth:`_kept_starts`, see ``keep_order``)."""
         long = res.long.astype(np.int64) if res is not None else np.zeros(ri.n, np.int64)
         is_forced = np.zeros(ri.n, np.int64)
@@ -427,7 +427,7 @@ class MilpPolicy(AllFitFirst):
         # preemption only for a division below its guarantee whose jobs have waited preempt_after targets
         overdue = cand[rel[cand] >= self.weights.preempt_after]
         deficit = self._starved(ri, cand, rel) if starved is None else starved
-        must = (np.add.reduceat(head[cand_sorted].astype(np.int64), bounds[:-1]) if head is not None and counts.size
+        must = (np.add.reduceat(kept[cand_sorted].astype(np.int64), bounds[:-1]) if kept is not None and counts.size
                 else None)
         if self.preemption and deficit.any() and len(ri.running):
             rkeys, rtype_jobs = victim_types(ri, overdue, deficit, vals, self.weights, self.min_runtime_s)

@@ -20,7 +20,8 @@ until the cap, 8), so their jobs need not wait 8 h."""
 @pytest.mark.parametrize("seed", range(6))
 def test_aggregated_within_one_percent_of_exact(seed, keep_order):
     """Against the per-job optimum of the same problem: with ``keep_order`` the exact model must
-    start the same head of the value order (``policy=``), without it it is the plain knapsack."""
+    start every job the policy's pass in value order starts (``policy=``), without it it is the
+    plain knapsack."""
     rng = np.random.default_rng(seed)
     n = int(rng.integers(50, 301))
     view, pending, running, now = random_snapshot(
