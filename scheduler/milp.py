@@ -9,8 +9,8 @@ the model chooses how many jobs of each type start, ``x_t`` (full shape) and ``y
 minimum). Thanks to the shapes of :mod:`scheduler.shapes`, placeability is exactly the nested
 capacity condition -- one row per level (1, 2, 4, 8 GPUs inside nodes; 2..64 whole nodes inside
 pools) -- so the model has ``O(types)`` columns and ``O(levels + divisions)`` rows however
-large the cluster. Within a type jobs start in priority order (priority, then submit time).
-:mod:`scheduler.exact` solves the per-job model for comparison.
+large the cluster. Within a type jobs start in value order (rank order -- priority, then
+submit time -- among equals). :mod:`scheduler.exact` solves the per-job model for comparison.
 
 Model
 -----
@@ -46,22 +46,24 @@ gives the meaning, unit and default of each.
     & x_{t_H} + y_{t_H} \ge 1 \quad\text{(reserved head job, when it fits now)}
 
 Values per GPU (:func:`job_values`): ``v_t`` is the mean over the type's jobs of
-``1 + w_wait r_j + w_priority prio_j + w_division w_d + w_fairshare F_d + hero_j``, with
+``1 + w_wait r_j + w_priority prio_j + w_division w_d + w_fairshare F_d + w_short s_j + hero_j``
+(``s_j`` the short-job bonus, :func:`scheduler.objective.short_bonus`), with
 ``r_j = min(wait_cap, wait_j / target_d)`` the job's wait relative to its division's wait target
 (``wait_targets_s``, from the scenario's ``capacity.wait_p95_slo_s``, else
 ``default_wait_target_s``). Types are split by geometric wait bucket
 (:func:`scheduler.objective.wait_bucket`), so inside a division old jobs outbid new ones; the
 per-job term ``w_job`` favours more starts among equally old jobs; within a type jobs start in
-rank order (priority, then submit time). ``q_d`` earns ``w_guarantee`` per GPU started inside a
-division's unused guarantee. Packing: ``G_N`` / ``G_A`` are the GPUs of a node / of an array
-(pool; 8 and 512 on memphis), ``P_N`` / ``P_A`` the free GPUs already in partly used nodes /
-arrays, so ``b_N`` / ``b_A`` count the GPUs of sub-node / sub-array starts that break
-whole free nodes / arrays, at ``w_frag_node`` per node and ``w_frag_array`` per array (a
-tie-break of at most 0.08 per GPU at the defaults: a job that fits always adds value). When
-charging every such GPU (``b = S - P``, no rows) moves the objective by at most a quarter of the
-solver's gap -- ``w_frag_node P_N / G_N + w_frag_array P_A / G_A`` against the value of the
-greedy admission in value order -- the two packing rows are dropped for that linear cost: on
-1,000-type rounds they kept HiGHS in its root cut separation for seconds.
+value order (a shorter expected run first), rank order (priority, then submit time) among
+equals. ``q_d`` earns ``w_guarantee`` per GPU started inside a division's unused guarantee.
+Packing: ``G_N`` / ``G_A`` are the GPUs of a node / of an array (pool; 8 and 512 on memphis),
+``P_N`` / ``P_A`` the free GPUs already in partly used nodes / arrays, so ``b_N`` / ``b_A``
+count the GPUs of sub-node / sub-array starts that break whole free nodes / arrays, at
+``w_frag_node`` per node and ``w_frag_array`` per array (a tie-break of at most 0.08 per GPU at
+the defaults: a job that fits always adds value). When charging every such GPU (``b = S - P``,
+no rows) moves the objective by at most a quarter of the solver's gap -- ``w_frag_node P_N /
+G_N + w_frag_array P_A / G_A`` against the value of the greedy admission in value order -- the
+two packing rows are dropped for that linear cost: on 1,000-type rounds they kept HiGHS in its
+root cut separation for seconds.
 
 Preemption is priced by the work it loses: ``c_r = ceil(preempt_base + preempt_per_gpu_h L_r /
 3600)`` per GPU, ``L_r`` the victim's restart cost plus its run time since its start, at most
@@ -137,7 +139,7 @@ from scheduler._round import (
     with_usage,
 )
 from scheduler.baselines import fairshare_factor
-from scheduler.objective import MilpWeights, relative_wait, wait_bucket
+from scheduler.objective import MilpWeights, relative_wait, short_bonus, wait_bucket
 from scheduler.policy import register_policy
 from scheduler.solver import affine, solve
 from scheduler.types import ClusterView, Decision, PendingJob, RunningJob
@@ -169,6 +171,8 @@ def job_values(ri: RoundInput, weights: MilpWeights | None = None, rel_wait: np.
     if w8.w_fairshare > 0 and ri.decayed.sum() > 0:
         f = fairshare_factor(ri.decayed, np.where(ri.guar > 0, ri.guar, ri.weight))
         v = v + w8.w_fairshare * f[ri.div]
+    if w8.w_short > 0:
+        v = v + w8.w_short * short_bonus(ri.dur, w8.short_ref_s)
     return v
 
 
@@ -413,7 +417,8 @@ class MilpPolicy(AllFitFirst):
         cols = np.stack([ri.div, ri.shape_f, ri.klass_f, ri.shape_m, ri.klass_m, ri.prio, long,
                          ri.hero.astype(np.int64), is_forced, -bucket], axis=1)[cand]
         keys, inv = unique_rows(cols)
-        order = np.argsort(inv, kind="stable")  # cand is in rank order; stable keeps it per type
+        # per type, its jobs in value order (rank order among equals): a type's first x start
+        order = np.lexsort((np.arange(cand.size), -vals[cand], inv))
         bounds = np.searchsorted(inv[order], np.arange(keys.shape[0] + 1))
         cand_sorted = cand[order]
         type_jobs = [cand_sorted[bounds[t] : bounds[t + 1]].tolist() for t in range(keys.shape[0])]

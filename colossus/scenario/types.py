@@ -245,6 +245,8 @@ class ObjectiveSection:
     w_priority: Annotated[NonNegFloat, _d("Value per GPU of the top priority rank (ranks scaled to 0..1).")] = 0.1
     w_division: Annotated[NonNegFloat, _d("Value per GPU of the largest division weight (weights scaled to 0..1).")] = 0.0
     w_fairshare: Annotated[NonNegFloat, _d("Value per GPU of a fair-share factor of 1 (Slurm 2**(-U/S)).")] = 8.0
+    w_short: Annotated[NonNegFloat, _d("Value per GPU of a job expected to end at once, falling to 0 at short_ref_s.")] = 1.0
+    short_ref_s: Annotated[PosFloat, _d("Expected run time at and beyond which a job gets no w_short bonus, s.")] = 28800.0
     w_guarantee: Annotated[NonNegFloat, _d("Value per GPU started inside its division's unused guarantee.")] = 10.0
     w_frag_node: Annotated[NonNegFloat, _d("Cost per whole free node broken by sub-node jobs.")] = 0.5
     w_frag_array: Annotated[NonNegFloat, _d("Cost per whole free 512-GPU array broken by sub-array jobs.")] = 8.0

@@ -218,3 +218,34 @@ def test_aggregated_near_exact_with_preemption_reservation_elastic(seed):
     assert agg >= 0.99 * ex.objective - 1e-6
     if ex.bound is not None:
         assert agg <= ex.bound * (1 + 1e-6) + 1e-6
+
+
+def test_shorter_expected_job_first_without_starving_the_long_one(make_view):
+    """Two 8-GPU jobs of one division, room for one: the one expected to end sooner starts
+    (``w_short``), also when both fall in the same job type; age overtakes the bonus after at most
+    ``w_short / w_wait`` wait targets; unknown run times get no bonus."""
+    view = make_view(1, 2, free=np.array([8, 0]))
+
+    def first(pending, now_s, **weights):
+        d = make_policy("milp", weights=MilpWeights(**weights)).schedule(view, pending, [], now_s)
+        check_decision(view, pending, [], d)
+        return list(d.starts)
+
+    long_ = PendingJob(job_id="long", division="a", num_gpus=8, submit_time_s=0.0, expected_duration_s=36_000.0)
+    short = PendingJob(job_id="short", division="a", num_gpus=8, submit_time_s=10.0, expected_duration_s=600.0)
+    assert first([long_, short], 100.0) == ["short"]
+    assert first([long_, short], 100.0, w_short=0.0) == ["long"]  # rank order: submitted first
+    # the long job has waited 5 targets (1 h default): 5 x 0.25 > the fresh short job's bonus (< 1)
+    fresh = PendingJob(job_id="short", division="a", num_gpus=8, submit_time_s=18_000.0, expected_duration_s=600.0)
+    assert first([long_, fresh], 18_000.0) == ["long"]
+    unknown = PendingJob(job_id="short", division="a", num_gpus=8, submit_time_s=10.0)
+    assert first([long_, unknown], 100.0) == ["long"]
+
+
+def test_short_bonus():
+    from scheduler.objective import short_bonus
+
+    b = short_bonus(np.array([0.0, 1800.0, 7200.0, 1e9, np.nan]), 7200.0)
+    assert b.tolist() == [1.0, 0.75, 0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="short_ref_s"):
+        MilpWeights(short_ref_s=0.0)

@@ -43,14 +43,16 @@ _WALL_KEYS = {"performance", "policy_wall_s", "solver_reported_total_s", "comple
 # (issue 11, 57bad16..23a00a0; memphis-milp's 0.1 day is unchanged), and again (small-milp only) when
 # the milp round kept the head of the value order and w_fairshare became 8 (issue 11), and again
 # (small-milp only) when it kept every start of the value order's pass with w_wait = 0.25 and
-# w_job = 0.1 (issue 11): `python tests/sim/test_digest.py NAME...` prints the digests. A change that is meant
+# w_job = 0.1 (issue 11), and again (small-milp only) when the value got the short-job bonus
+# w_short = 1 (short_ref_s = 8 h) and jobs of a type started in value order (issue 11):
+# `python tests/sim/test_digest.py NAME...` prints the digests. A change that is meant
 # to alter results regenerates them and says why; any other change must leave them as they are.
 DIGESTS: dict[str, str] = {
     "memphis-fifo": "6800e79608e4d673c85a41a42c2baafafab992437289b8ad15c59bc3b6335cb0",
     "memphis-milp": "dbab22087bedeca3aa08c5071a22ed4bce8b58caab65289b622eac6ca621de48",
     "small-backfill": "547a1304ad6911b93839d9bae279361db0bbe6452168b0d69c4ae86f53f654d2",
     "small-fifo": "3d2db428cc23deb848d7e973debdc928a7c39bf3e4d3e1a932eb72bf65a2b453",
-    "small-milp": "6fb65abca8279ac9fb5ffad753c2039e35c2433353a0836d745c299ed5cda5f9",
+    "small-milp": "02c3606f9802818cbec434d96b581681f766e8f5cb76057b7a0ce953c3eb7843",
 }
 
 
