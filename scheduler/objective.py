@@ -77,7 +77,10 @@ checks it against ``MilpWeights()``, so keep the format.
     never started in 23, strictly better than every baseline in 11 of 12 contended cases; at 1
     with ``short_ref_s`` = 8 h, 23, 24 and 12. Other settings, one matrix each: 2 h, 23 and 23;
     2 per GPU at 8 h, 23 and 23; before jobs of a type started in value order, 2 h gave 23 and
-    24, 4 h 23 and 23, 3 per GPU at 4 h 23 and 23 (each strictly better in 12 of 12).
+    24, 4 h 23 and 23, 3 per GPU at 4 h 23 and 23 (each strictly better in 12 of 12). Planning
+    with time limits of 1-4x the run times instead of the run times (``--estimate-x 4``, single
+    spacing, the baselines rerun with the same limits): 24 and 22 (12 of 12), against 21 and 22
+    (11 of 12) without the bonus.
 ``short_ref_s`` = 28800.0 -- seconds
     Expected run time at and beyond which a job gets no ``w_short`` bonus. Must be > 0.
 ``w_guarantee`` = 10.0 -- value units per GPU

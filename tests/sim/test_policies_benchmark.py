@@ -44,3 +44,30 @@ def test_aggregate_takes_the_median_and_measures_the_spread(bench):
     assert spread["wait_p95_large_s"]["milp"] == pytest.approx(600.0 / 1000.0)
     assert spread["never_started"]["milp"] == pytest.approx(6.0 / 4.0)
     assert "fairshare" not in spread["wait_p95_large_s"]  # one run: no spread to report
+
+
+def test_time_limits_are_seeded_over_estimates(bench):
+    import numpy as np
+    import pyarrow as pa
+
+    b = pa.record_batch({"job_id": ["a", "b", "c"], "duration_s": pa.array([100.0, None, 3600.0], type=pa.float64())})
+    assert bench.with_time_limits([b], 1.0, 0) == [b]  # X = 1: exact run times, no limits
+    one = bench.with_time_limits([b, b], 4.0, 7)
+    tl = np.array([x.column("time_limit_s").to_pylist() for x in one], dtype=float)
+    d = np.array([100.0, np.nan, 3600.0])
+    assert np.all(np.isnan(tl[:, 1]))  # no run time, no limit
+    ok = ~np.isnan(d)
+    assert np.all(tl[:, ok] >= d[ok]) and np.all(tl[:, ok] <= 4.0 * d[ok])
+    assert not np.array_equal(tl[0], tl[1], equal_nan=True)  # one generator across batches, not one per batch
+
+    def limits(batches):
+        return np.array([x.column("time_limit_s").to_pylist() for x in batches], dtype=float)
+
+    assert np.array_equal(limits(bench.with_time_limits([b, b], 4.0, 7)), tl, equal_nan=True)  # same seed, same limits
+    assert not np.array_equal(limits(bench.with_time_limits([b], 4.0, 8)), tl[:1], equal_nan=True)
+
+
+def test_estimate_x_below_one_is_a_usage_error(bench, capsys):
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--estimate-x", "0.5", "--report-only", "--jsonl", "x.jsonl"])
+    assert exc.value.code == 2 and "--estimate-x" in capsys.readouterr().err
