@@ -266,13 +266,17 @@ def background_capacity(scn, batches, seed: int, horizon_s: float) -> tuple[np.n
     return np.asarray(times), np.asarray(held)
 
 
-def _best_baselines(path: str) -> dict[tuple, dict[str, float]]:
-    """Per (fleet, load, seed): the best baseline's value of each goal metric (medians over phases)."""
+def _best_baselines(path: str, estimate_x: float = 1.0) -> dict[tuple, dict[str, float]]:
+    """Per (fleet, load, seed): the best baseline's value of each goal metric (medians over
+    phases), over the runs of ``estimate_x`` (benchmarks/policies.py --estimate-x)."""
     import json
 
     pb = _policies_module()
     with open(path, encoding="utf-8") as fh:
-        runs = [json.loads(line) for line in fh if line.strip()]
+        runs = [r for r in (json.loads(line) for line in fh if line.strip()) if r.get("estimate_x", 1.0) == estimate_x]
+    missing = sorted({k for r in runs for k in ("fleet", "load", "seed", "policy", *pb.GOAL_FIELDS) if k not in r})
+    if missing:
+        raise ValueError(f"not a runs file of benchmarks/policies.py --jsonl (rows without {', '.join(missing)})")
     rows, _ = pb.aggregate_phases(runs)
     best: dict[tuple, dict[str, float]] = {}
     for (f, ld, s, p), r in rows.items():
@@ -328,15 +332,20 @@ def main(argv: list[str] | None = None) -> int:
                     help="fleet:load:seed, comma-separated (default: every case of the file), e.g. phase1:1.1:0")
     ap.add_argument("--days", type=float, default=0.5, help="simulated days the runs used (default 0.5)")
     ap.add_argument("--slot-s", type=float, default=600.0, help="slot length, s (default 600; shorter is tighter and slower)")
+    ap.add_argument("--estimate-x", type=float, default=1.0,
+                    help="use the runs of benchmarks/policies.py --estimate-x X (default 1: exact run times)")
     a = ap.parse_args(argv)
     if a.slot_s <= 0:
         ap.error("--slot-s: must be > 0")
     try:
-        best = _best_baselines(a.jsonl)
-    except (OSError, ValueError, KeyError) as exc:
+        best = _best_baselines(a.jsonl, a.estimate_x)
+    except (OSError, ValueError) as exc:
         print(f"error: {a.jsonl}: {exc}", file=sys.stderr)
         return 2
     cases = sorted(best)
+    if not cases:
+        print(f"error: {a.jsonl}: no baseline runs with --estimate-x {a.estimate_x:g}", file=sys.stderr)
+        return 2
     if a.cases:
         try:
             want = [(f, float(ld), int(s)) for f, ld, s in (c.split(":") for c in a.cases.split(","))]

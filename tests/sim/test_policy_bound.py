@@ -100,3 +100,12 @@ def test_floor_never_above_a_real_schedule(bound, inst):
         best = never if best is None else min(best, never)
     if best is not None:
         assert f.floor is not None and f.floor <= best
+
+
+def test_bad_runs_file_is_one_line_and_exit_2(bound, tmp_path, capsys):
+    f = tmp_path / "runs.jsonl"
+    f.write_text('{"bad": 1}\n', encoding="utf-8")
+    assert bound.main(["--jsonl", str(f)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {f}: not a runs file") and "\n" not in err
+    assert bound.main(["--jsonl", str(tmp_path / "missing.jsonl")]) == 2
