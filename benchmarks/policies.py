@@ -139,7 +139,7 @@ def phase_factors(k: int) -> list[float]:
 def with_time_limits(batches: list, estimate_x: float, seed: int) -> list:
     """``batches`` with a ``time_limit_s`` column: each job's run time times a factor drawn
     log-uniformly in [1, ``estimate_x``] (one generator seeded by ``seed``; null where the run
-    time is). The scheduler then plans with the limits, as a Slurm-like one does; jobs still run
+    time is; a limit the trace had is replaced). The scheduler then plans with the limits, as a Slurm-like one does; jobs still run
     their run time (:mod:`colossus.sim.jobs`)."""
     import numpy as np
     import pyarrow as pa
@@ -151,7 +151,9 @@ def with_time_limits(batches: list, estimate_x: float, seed: int) -> list:
     for b in batches:
         d = b.column("duration_s").to_numpy(zero_copy_only=False).astype(np.float64)
         tl = d * np.exp(rng.uniform(0.0, math.log(estimate_x), d.size))
-        out.append(b.append_column("time_limit_s", pa.array(tl, type=pa.float64(), from_pandas=True)))
+        col = pa.array(tl, type=pa.float64(), from_pandas=True)
+        i = b.schema.get_field_index("time_limit_s")
+        out.append(b.set_column(i, "time_limit_s", col) if i >= 0 else b.append_column("time_limit_s", col))
     return out
 
 

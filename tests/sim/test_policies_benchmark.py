@@ -65,6 +65,8 @@ def test_time_limits_are_seeded_over_estimates(bench):
 
     assert np.array_equal(limits(bench.with_time_limits([b, b], 4.0, 7)), tl, equal_nan=True)  # same seed, same limits
     assert not np.array_equal(limits(bench.with_time_limits([b], 4.0, 8)), tl[:1], equal_nan=True)
+    again = bench.with_time_limits(one, 4.0, 7)  # a limit already there is replaced, not doubled
+    assert again[0].schema.names.count("time_limit_s") == 1
 
 
 def test_estimate_x_below_one_is_a_usage_error(bench, capsys):
