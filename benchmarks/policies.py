@@ -224,6 +224,7 @@ def aggregate_phases(runs: list[dict]) -> tuple[dict[tuple, dict], dict[str, dic
         for k, _, _ in METRICS:
             vals = np.asarray([float(r[k]) for r in rs], dtype=np.float64)
             agg[k] = float(np.median(vals))
+            agg[f"{k}_range"] = (float(vals.min()), float(vals.max()))
             if k in spread and len(rs) > 1:
                 spread[k].setdefault(key[3], []).append(float((vals.max() - vals.min()) / max(abs(agg[k]), 1.0)))
         agg["wall_s"] = float(sum(r["wall_s"] for r in rs))
@@ -257,6 +258,7 @@ def report(rows: dict[tuple, dict], fleets: list[str], loads: list[float], seeds
     cases = [(f, ld, s) for f in fleets for ld in loads for s in seeds if all((f, ld, s, p) in rows for p in pols)]
     print(f"\nmilp against the best baseline ({', '.join(baselines)}) over {len(cases)} cases:")
     ok_by_field: dict[str, list[bool]] = {}
+    misses: list[str] = []
     for k, lbl, better in METRICS:
         ratios, oks, worst = [], [], None
         for c in cases:
@@ -268,6 +270,8 @@ def report(rows: dict[tuple, dict], fleets: list[str], loads: list[float], seeds
                 oks.append(ok)
                 if not ok and worst is None:
                     worst = (c, m, best)
+                if not ok:
+                    misses.append(_miss_line(k, lbl, better, c, rows, baselines))
             ratios.append((m - best, m / best if best else (1.0 if m == best else math.inf)))
         diffs = [d for d, _ in ratios]
         rel = [x for _, x in ratios if math.isfinite(x)]
@@ -281,6 +285,10 @@ def report(rows: dict[tuple, dict], fleets: list[str], loads: list[float], seeds
         print(f"  {lbl} ({better} is better): milp - best: median {_fmt(k, float(sorted(diffs)[len(diffs) // 2]))}, "
               f"range [{_fmt(k, min(diffs))}, {_fmt(k, max(diffs))}]; milp / best median "
               f"{sorted(rel)[len(rel) // 2] if rel else math.nan:.3f}{goal}")
+    if misses:
+        print("\nmisses (per-phase range in brackets when --phases > 1):")
+        for line in misses:
+            print("  " + line)
     contended = [c for c in cases if c[1] >= CONTENDED_LOAD]
     strict = []
     for c in contended:
@@ -299,6 +307,18 @@ def report(rows: dict[tuple, dict], fleets: list[str], loads: list[float], seeds
     if contended:
         print(f"  strictly better than every baseline on >= 1 goal metric in contended cases (load >= {CONTENDED_LOAD:g}): "
               f"{'MET' if all(strict) else 'NOT MET'} ({sum(strict)}/{len(strict)} cases)")
+
+
+def _miss_line(k: str, lbl: str, better: str, c: tuple, rows: dict[tuple, dict], baselines: list[str]) -> str:
+    """One missed goal: milp's figure and the best baseline's, with their ranges across round spacings."""
+    def fig(p: str) -> str:
+        r = rows[(*c, p)]
+        lo, hi = r.get(f"{k}_range", (r[k], r[k]))
+        return _fmt(k, r[k]) + (f" [{_fmt(k, lo)}-{_fmt(k, hi)}]" if r.get("phases", 1) > 1 else "")
+
+    vals = {b: rows[(*c, b)][k] for b in baselines}
+    best = (min if better == "lower" else max)(vals, key=vals.__getitem__)
+    return f"{c[0]} load {c[1]:g} seed {c[2]}, {lbl}: milp {fig('milp')} vs {best} {fig(best)}"
 
 
 def _print_spread(spread: dict[str, dict[str, float]]) -> None:

@@ -73,3 +73,16 @@ def test_estimate_x_below_one_is_a_usage_error(bench, capsys):
     with pytest.raises(SystemExit) as exc:
         bench.main(["--estimate-x", "0.5", "--report-only", "--jsonl", "x.jsonl"])
     assert exc.value.code == 2 and "--estimate-x" in capsys.readouterr().err
+
+
+def test_report_lists_each_miss_with_its_ranges(bench, capsys):
+    runs = [_run("milp", 0.97, 900.0, 3), _run("milp", 1.0, 1000.0, 9), _run("milp", 1.03, 1500.0, 4),
+            _run("fairshare", 0.97, 700.0, 2), _run("fairshare", 1.0, 800.0, 2), _run("fairshare", 1.03, 850.0, 2)]
+    rows, _ = bench.aggregate_phases(runs)
+    assert rows[("phase1", 1.0, 0, "milp")]["wait_p95_large_s_range"] == (900.0, 1500.0)
+    bench.report(rows, ["phase1"], [1.0], [0], ["milp", "fairshare"])
+    out = capsys.readouterr().out
+    # large-job p95 1,000 against 800 (limit 880) and 4 never started against 2 (limit 3) miss; small-job p95 does not
+    assert "phase1 load 1 seed 0, p95 wait, jobs >= 64 GPUs: milp 1,000 [900-1,500] vs fairshare 800 [700-850]" in out
+    assert "phase1 load 1 seed 0, jobs never started: milp 4 [3-9] vs fairshare 2 [2-2]" in out
+    assert "jobs <= 8 GPUs: milp" not in out
