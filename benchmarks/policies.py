@@ -139,8 +139,8 @@ def phase_factors(k: int) -> list[float]:
 def with_time_limits(batches: list, estimate_x: float, seed: int) -> list:
     """``batches`` with a ``time_limit_s`` column: each job's run time times a factor drawn
     log-uniformly in [1, ``estimate_x``] (one generator seeded by ``seed``; null where the run
-    time is; a limit the trace had is replaced). The scheduler then plans with the limits, as a Slurm-like one does; jobs still run
-    their run time (:mod:`colossus.sim.jobs`)."""
+    time is; a limit the trace had is replaced). The scheduler then plans with the limits, as a
+    Slurm-like one does; jobs still run their run time (:mod:`colossus.sim.jobs`)."""
     import numpy as np
     import pyarrow as pa
 

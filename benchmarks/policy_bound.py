@@ -52,6 +52,7 @@ trade-off, though the schedule the relaxation hints at is one no user would ask 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import math
 import sys
@@ -235,6 +236,7 @@ def never_started_floor(
                  columns=m, max_useful_gpu_h=max_useful)
 
 
+@functools.cache
 def _policies_module():
     spec = importlib.util.spec_from_file_location("policies_benchmark", Path(__file__).resolve().parent / "policies.py")
     mod = importlib.util.module_from_spec(spec)

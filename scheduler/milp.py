@@ -405,10 +405,10 @@ class MilpPolicy(AllFitFirst):
         return greedy, kept
 
     def _aggregate(self, ri: RoundInput, cand: np.ndarray, res: ReservationPlan | None, forced: int, rel: np.ndarray,
-                   vals: np.ndarray, *, starved: np.ndarray | None = None, kept: np.ndarray | None = None) -> dict:
+                   vals: np.ndarray, *, starved: np.ndarray, kept: np.ndarray | None = None) -> dict:
         """The model's data: job types, running (victim) types and the round's key. ``starved``:
-        :meth:`_starved` when the caller has it; ``kept``: jobs that must start (their count per
-        type becomes a lower bound: :meth:`_kept_starts`, see ``keep_order``)."""
+        :meth:`_starved`; ``kept``: jobs that must start (their count per type becomes a lower
+        bound: :meth:`_kept_starts`, see ``keep_order``)."""
         long = res.long.astype(np.int64) if res is not None else np.zeros(ri.n, np.int64)
         is_forced = np.zeros(ri.n, np.int64)
         if forced >= 0:
@@ -429,12 +429,12 @@ class MilpPolicy(AllFitFirst):
         # running types eligible for preemption
         rtype_jobs: list[list[int]] = []
         rkeys = np.zeros((0, 5), np.int64)
-        # preemption only for a division below its guarantee whose jobs have waited preempt_after targets
-        overdue = cand[rel[cand] >= self.weights.preempt_after]
-        deficit = self._starved(ri, cand, rel) if starved is None else starved
+        deficit = starved
         must = (np.add.reduceat(kept[cand_sorted].astype(np.int64), bounds[:-1]) if kept is not None and counts.size
                 else None)
+        # preemption only for a division below its guarantee whose jobs have waited preempt_after targets
         if self.preemption and deficit.any() and len(ri.running):
+            overdue = cand[rel[cand] >= self.weights.preempt_after]
             rkeys, rtype_jobs = victim_types(ri, overdue, deficit, vals, self.weights, self.min_runtime_s)
         rcounts = np.array([len(j) for j in rtype_jobs], dtype=np.int64)
         h = hashlib.sha256()

@@ -28,11 +28,14 @@ def victim_types(ri: RoundInput, overdue: np.ndarray, deficit: np.ndarray, vals:
     w8 = weights
     rkeys = np.zeros((0, 5), np.int64)
     rtype_jobs: list[list[int]] = []
+    per_gpu = np.zeros(0)
     over = ri.usage > ri.guar
     el = np.flatnonzero(ri.r_preemptible & ~ri.r_hero & over[ri.r_div]
                         & (ri.now_s - ri.r_start >= min_runtime_s)
                         & (ri.r_first[1:] > ri.r_first[:-1]))
     if el.size:  # the cheapest victims that could pay, and only as many GPUs as could be reclaimed
+        # cost per GPU in whole value units, rounded up: victims aggregate into few types (a cost
+        # per second of run time made every running job a type of its own)
         lost_s = ri.r_restart[el] + np.minimum(ri.now_s - ri.r_start[el], w8.preempt_lost_cap_s)
         per_gpu = np.ceil(w8.preempt_base + w8.preempt_per_gpu_h * lost_s / 3600.0)
         gain = w8.w_guarantee + float(vals[overdue].max()) + w8.w_job
@@ -43,7 +46,9 @@ def victim_types(ri: RoundInput, overdue: np.ndarray, deficit: np.ndarray, vals:
             ri.div[overdue], weights=ri.shape_f[overdue].astype(np.float64), minlength=ri.usage.size))[deficit].sum())
         cum = np.cumsum(ri.r_gpus[el])
         keep &= (cum - ri.r_gpus[el]) < need + float(ri.r_gpus[el].max())
-        el = np.sort(el[keep])
+        el, per_gpu = el[keep], per_gpu[keep]
+        o = np.argsort(el)
+        el, per_gpu = el[o], per_gpu[o]
     if el.size:
         gpn = ri.spec.gpn
         ln = ri.r_first[el + 1] - ri.r_first[el]
@@ -56,10 +61,7 @@ def victim_types(ri: RoundInput, overdue: np.ndarray, deficit: np.ndarray, vals:
         low_g = np.minimum.reduceat(np.where(g > 0, g & -g, 1), seg)
         low_n = np.minimum(ln & -ln, ri.spec.nodes_per_pool)
         credit = np.where(whole & one_pool, gpn * low_n, low_g)
-        lost_s = ri.r_restart[el] + np.minimum(ri.now_s - ri.r_start[el], w8.preempt_lost_cap_s)
-        # whole value units, rounded up: victims aggregate into few types (a cost per
-        # second of run time made every running job a type of its own)
-        rcost = np.ceil(w8.preempt_base + w8.preempt_per_gpu_h * lost_s / 3600.0).astype(np.int64) * 100
+        rcost = per_gpu.astype(np.int64) * 100
         arr = np.stack([ri.r_div[el], ri.r_gpus[el], credit, ri.r_prio[el], rcost], axis=1).astype(np.int64)
         rkeys, rinv = unique_rows(arr)
         # within a type: most recently started first (least progress lost), then id
